@@ -1,0 +1,7 @@
+"""Multi-granularity classification: one network, every level of a label hierarchy."""
+
+from ._estimator import MultiGranularityClassifier
+from ._hierarchy import LabelHierarchy
+
+__all__ = ["LabelHierarchy", "MultiGranularityClassifier"]
+__version__ = "0.1.0"

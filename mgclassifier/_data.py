@@ -1,0 +1,130 @@
+"""In-memory batching for skorch: whole batches sliced from tensors.
+
+skorch's default ``DataLoader`` builds every batch by calling
+``dataset[i]`` once per sample, which dominates the cost of an epoch on small
+models (skorch issue #1100). Here the data is converted to tensors once (on
+the training device when it is a dense array) and each batch is one
+``index_select``. Sparse CSR inputs stay sparse and are densified one batch at
+a time.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.model_selection import train_test_split
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """Features, per-level class codes and optional sample weights.
+
+    Parameters
+    ----------
+    X : ndarray, tensor or scipy CSR matrix of shape (n_samples, n_features)
+    codes : ndarray or tensor of shape (n_samples, n_levels)
+        Class index per level (-1 where missing).
+    sample_weight : ndarray or tensor of shape (n_samples,), default=None
+    device : str or torch.device, default="cpu"
+        Where dense features and targets are held.
+    """
+
+    def __init__(self, X, codes, sample_weight=None, device="cpu"):
+        self.device = torch.device(device)
+        self.X = X if sp.issparse(X) else torch.as_tensor(X, device=self.device)
+        self.codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
+        self.sample_weight = (
+            None
+            if sample_weight is None
+            else torch.as_tensor(sample_weight, dtype=torch.float32, device=self.device)
+        )
+
+    def __len__(self):
+        return self.codes.shape[0]
+
+    def __getitem__(self, index):
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices):
+        """One batch ``(X, (codes, sample_weight))`` for the given rows."""
+        index = torch.as_tensor(indices, device=self.device)
+        weight = None if self.sample_weight is None else self.sample_weight[index]
+        return self.features(index), (self.codes[index], weight)
+
+    def features(self, index):
+        """Dense feature rows on the device (densified here if X is sparse)."""
+        if sp.issparse(self.X):
+            rows = self.X[index.cpu().numpy()].toarray()
+            return torch.from_numpy(rows).to(self.device, non_blocking=True)
+        return self.X.index_select(0, index)
+
+    def subset(self, indices):
+        """A new dataset holding only ``indices`` (one copy, made once)."""
+        index = torch.as_tensor(indices, device=self.device)
+        X = self.X[np.asarray(indices)] if sp.issparse(self.X) else self.X[index]
+        weight = None if self.sample_weight is None else self.sample_weight[index]
+        return ArrayDataset(X, self.codes[index], weight, self.device)
+
+
+class BatchIterator:
+    """Iterate over an :class:`ArrayDataset` in whole batches.
+
+    Used as skorch's ``iterator_train`` / ``iterator_valid``: skorch calls
+    ``BatchIterator(dataset, batch_size=..., shuffle=...)`` once per fit and
+    iterates it once per epoch. Shuffling draws from torch's global RNG, which
+    the estimator seeds inside ``torch.random.fork_rng``.
+    """
+
+    def __init__(self, dataset, batch_size=256, shuffle=False):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        n, device = len(self.dataset), self.dataset.device
+        if self.shuffle:
+            order = torch.randperm(n).to(device)
+        else:
+            order = torch.arange(n, device=device)
+        for start in range(0, n, self.batch_size):
+            yield self.dataset.__getitems__(order[start : start + self.batch_size])
+
+
+class HoldoutSplit:
+    """skorch ``train_split``: hold out a fraction, stratified when possible.
+
+    Stratifies on the finest labelled level when every class there has at
+    least two samples and both parts can hold every class; otherwise falls
+    back to a plain random split instead of failing.
+
+    Parameters
+    ----------
+    fraction : float
+        Fraction of the samples held out for validation.
+    random_state : int
+    """
+
+    def __init__(self, fraction, random_state):
+        self.fraction = fraction
+        self.random_state = random_state
+
+    def __call__(self, dataset, y=None, **fit_params):
+        indices = np.arange(len(dataset))
+        strata = dataset.codes[:, -1].cpu().numpy()
+        train, valid = train_test_split(
+            indices,
+            test_size=self.fraction,
+            random_state=self.random_state,
+            stratify=strata if self._can_stratify(strata) else None,
+        )
+        return dataset.subset(np.sort(train)), dataset.subset(np.sort(valid))
+
+    def _can_stratify(self, strata):
+        n_valid = int(np.ceil(self.fraction * len(strata)))
+        _, counts = np.unique(strata, return_counts=True)
+        return (
+            counts.min() >= 2
+            and n_valid >= len(counts)
+            and len(strata) - n_valid >= len(counts)
+        )

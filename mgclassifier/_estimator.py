@@ -1,0 +1,510 @@
+"""MultiGranularityClassifier: parameters, validation, fit, predict."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.special import log_softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.metrics import accuracy_score
+from sklearn.utils import assert_all_finite, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+from skorch.callbacks import EarlyStopping
+
+from ._callbacks import DivergenceGuard
+from ._data import ArrayDataset, BatchIterator, HoldoutSplit
+from ._hierarchy import LabelHierarchy
+from ._loss import MultiLevelLoss
+from ._module import ACTIVATIONS, MultiHeadMLP
+from ._net import MultiGranularityNet
+
+
+class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
+    """Neural classifier that learns every level of a label hierarchy at once.
+
+    One network with a shared MLP trunk and one classification head per
+    granularity (coarse to fine) is trained on all levels together, so the
+    coarse labels act as extra supervision for the fine ones. Predictions are
+    decoded jointly over root-to-leaf paths: a predicted row is always a path
+    that exists in the hierarchy seen in ``fit``. Training runs through
+    skorch; inputs are standardised inside the network.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(512, 256)
+        Width of each layer of the shared trunk.
+    activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
+        Trunk nonlinearity.
+    alpha_l1 : float, default=0.0
+        L1 penalty on the weight matrices, added to each batch's loss.
+    alpha_l2 : float, default=1e-4
+        L2 penalty on the weight matrices (Adam's ``weight_decay``; biases are
+        not penalised).
+    dropout : float, default=0.2
+        Dropout probability after each trunk layer, in [0, 1).
+    level_weights : array-like of shape (n_levels,), default=None
+        Loss weight of each level, coarse to fine. None weighs levels equally.
+    consistency : float, default=0.0
+        Weight of the penalty on the squared difference between a coarse
+        head's probabilities and the summed probabilities of its children in
+        the next finer head.
+    label_smoothing : float, default=0.0
+        Label smoothing of the training cross-entropy, in [0, 1).
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training data and stop when
+        the validation loss has not improved for ``patience`` epochs; the
+        weights of the best epoch are restored. The split is stratified on the
+        finest level when every class allows it, otherwise random.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping.
+    patience : int, default=10
+        Epochs without improvement before training stops.
+    max_epochs : int, default=200
+        Maximum number of passes over the training data.
+    batch_size : int, default=256
+        Minibatch size.
+    lr : float, default=1e-3
+        Adam learning rate.
+    device : str, default="cpu"
+        Torch device to train and predict on: "cpu", "cuda", "cuda:1", ...,
+        or "auto" (CUDA when available, else CPU).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split. An int gives the same model on every fit (on the CPU).
+    verbose : int, default=0
+        1 prints one line per epoch (losses, elapsed time).
+
+    Attributes
+    ----------
+    classes_ : list of ndarray, or ndarray
+        Class labels of each level (coarse to fine); the column order of
+        :meth:`predict_proba`. A single array when ``fit`` got a 1-D ``y``.
+    n_levels_ : int
+        Number of levels (1 for a 1-D ``y``).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Feature names, when ``X`` was a DataFrame with string column names.
+    hierarchy_ : LabelHierarchy
+        The label tree read from ``y``: classes, parent maps, paths.
+    net_ : MultiGranularityNet
+        The fitted skorch net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        One row per epoch: ``train_loss``, ``valid_loss``,
+        ``train_loss_level_<l>``, ``valid_loss_level_<l>``, ``dur``.
+    n_epochs_ : int
+        Number of epochs run.
+    best_epoch_ : int
+        Epoch whose weights the model holds (the last one without early
+        stopping).
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : flat MLP classifier.
+
+    Notes
+    -----
+    ``predict_proba`` is coherent with the hierarchy: every root-to-leaf path
+    gets the renormalised product of its nodes' per-level probabilities, and
+    the probability of a class is the sum over the paths through it. So a
+    coarse probability equals the sum of its children's.
+
+    If training is interrupted (``KeyboardInterrupt``) the model keeps the
+    best weights seen so far, as skorch does. If the loss stops being finite
+    (e.g. ``lr`` far too large), training stops and the last finite weights
+    are kept, with a ``ConvergenceWarning``; if no epoch was finite a
+    ``RuntimeError`` is raised and the estimator is left as it was.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier import MultiGranularityClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 4))
+    >>> fine = (X[:, 0] > 0).astype(int) * 2 + (X[:, 1] > 0)
+    >>> Y = np.column_stack([np.where(fine < 2, "a", "b"), fine.astype(str)])
+    >>> clf = MultiGranularityClassifier(hidden_layer_sizes=(16,), random_state=0)
+    >>> clf.fit(X, Y).predict(X[:2]).shape
+    (2, 2)
+    >>> [p.shape for p in clf.predict_proba(X[:2])]
+    [(2, 2), (2, 4)]
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "alpha_l1": [Interval(Real, 0, None, closed="left")],
+        "alpha_l2": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "level_weights": [None, "array-like"],
+        "consistency": [Interval(Real, 0, None, closed="left")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(512, 256),
+        activation="relu",
+        alpha_l1=0.0,
+        alpha_l2=1e-4,
+        dropout=0.2,
+        level_weights=None,
+        consistency=0.0,
+        label_smoothing=0.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        patience=10,
+        max_epochs=200,
+        batch_size=256,
+        lr=1e-3,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.alpha_l1 = alpha_l1
+        self.alpha_l2 = alpha_l2
+        self.dropout = dropout
+        self.level_weights = level_weights
+        self.consistency = consistency
+        self.label_smoothing = label_smoothing
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network on every level of ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse CSR input is densified one batch at a time.
+        y : array-like of shape (n_samples, n_levels) or (n_samples,)
+            Labels, one column per level, coarse to fine; each label must
+            have exactly one parent in the previous column. A 1-D ``y`` fits
+            an ordinary single-level classifier.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample loss weights.
+
+        Returns
+        -------
+        self : MultiGranularityClassifier
+            The fitted estimator.
+        """
+        # A fit that fails must leave a fitted estimator exactly as it was.
+        state = self.__dict__.copy()
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit(self, X, y, sample_weight):
+        X, Y, y_was_1d = self._validate_fit_data(X, y)
+        hierarchy, codes = LabelHierarchy.from_labels(Y)
+        level_weights = self._check_level_weights(hierarchy.n_levels)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+        device = _resolve_device(self.device)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        net = self._build_net(X, hierarchy, level_weights, device, seed)
+        dataset = ArrayDataset(X, codes, sample_weight, device)
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
+            torch.manual_seed(seed)
+            net.fit(dataset, None)
+        net.module_.eval()
+        best_epoch = self._check_training_outcome(net)
+
+        self.hierarchy_ = hierarchy
+        self.classes_ = hierarchy.classes[0] if y_was_1d else hierarchy.classes
+        self.n_levels_ = hierarchy.n_levels
+        self._y_was_1d = y_was_1d
+        self.net_ = net
+        self.history_ = net.history
+        self.n_epochs_ = len(net.history)
+        self.best_epoch_ = best_epoch
+        return self
+
+    def _validate_fit_data(self, X, y):
+        """Validate X and y; return float32 X, 2-D label matrix, 1-D flag."""
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=np.float32, ensure_min_samples=2
+        )
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                f"is None."
+            )
+        y = check_array(
+            y,
+            ensure_2d=False,
+            dtype=None,
+            ensure_all_finite="allow-nan",  # NaN marks a missing fine label
+            ensure_min_samples=0,
+            input_name="y",
+        )
+        if y.ndim == 1:
+            assert_all_finite(y, input_name="y")
+        check_consistent_length(X, y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=3,
+            )
+            y = y.ravel()
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError("y has no columns; it needs at least one level of labels.")
+        if not sp.issparse(X) and not X.flags.writeable:
+            X = X.copy()  # torch refuses to wrap read-only memory
+        return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
+
+    def _check_level_weights(self, n_levels):
+        if self.level_weights is None:
+            return np.ones(n_levels, dtype=np.float32)
+        weights = np.asarray(self.level_weights, dtype=np.float32)
+        if weights.shape != (n_levels,):
+            raise ValueError(
+                f"level_weights must have one weight per level ({n_levels}), got "
+                f"shape {weights.shape}."
+            )
+        if not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() == 0:
+            raise ValueError(
+                f"level_weights must be finite, non-negative and not all zero; got "
+                f"{weights.tolist()}."
+            )
+        return weights
+
+    def _build_net(self, X, hierarchy, level_weights, device, seed):
+        mean, scale = _feature_standardisation(X)
+        callbacks = [("divergence_guard", DivergenceGuard())]
+        if self.early_stopping:
+            n_valid = int(np.ceil(self.validation_fraction * X.shape[0]))
+            if X.shape[0] - n_valid < 1:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves no "
+                    f"training data out of {X.shape[0]} samples; lower it or set "
+                    f"early_stopping=False."
+                )
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss", patience=self.patience, load_best=True
+                    ),
+                )
+            )
+        return MultiGranularityNet(
+            module=MultiHeadMLP,
+            module__n_features=X.shape[1],
+            module__level_sizes=hierarchy.n_classes,
+            module__hidden_layer_sizes=tuple(int(s) for s in self.hidden_layer_sizes),
+            module__activation=self.activation,
+            module__dropout=self.dropout,
+            module__input_mean=mean,
+            module__input_scale=scale,
+            criterion=MultiLevelLoss,
+            criterion__level_sizes=hierarchy.n_classes,
+            criterion__parents=hierarchy.parents,
+            criterion__level_weights=level_weights,
+            criterion__label_smoothing=self.label_smoothing,
+            criterion__consistency=self.consistency,
+            optimizer=torch.optim.Adam,
+            optimizer__weight_decay=self.alpha_l2,
+            optimizer__param_groups=[("*bias", {"weight_decay": 0.0})],
+            lr=self.lr,
+            alpha_l1=self.alpha_l1,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=True,
+            iterator_valid=BatchIterator,
+            iterator_valid__batch_size=max(self.batch_size, 4096),
+            train_split=(
+                HoldoutSplit(self.validation_fraction, seed)
+                if self.early_stopping
+                else None
+            ),
+            callbacks=callbacks,
+            device=device,
+            verbose=self.verbose,
+        )
+
+    @staticmethod
+    def _check_training_outcome(net):
+        """Return the epoch whose weights the net holds; fail if none is usable."""
+        callbacks = dict(net.callbacks_)
+        guard = callbacks["divergence_guard"]
+        if guard.diverged_epoch_ is not None:
+            if guard.last_good_epoch_ is None:
+                raise RuntimeError(
+                    f"Training diverged: the loss was not finite in epoch "
+                    f"{guard.diverged_epoch_} and no earlier epoch was; lower lr "
+                    f"or scale the features."
+                )
+            warnings.warn(
+                f"Training diverged at epoch {guard.diverged_epoch_} (loss not "
+                f"finite); keeping the weights of the best finite epoch.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        stopper = callbacks.get("early_stopping")
+        if stopper is not None and stopper.best_model_weights_ is not None:
+            stopper.best_model_weights_ = None  # a weight copy; not worth pickling
+            return int(stopper.best_epoch_)
+        if guard.diverged_epoch_ is not None:
+            return int(guard.last_good_epoch_)
+        return len(net.history)
+
+    # -------------------------------------------------------------- predict
+    def _leaf_log_proba(self, X):
+        """Validated X -> log-probability of every root-to-leaf path."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=False)
+        logits = self.net_.predict_logits(X)
+        bounds = np.cumsum(self.hierarchy_.n_classes)[:-1]
+        level_log_proba = [
+            log_softmax(block, axis=1) for block in np.split(logits, bounds, axis=1)
+        ]
+        return self.hierarchy_.leaf_log_proba(level_log_proba)
+
+    def predict_proba(self, X):
+        """Probability of every class of every level.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : list of ndarray of shape (n_samples, n_classes_l), or ndarray
+            One array per level, columns in ``classes_[l]`` order, rows summing
+            to 1; a coarse probability equals the sum of its children's. A
+            single array when ``fit`` got a 1-D ``y``.
+        """
+        leaf_proba = np.exp(self._leaf_log_proba(X))
+        probas = self.hierarchy_.level_proba(leaf_proba)
+        return probas[0] if self._y_was_1d else probas
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba) if self._y_was_1d else [np.log(p) for p in proba]
+
+    def predict(self, X):
+        """Most probable root-to-leaf path of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_levels), or (n_samples,)
+            Labels, always a path that exists in the hierarchy seen in fit.
+        """
+        leaf = self._leaf_log_proba(X).argmax(axis=1)
+        paths = self.hierarchy_.decode_leaves(leaf)
+        return paths[:, 0] if self._y_was_1d else paths
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the finest level (equal to exact-path accuracy).
+
+        Since every label has one parent, a correct fine label means the
+        whole path is correct. This is what ``GridSearchCV`` maximises by
+        default; see :mod:`mgclassifier.metrics` for hierarchical scorers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        y_pred = self.predict(X)
+        y = np.asarray(y)
+        if not self._y_was_1d:
+            y, y_pred = y[:, -1], y_pred[:, -1]
+        return accuracy_score(y, y_pred, sample_weight=sample_weight)
+
+
+def _resolve_device(device):
+    """Map "auto" to a concrete device and fail clearly on unusable ones."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device: {exc}"
+        ) from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            f"machine; use device='cpu' or device='auto'."
+        )
+    return device
+
+
+def _cuda_devices(device):
+    """Devices whose RNG fork_rng must save and restore (none on CPU)."""
+    parsed = torch.device(device)
+    if parsed.type != "cuda":
+        return []
+    return [parsed.index if parsed.index is not None else torch.cuda.current_device()]
+
+
+def _feature_standardisation(X):
+    """Per-feature mean and scale (std, 1 where constant); no centring if sparse."""
+    if sp.issparse(X):
+        mean, var = mean_variance_axis(X, axis=0)
+        mean = np.zeros_like(mean)
+    else:
+        mean, var = X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)
+    scale = np.sqrt(var)
+    scale[scale < 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
+    return (
+        torch.as_tensor(mean, dtype=torch.float32),
+        torch.as_tensor(scale, dtype=torch.float32),
+    )

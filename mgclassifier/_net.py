@@ -1,0 +1,83 @@
+"""skorch ``NeuralNet`` subclass: multi-head loss, L1 penalty, per-level history
+and a prediction path without skorch's per-call ``DataLoader``."""
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from skorch import NeuralNet
+
+
+class MultiGranularityNet(NeuralNet):
+    """A skorch net whose criterion is a :class:`~mgclassifier._loss.MultiLevelLoss`.
+
+    Batches are ``(X, (codes, sample_weight))`` as produced by
+    :class:`~mgclassifier._data.ArrayDataset`. Besides skorch's ``train_loss``
+    and ``valid_loss``, the history gets ``train_loss_level_<l>`` and
+    ``valid_loss_level_<l>`` (unweighted cross-entropy of each level).
+
+    Parameters
+    ----------
+    alpha_l1 : float, default=0.0
+        Weight of the L1 norm of the weight matrices, added to the training
+        loss of every batch.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(self, *args, alpha_l1=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alpha_l1 = alpha_l1
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        codes, sample_weight = y_true
+        loss, per_level = self.criterion_(
+            y_pred, codes, sample_weight, training=training
+        )
+        # Summed as tensors and read once per epoch: no GPU sync per batch.
+        prefix = "train" if training else "valid"
+        self._level_loss_sums[prefix] += per_level * len(codes)
+        self._level_loss_counts[prefix] += len(codes)
+        if training and self.alpha_l1 > 0:
+            loss = loss + self.alpha_l1 * sum(
+                p.abs().sum()
+                for name, p in self.module_.named_parameters()
+                if name.endswith("weight")
+            )
+        return loss
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        zeros = torch.zeros(len(self.module_.level_sizes), device=self.device)
+        self._level_loss_sums = {"train": zeros, "valid": zeros.clone()}
+        self._level_loss_counts = {"train": 0, "valid": 0}
+
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        for prefix, total in self._level_loss_sums.items():
+            count = self._level_loss_counts[prefix]
+            if count:
+                for level, value in enumerate((total / count).tolist()):
+                    self.history.record(f"{prefix}_loss_level_{level}", value)
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        # Running sums may live on the GPU: drop them so pickles load anywhere.
+        self.__dict__.pop("_level_loss_sums", None)
+        self.__dict__.pop("_level_loss_counts", None)
+
+    def predict_logits(self, X, chunk_size=8192):
+        """Concatenated per-level logits for a 2-D array, as float64 numpy.
+
+        Runs the module directly in inference mode, one chunk of rows at a
+        time (sparse rows densified per chunk). It does not touch the module's
+        train/eval mode, so concurrent calls from several threads are safe.
+        """
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], chunk_size):
+                rows = X[start : start + chunk_size]
+                rows = rows.toarray() if sp.issparse(rows) else rows
+                logits = self.module_(torch.as_tensor(rows, device=self.device))
+                chunks.append(logits.cpu().numpy())
+        logits = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        return logits.astype(np.float64)

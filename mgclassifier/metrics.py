@@ -1,0 +1,487 @@
+"""Metrics and scorers for multi-granularity (hierarchical) classification.
+
+Label matrices have shape ``(n_samples, n_levels)`` with columns ordered
+from the coarsest to the finest level; a 1-D ``y`` is treated as a single
+level.  A node of the hierarchy is identified by ``(level, label)``, so the
+same label at two different levels denotes two different nodes.  Empty
+strings, ``None`` and NaN mark a path that stops early: such entries, and
+every entry after them on the same row, are not nodes.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.metrics import average_precision_score
+from sklearn.utils import check_array, check_consistent_length
+
+__all__ = [
+    "SCORERS",
+    "accuracy_per_level",
+    "average_precision_scorer",
+    "fine_accuracy_scorer",
+    "hierarchical_average_precision",
+    "hierarchical_f1_score",
+    "hierarchical_f1_scorer",
+    "hierarchical_precision_recall_fscore",
+    "mistake_severity",
+]
+
+
+# ---------------------------------------------------------------------------
+# Input handling
+# ---------------------------------------------------------------------------
+
+
+def _as_label_matrix(y, name):
+    """Return ``y`` as an object array of shape (n_samples, n_levels)."""
+    # object dtype keeps str, int and missing markers side by side and makes
+    # ``==`` compare Python values, so "1" never equals 1 by accident.
+    arr = np.asarray(y, dtype=object)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D or 2-D (n_samples, n_levels); got an array "
+            f"with {arr.ndim} dimensions."
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one level (column).")
+    # One marker for every kind of missing label, so that ``==`` never meets
+    # pandas.NA (whose truth value is ambiguous); copy to keep ``y`` intact.
+    arr = arr.copy()
+    arr[_is_missing_vec(arr).astype(bool)] = None
+    return arr
+
+
+def _check_label_pair(y_true, y_pred):
+    """Validate and convert a pair of label matrices of identical shape."""
+    check_consistent_length(y_true, y_pred)
+    y_true = _as_label_matrix(y_true, "y_true")
+    y_pred = _as_label_matrix(y_pred, "y_pred")
+    if y_true.shape[1] != y_pred.shape[1]:
+        raise ValueError(
+            f"y_true has {y_true.shape[1]} levels but y_pred has "
+            f"{y_pred.shape[1]}; both must have the same number of columns."
+        )
+    if y_true.shape[0] == 0:
+        raise ValueError("y_true and y_pred must contain at least one sample.")
+    return y_true, y_pred
+
+
+def _is_missing(value):
+    """Whether a single label marks the end of a shorter path."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    if isinstance(value, numbers.Real):
+        return bool(np.isnan(value))
+    # pandas.NA and pandas.NaT, without importing pandas.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+_is_missing_vec = np.frompyfunc(_is_missing, 1, 1)
+
+
+def _node_mask(Y):
+    """Boolean mask of the entries of ``Y`` that are nodes of the tree.
+
+    A path ends at its first missing label, so anything after it is ignored.
+    """
+    present = ~_is_missing_vec(Y).astype(bool)
+    return np.cumprod(present, axis=1).astype(bool)
+
+
+def _path_agreement(y_true, y_pred):
+    """Node masks of both paths and where they share the same node."""
+    true_nodes = _node_mask(y_true)
+    pred_nodes = _node_mask(y_pred)
+    # Each path holds at most one node per level, so two paths share the
+    # node of level l exactly when both have a node there with equal labels.
+    shared = true_nodes & pred_nodes & (y_true == y_pred).astype(bool)
+    return true_nodes, pred_nodes, shared
+
+
+def _safe_ratio(num, den):
+    """``num / den`` as a float, 0.0 when the denominator is zero."""
+    return float(num / den) if den else 0.0
+
+
+# ---------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------
+
+
+def accuracy_per_level(y_true, y_pred):
+    """Accuracy computed separately for every level of the hierarchy.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True labels, columns ordered from coarse to fine.
+    y_pred : array-like of the same shape as ``y_true``
+        Predicted labels.
+
+    Returns
+    -------
+    accuracy : ndarray of shape (n_levels,)
+        Fraction of samples whose label is correct at each level. Two missing
+        labels (shorter paths on both sides) count as agreeing.
+
+    Examples
+    --------
+    >>> from mgclassifier.metrics import accuracy_per_level
+    >>> y_true = [["a", "a1"], ["a", "a2"], ["b", "b1"], ["b", "b2"]]
+    >>> y_pred = [["a", "a1"], ["a", "a1"], ["b", "b1"], ["a", "a2"]]
+    >>> accuracy_per_level(y_true, y_pred)
+    array([0.75, 0.5 ])
+    """
+    y_true, y_pred = _check_label_pair(y_true, y_pred)
+    true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
+    correct = shared | (~true_nodes & ~pred_nodes)
+    return correct.mean(axis=0)
+
+
+def hierarchical_precision_recall_fscore(y_true, y_pred):
+    """Hierarchical precision, recall and F-score (set-of-ancestors).
+
+    Each sample is represented by the set of nodes on its path (the label and
+    all its ancestors); the measures are micro-averaged over samples, as in
+    Kiritchenko et al. (2005) and HiClass::
+
+        hP = sum_i |T_i & P_i| / sum_i |P_i|
+        hR = sum_i |T_i & P_i| / sum_i |T_i|
+        hF = 2 * hP * hR / (hP + hR)
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths, columns ordered from coarse to fine. Empty strings,
+        ``None`` or NaN at the end of a row mean a shorter path.
+    y_pred : array-like of the same shape as ``y_true``
+        Predicted paths.
+
+    Returns
+    -------
+    hP : float
+        Hierarchical precision (0.0 when no node is predicted).
+    hR : float
+        Hierarchical recall (0.0 when no true node exists).
+    hF : float
+        Harmonic mean of ``hP`` and ``hR`` (0.0 when both are zero).
+
+    Examples
+    --------
+    >>> from mgclassifier.metrics import hierarchical_precision_recall_fscore
+    >>> y_true = [["a", "a1"], ["a", "a2"], ["b", ""]]
+    >>> y_pred = [["a", "a1"], ["a", "a1"], ["a", "a2"]]
+    >>> hp, hr, hf = hierarchical_precision_recall_fscore(y_true, y_pred)
+    >>> print(f"{hp:.3f} {hr:.3f} {hf:.3f}")
+    0.500 0.600 0.545
+    """
+    y_true, y_pred = _check_label_pair(y_true, y_pred)
+    true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
+    n_shared = shared.sum()
+    precision = _safe_ratio(n_shared, pred_nodes.sum())
+    recall = _safe_ratio(n_shared, true_nodes.sum())
+    fscore = _safe_ratio(2 * precision * recall, precision + recall)
+    return precision, recall, fscore
+
+
+def hierarchical_f1_score(y_true, y_pred):
+    """Hierarchical F1 score (set-of-ancestors, micro-averaged).
+
+    See :func:`hierarchical_precision_recall_fscore` for the definition.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths, columns ordered from coarse to fine.
+    y_pred : array-like of the same shape as ``y_true``
+        Predicted paths.
+
+    Returns
+    -------
+    hF : float
+        Hierarchical F1 score in [0, 1].
+
+    Examples
+    --------
+    >>> from mgclassifier.metrics import hierarchical_f1_score
+    >>> y_true = [["a", "a1"], ["b", "b1"]]
+    >>> hierarchical_f1_score(y_true, [["a", "a1"], ["b", "b2"]])
+    0.75
+    """
+    return hierarchical_precision_recall_fscore(y_true, y_pred)[2]
+
+
+def _as_level_list(values, ndim):
+    """Per-level list from either a list of levels or a single level.
+
+    ``values`` is a list of levels when it is a list/tuple whose items all
+    have ``ndim`` dimensions (2 for probabilities, 1 for classes); anything
+    else, e.g. a nested list of floats or a list of labels, is one level.
+    """
+    is_list_of_levels = (
+        isinstance(values, (list, tuple))
+        and len(values) > 0
+        and all(np.ndim(v) == ndim for v in values)
+    )
+    return list(values) if is_list_of_levels else [values]
+
+
+def _check_proba_inputs(y_true, y_proba, classes):
+    """Validate ``hierarchical_average_precision`` inputs, level by level."""
+    y_true = _as_label_matrix(y_true, "y_true")
+    n_samples, n_levels = y_true.shape
+    probas = _as_level_list(y_proba, ndim=2)
+    classes = _as_level_list(classes, ndim=1)
+    if len(probas) != n_levels or len(classes) != n_levels:
+        raise ValueError(
+            f"y_true has {n_levels} level(s) but y_proba has {len(probas)} and "
+            f"classes has {len(classes)}; pass one probability array and one "
+            "class array per level."
+        )
+    probas = [
+        check_array(p, dtype=np.float64, input_name=f"y_proba[{level}]")
+        for level, p in enumerate(probas)
+    ]
+    classes = [np.asarray(c, dtype=object) for c in classes]
+    for level, (proba, cls) in enumerate(zip(probas, classes, strict=True)):
+        if proba.shape != (n_samples, len(cls)):
+            raise ValueError(
+                f"y_proba[{level}] has shape {proba.shape}, expected "
+                f"{(n_samples, len(cls))} (n_samples, len(classes[{level}]))."
+            )
+    return y_true, probas, classes
+
+
+def _level_targets_scores(labels, nodes, proba, cls):
+    """One-hot targets and scores of one level, unseen labels appended.
+
+    A true label absent from ``cls`` is a node the model cannot score; it
+    gets its own column with score 0 so that it still counts as a missed
+    positive instead of vanishing from the metric.
+    """
+    known = set(cls.tolist())
+    unseen = sorted({lab for lab in labels[nodes] if lab not in known}, key=repr)
+    all_classes = np.array(list(cls) + unseen, dtype=object)
+    targets = (labels[:, None] == all_classes[None, :]) & nodes[:, None]
+    zeros = np.zeros((proba.shape[0], len(unseen)))
+    return targets.astype(int), np.hstack([proba, zeros])
+
+
+def hierarchical_average_precision(y_true, y_proba, classes):
+    """Area under the micro-averaged precision-recall curve, AU(PRC).
+
+    Every node of the hierarchy is treated as one binary target, as in
+    C-HMCNN (Giunchiglia & Lukasiewicz, 2020): targets are the one-hot
+    encodings of every level concatenated, scores are the per-level
+    probabilities concatenated, and
+    :func:`sklearn.metrics.average_precision_score` is computed on all the
+    (target, score) pairs pooled together, i.e. ``average="micro"``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths, columns ordered from coarse to fine.
+    y_proba : list of array-like of shape (n_samples, n_classes_l), or \
+array-like of shape (n_samples, n_classes)
+        Scores per level, columns following ``classes[l]``; a single array
+        for a single level.
+    classes : list of array-like, or array-like
+        Class labels of each level (e.g. ``estimator.classes_``); a single
+        array for a single level. A true label missing from ``classes[l]``
+        is counted as a positive with score 0.
+
+    Returns
+    -------
+    auprc : float
+        Micro-averaged average precision in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the number of levels or the shapes of ``y_proba`` do not match
+        ``y_true`` and ``classes``, or if ``y_true`` contains no node.
+
+    Examples
+    --------
+    >>> from mgclassifier.metrics import hierarchical_average_precision
+    >>> y_true = ["a", "b", "a"]
+    >>> y_proba = [[0.9, 0.1], [0.4, 0.6], [0.3, 0.7]]
+    >>> round(hierarchical_average_precision(y_true, y_proba, ["a", "b"]), 4)
+    0.7556
+    """
+    y_true, probas, classes = _check_proba_inputs(y_true, y_proba, classes)
+    nodes = _node_mask(y_true)
+    parts = [
+        _level_targets_scores(y_true[:, level], nodes[:, level], proba, cls)
+        for level, (proba, cls) in enumerate(zip(probas, classes, strict=True))
+    ]
+    targets = np.hstack([t for t, _ in parts])
+    scores = np.hstack([s for _, s in parts])
+    if not targets.any():
+        raise ValueError("y_true contains no labelled node; AU(PRC) is undefined.")
+    return float(average_precision_score(targets.ravel(), scores.ravel()))
+
+
+def mistake_severity(y_true, y_pred):
+    """Mean tree distance of the mistakes made on the finest label.
+
+    The distance between two paths is the number of edges between their
+    deepest nodes: ``len(a) + len(b) - 2 * common_prefix``, which is
+    ``2 * (L - common_prefix)`` for two full paths of length ``L``. Paths are
+    compared level by level from the coarsest.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths, columns ordered from coarse to fine.
+    y_pred : array-like of the same shape as ``y_true``
+        Predicted paths.
+
+    Returns
+    -------
+    severity : float
+        Mean distance over the samples whose deepest node is wrong; 0.0 if
+        every sample is right. A sibling mistake costs 2, a cousin 4.
+
+    Examples
+    --------
+    >>> from mgclassifier.metrics import mistake_severity
+    >>> y_true = [["a", "a/x"], ["a", "a/x"], ["a", "a/x"]]
+    >>> y_pred = [["a", "a/x"], ["a", "a/y"], ["b", "b/z"]]
+    >>> mistake_severity(y_true, y_pred)
+    3.0
+    """
+    y_true, y_pred = _check_label_pair(y_true, y_pred)
+    true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
+    true_len, pred_len = true_nodes.sum(axis=1), pred_nodes.sum(axis=1)
+    prefix = np.cumprod(shared, axis=1).sum(axis=1)
+    distance = true_len + pred_len - 2 * prefix
+    # Only the deepest (finest) node decides whether a sample is a mistake:
+    # an inconsistent prediction with the right leaf is not counted.
+    wrong = (true_len != pred_len) | ~_deepest_equal(y_true, y_pred, true_len)
+    return float(distance[wrong].mean()) if wrong.any() else 0.0
+
+
+def _deepest_equal(y_true, y_pred, lengths):
+    """Whether both rows carry the same label at depth ``lengths`` - 1."""
+    rows = np.arange(len(lengths))
+    cols = np.maximum(lengths - 1, 0)
+    # A length-0 path (no node at all) has no deepest label to compare.
+    return (lengths == 0) | (y_true[rows, cols] == y_pred[rows, cols]).astype(bool)
+
+
+# ---------------------------------------------------------------------------
+# Scorers: plain callables ``scorer(estimator, X, y) -> float``
+# ---------------------------------------------------------------------------
+
+
+def hierarchical_f1_scorer(estimator, X, y):
+    """Scorer returning the hierarchical F1 of ``estimator.predict(X)``.
+
+    Usable as ``scoring=`` in :class:`~sklearn.model_selection.GridSearchCV`
+    or :func:`~sklearn.model_selection.cross_val_score`, alone or inside a
+    dict of scorers.
+
+    Parameters
+    ----------
+    estimator : object
+        Fitted estimator with a ``predict`` method.
+    X : array-like of shape (n_samples, n_features)
+        Input samples.
+    y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths.
+
+    Returns
+    -------
+    score : float
+        Hierarchical F1 score; greater is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import hierarchical_f1_scorer
+    >>> class Constant:
+    ...     def predict(self, X):
+    ...         return np.array([["a", "a1"]] * len(X))
+    >>> hierarchical_f1_scorer(Constant(), [[0], [1]], [["a", "a1"], ["a", "a2"]])
+    0.75
+    """
+    return hierarchical_f1_score(y, estimator.predict(X))
+
+
+def average_precision_scorer(estimator, X, y):
+    """Scorer returning the AU(PRC) of ``estimator.predict_proba(X)``.
+
+    The probability columns are matched to labels through
+    ``estimator.classes_``; see :func:`hierarchical_average_precision`.
+
+    Parameters
+    ----------
+    estimator : object
+        Fitted estimator with ``predict_proba`` and ``classes_``.
+    X : array-like of shape (n_samples, n_features)
+        Input samples.
+    y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths.
+
+    Returns
+    -------
+    score : float
+        Micro-averaged average precision over all nodes; greater is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import average_precision_scorer
+    >>> class Fixed:
+    ...     classes_ = np.array(["a", "b"])
+    ...     def predict_proba(self, X):
+    ...         return np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7]])
+    >>> score = average_precision_scorer(Fixed(), [[0], [1], [2]], ["a", "b", "a"])
+    >>> round(score, 4)
+    0.7556
+    """
+    proba = estimator.predict_proba(X)
+    return hierarchical_average_precision(y, proba, estimator.classes_)
+
+
+def fine_accuracy_scorer(estimator, X, y):
+    """Scorer returning the finest-level accuracy of ``estimator.predict(X)``.
+
+    Parameters
+    ----------
+    estimator : object
+        Fitted estimator with a ``predict`` method.
+    X : array-like of shape (n_samples, n_features)
+        Input samples.
+    y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths; only the last column is used.
+
+    Returns
+    -------
+    score : float
+        Fraction of samples whose finest label is right; greater is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import fine_accuracy_scorer
+    >>> class Constant:
+    ...     def predict(self, X):
+    ...         return np.array([["a", "a1"]] * len(X))
+    >>> fine_accuracy_scorer(Constant(), [[0], [1]], [["a", "a1"], ["a", "a2"]])
+    0.5
+    """
+    return float(accuracy_per_level(y, estimator.predict(X))[-1])
+
+
+#: Scorers by name, e.g. ``GridSearchCV(..., scoring=SCORERS)``.
+SCORERS = {
+    "hierarchical_f1": hierarchical_f1_scorer,
+    "average_precision": average_precision_scorer,
+    "fine_accuracy": fine_accuracy_scorer,
+}

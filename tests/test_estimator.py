@@ -1,0 +1,241 @@
+"""MultiGranularityClassifier: the public contract of DESIGN.md."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import softmax
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mgclassifier import MultiGranularityClassifier
+
+
+def assert_valid_paths(Y_pred, Y_train):
+    known = {tuple(row) for row in np.asarray(Y_train)}
+    assert {tuple(row) for row in Y_pred} <= known
+
+
+def assert_coherent(clf, probas):
+    tree = clf.hierarchy_
+    for level, parent in enumerate(tree.parents):
+        summed = np.zeros_like(probas[level])
+        for child, p in enumerate(parent):
+            summed[:, p] += probas[level + 1][:, child]
+        np.testing.assert_allclose(probas[level], summed, atol=1e-5)
+
+
+def test_fit_predict_multilevel_strings(tree_data, small_clf):
+    X, Y = tree_data
+    clf = small_clf.fit(X, Y)
+    Y_pred = clf.predict(X)
+    assert Y_pred.shape == Y.shape
+    assert_valid_paths(Y_pred, Y)
+    assert clf.score(X, Y) > 0.8
+    probas = clf.predict_proba(X)
+    assert [p.shape[1] for p in probas] == [3, 6]
+    for proba, classes in zip(probas, clf.classes_):
+        assert proba.shape == (len(X), len(classes))
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert_coherent(clf, probas)
+    assert clf.n_levels_ == 2
+    assert clf.n_features_in_ == X.shape[1]
+
+
+def test_predict_is_joint_argmax_of_fine_proba(tree_data, small_clf):
+    X, Y = tree_data
+    clf = small_clf.fit(X, Y)
+    fine = clf.predict_proba(X)[-1]
+    np.testing.assert_array_equal(
+        clf.predict(X)[:, -1], clf.classes_[-1][fine.argmax(1)]
+    )
+
+
+def test_integer_labels(tree_data, small_clf):
+    X, Y = tree_data
+    Y_int = np.column_stack(
+        [np.unique(Y[:, k], return_inverse=True)[1] for k in range(2)]
+    )
+    clf = small_clf.fit(X, Y_int)
+    assert clf.predict(X).dtype.kind == "i"
+    assert_valid_paths(clf.predict(X), Y_int)
+
+
+def test_one_dimensional_y_is_a_flat_classifier(tree_data, small_clf):
+    X, Y = tree_data
+    clf = small_clf.fit(X, Y[:, 1])
+    assert isinstance(clf.classes_, np.ndarray)
+    assert clf.predict(X).shape == (len(X),)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 6)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(1)])
+
+
+def test_label_with_two_parents_is_named(tree_data, small_clf):
+    X, Y = tree_data
+    Y = Y.astype(object)
+    Y[0] = ["0", "shared"]
+    Y[1] = ["1", "shared"]
+    with pytest.raises(ValueError, match="'shared' at level 1 has two parents"):
+        small_clf.fit(X, Y)
+
+
+def test_dataframe_feature_names(tree_data, small_clf):
+    X, Y = tree_data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = small_clf.fit(frame, Y)
+    np.testing.assert_array_equal(clf.feature_names_in_, frame.columns)
+    np.testing.assert_array_equal(clf.predict(frame), clf.predict(X))
+
+
+def test_history_and_early_stopping(tree_data):
+    X, Y = tree_data
+    clf = MultiGranularityClassifier(
+        hidden_layer_sizes=(32,), patience=3, max_epochs=500, random_state=0
+    ).fit(X, Y)
+    assert clf.n_epochs_ < 500
+    assert 1 <= clf.best_epoch_ <= clf.n_epochs_ - 3
+    row = clf.history_[-1]
+    for key in ("train_loss", "valid_loss", "train_loss_level_0", "valid_loss_level_1"):
+        assert np.isfinite(row[key])
+    best = min(clf.history_[:, "valid_loss"])
+    assert clf.history_[clf.best_epoch_ - 1, "valid_loss"] == best
+
+
+def test_without_early_stopping_runs_max_epochs(tree_data):
+    X, Y = tree_data
+    clf = MultiGranularityClassifier(
+        hidden_layer_sizes=(8,), early_stopping=False, max_epochs=4, random_state=0
+    ).fit(X, Y)
+    assert clf.n_epochs_ == clf.best_epoch_ == 4
+    assert "valid_loss" not in clf.history_[-1]
+
+
+def test_single_sample_class_falls_back_to_plain_split(tree_data, small_clf):
+    X, Y = tree_data
+    Y = Y.astype(object)
+    Y[0] = ["0", "0/lonely"]
+    clf = small_clf.fit(X, Y)
+    assert "0/lonely" in clf.classes_[1]
+
+
+def test_same_random_state_same_model(tree_data, small_clf):
+    X, Y = tree_data
+    first = small_clf.fit(X, Y).predict_proba(X)
+    second = clone(small_clf).fit(X, Y).predict_proba(X)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_refit_is_repeatable_and_returns_self(tree_data, small_clf):
+    X, Y = tree_data
+    assert small_clf.fit(X, Y) is small_clf
+    first = small_clf.predict_proba(X)[-1]
+    np.testing.assert_array_equal(small_clf.fit(X, Y).predict_proba(X)[-1], first)
+
+
+def test_pickle_round_trip(tree_data, small_clf):
+    X, Y = tree_data
+    clf = small_clf.fit(X, Y)
+    restored = pickle.loads(pickle.dumps(clf))
+    for a, b in zip(clf.predict_proba(X), restored.predict_proba(X)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pickle_carries_no_weight_copies(tree_data, small_clf):
+    X, Y = tree_data
+    clf = small_clf.fit(X, Y)
+    stopper = dict(clf.net_.callbacks_)["early_stopping"]
+    assert stopper.best_model_weights_ is None
+
+
+def test_score_is_fine_level_accuracy(tree_data, small_clf):
+    X, Y = tree_data
+    clf = small_clf.fit(X, Y)
+    assert clf.score(X, Y) == np.mean(clf.predict(X)[:, -1] == Y[:, -1])
+
+
+def test_pipeline_gridsearch_and_cross_validation(tree_data):
+    X, Y = tree_data
+    clf = MultiGranularityClassifier(
+        hidden_layer_sizes=(16,), max_epochs=20, batch_size=32, random_state=0
+    )
+    pipe = make_pipeline(StandardScaler(), clf)
+    search = GridSearchCV(
+        pipe,
+        {
+            "multigranularityclassifier__dropout": [0.0, 0.3],
+            "multigranularityclassifier__consistency": [0.0, 1.0],
+        },
+        cv=2,
+        n_jobs=2,
+        error_score="raise",
+    ).fit(X, Y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_score_ > 0.5
+    scores = cross_val_score(clf, X, Y, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.3)  # chance is 1/6
+
+
+def test_set_params_changes_the_network(tree_data, small_clf):
+    X, Y = tree_data
+    clf = small_clf.set_params(hidden_layer_sizes=(7, 5), dropout=0.4).fit(X, Y)
+    linears = [m for m in clf.net_.module_.trunk if hasattr(m, "out_features")]
+    assert [m.out_features for m in linears] == [7, 5]
+    assert [m.p for m in clf.net_.module_.trunk if hasattr(m, "p")] == [0.4, 0.4]
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"dropout": -0.1}, "dropout"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"activation": "swish"}, "activation"),
+        ({"level_weights": [1.0]}, "one weight per level"),
+        ({"level_weights": [-1.0, 1.0]}, "non-negative"),
+    ],
+)
+def test_bad_parameters_fail_clearly(tree_data, small_clf, params, match):
+    X, Y = tree_data
+    with pytest.raises(ValueError, match=match):
+        small_clf.set_params(**params).fit(X, Y)
+
+
+def test_regularisers_have_their_effect(tree_data):
+    X, Y = tree_data
+    base = dict(
+        hidden_layer_sizes=(32,),
+        early_stopping=False,
+        max_epochs=15,
+        batch_size=32,
+        random_state=0,
+    )
+
+    def head_gap(clf):
+        logits = clf.net_.predict_logits(X.astype(np.float32))
+        coarse, fine = np.split(logits, [3], axis=1)
+        summed = softmax(fine, axis=1) @ np.eye(3)[clf.hierarchy_.parents[0]]
+        return np.abs(softmax(coarse, axis=1) - summed).mean()
+
+    plain = MultiGranularityClassifier(**base).fit(X, Y)
+    consistent = MultiGranularityClassifier(consistency=10.0, **base).fit(X, Y)
+    assert head_gap(consistent) < head_gap(plain)
+
+    def weight_l1(clf):
+        return sum(
+            p.abs().sum().item()
+            for n, p in clf.net_.module_.named_parameters()
+            if n.endswith("weight")
+        )
+
+    sparse = MultiGranularityClassifier(alpha_l1=0.1, **base).fit(X, Y)
+    assert weight_l1(sparse) < 0.7 * weight_l1(plain)
+    smooth = MultiGranularityClassifier(label_smoothing=0.3, **base).fit(X, Y)
+    assert (
+        smooth.predict_proba(X)[-1].max(1).mean()
+        < plain.predict_proba(X)[-1].max(1).mean()
+    )

@@ -1,0 +1,374 @@
+"""Tests for mgclassifier.metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    cross_val_score,
+    cross_validate,
+)
+from sklearn.naive_bayes import GaussianNB
+
+from mgclassifier.datasets import make_hierarchical_classification
+from mgclassifier.metrics import (
+    SCORERS,
+    accuracy_per_level,
+    average_precision_scorer,
+    fine_accuracy_scorer,
+    hierarchical_average_precision,
+    hierarchical_f1_score,
+    hierarchical_f1_scorer,
+    hierarchical_precision_recall_fscore,
+    mistake_severity,
+)
+
+Y_TRUE = [["a", "a1"], ["a", "a2"], ["b", "b1"], ["b", "b2"]]
+Y_PRED = [["a", "a1"], ["a", "a1"], ["b", "b1"], ["a", "a2"]]
+# Positives ranked 1, 2, 3, 5, 6 and 10 in the two-level example below.
+HAND_AP_2_LEVELS = (1 + 1 + 1 + 4 / 5 + 5 / 6 + 6 / 10) / 6
+
+
+def _direct_average_precision(targets, scores):
+    """AP from its definition, for scores without ties.
+
+    Mean over the positives of the precision among the items ranked at or
+    above them.
+    """
+    order = np.argsort(-np.ravel(scores), kind="stable")
+    hits = np.ravel(targets)[order]
+    ranks = np.flatnonzero(hits) + 1
+    return np.mean(np.cumsum(hits)[ranks - 1] / ranks)
+
+
+# ---------------------------------------------------------------------------
+# accuracy_per_level
+# ---------------------------------------------------------------------------
+
+
+def test_accuracy_per_level_values():
+    np.testing.assert_allclose(accuracy_per_level(Y_TRUE, Y_PRED), [0.75, 0.5])
+
+
+def test_accuracy_per_level_accepts_1d_and_pandas():
+    acc = accuracy_per_level(pd.Series(["a", "b", "c"]), np.array(["a", "b", "b"]))
+    assert acc.shape == (1,)
+    np.testing.assert_allclose(acc, [2 / 3])
+    df_true = pd.DataFrame(Y_TRUE, columns=["coarse", "fine"])
+    df_pred = pd.DataFrame(Y_PRED, columns=["coarse", "fine"])
+    np.testing.assert_allclose(accuracy_per_level(df_true, df_pred), [0.75, 0.5])
+
+
+def test_accuracy_per_level_missing_labels_agree():
+    y_true = [["a", ""], ["b", None]]
+    y_pred = [["a", None], ["b", "b1"]]
+    np.testing.assert_allclose(accuracy_per_level(y_true, y_pred), [1.0, 0.5])
+
+
+def test_accuracy_does_not_equate_int_and_str():
+    assert accuracy_per_level([1, 2], ["1", "2"])[0] == 0.0
+
+
+def test_accuracy_per_level_shape_mismatch():
+    with pytest.raises(ValueError, match="levels"):
+        accuracy_per_level(Y_TRUE, [["a"], ["a"], ["b"], ["b"]])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        accuracy_per_level(Y_TRUE, Y_PRED[:3])
+
+
+# ---------------------------------------------------------------------------
+# hierarchical precision / recall / F-score
+# ---------------------------------------------------------------------------
+
+
+def test_hierarchical_prf_hand_computed():
+    # |T&P| = 2 + 1 + 0, |P| = 2 + 2 + 2, |T| = 2 + 2 + 1 (short path).
+    y_true = [["a", "a1"], ["a", "a2"], ["b", ""]]
+    y_pred = [["a", "a1"], ["a", "a1"], ["a", "a2"]]
+    hp, hr, hf = hierarchical_precision_recall_fscore(y_true, y_pred)
+    assert hp == pytest.approx(3 / 6)
+    assert hr == pytest.approx(3 / 5)
+    assert hf == pytest.approx(2 * 0.5 * 0.6 / 1.1)
+    assert hierarchical_f1_score(y_true, y_pred) == pytest.approx(hf)
+
+
+def test_hierarchical_prf_on_four_samples():
+    # |T&P| = 2 + 1 + 2 + 0 = 5 out of 8 nodes on each side.
+    assert hierarchical_precision_recall_fscore(Y_TRUE, Y_PRED) == pytest.approx(
+        (5 / 8, 5 / 8, 5 / 8)
+    )
+
+
+def test_hierarchical_prf_nodes_are_level_specific():
+    # Same labels at swapped levels are different nodes: nothing is shared.
+    assert hierarchical_precision_recall_fscore([[1, 2]], [[2, 1]]) == (0.0,) * 3
+    hp, hr, _ = hierarchical_precision_recall_fscore([["x", "x"]], [["y", "x"]])
+    assert (hp, hr) == (0.5, 0.5)
+
+
+def test_hierarchical_prf_nan_none_and_after_missing():
+    # NaN / None end the path; a label after them is not a node either.
+    y_true = np.array([["a", np.nan, "z"], ["b", "b1", None]], dtype=object)
+    y_pred = np.array([["a", "a1", "z"], ["b", "b1", "b1x"]], dtype=object)
+    hp, hr, _ = hierarchical_precision_recall_fscore(y_true, y_pred)
+    assert hp == pytest.approx(3 / 6)
+    assert hr == pytest.approx(3 / 3)
+
+
+def test_hierarchical_prf_pandas_na_leaves_input_unchanged():
+    y_true = pd.DataFrame({"c": ["x", "y"], "f": pd.array(["x1", pd.NA], "string")})
+    y_pred = pd.DataFrame({"c": ["x", "y"], "f": pd.array([pd.NA, "y1"], "string")})
+    before = y_true.copy()
+    # Shared: the two level-1 nodes, out of 3 nodes on each side.
+    assert hierarchical_f1_score(y_true, y_pred) == pytest.approx(2 / 3)
+    pd.testing.assert_frame_equal(y_true, before)
+
+
+def test_hierarchical_prf_perfect_and_empty():
+    assert hierarchical_precision_recall_fscore(Y_TRUE, Y_TRUE) == (1.0, 1.0, 1.0)
+    assert hierarchical_f1_score(["a", "b"], ["a", "b"]) == 1.0
+    assert hierarchical_precision_recall_fscore([[""]], [["a"]]) == (0.0, 0.0, 0.0)
+
+
+# ---------------------------------------------------------------------------
+# hierarchical_average_precision
+# ---------------------------------------------------------------------------
+
+
+def test_average_precision_single_level_by_hand():
+    # Ranked: .9+ .7- .6+ .4- .3+ .1-  ->  AP = (1/1 + 2/3 + 3/5) / 3.
+    y_proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7]])
+    ap = hierarchical_average_precision(["a", "b", "a"], y_proba, ["a", "b"])
+    assert ap == pytest.approx(34 / 45)
+    # Same input as lists / pandas.
+    ap_pd = hierarchical_average_precision(
+        pd.Series(["a", "b", "a"]), y_proba.tolist(), np.array(["a", "b"])
+    )
+    assert ap_pd == pytest.approx(34 / 45)
+
+
+def test_average_precision_two_levels_matches_direct_computation():
+    y_true = [["a", "a1"], ["b", "b1"], ["a", "a2"]]
+    classes = [np.array(["a", "b"]), np.array(["a1", "a2", "b1"])]
+    proba = [
+        np.array([[0.95, 0.05], [0.35, 0.65], [0.55, 0.45]]),
+        np.array([[0.50, 0.30, 0.20], [0.10, 0.15, 0.75], [0.62, 0.26, 0.12]]),
+    ]
+    targets = [[1, 0, 1, 0, 0], [0, 1, 0, 0, 1], [1, 0, 0, 1, 0]]
+    scores = np.hstack(proba)
+    # The scores have no ties, so the direct definition applies.
+    assert len(np.unique(scores)) == scores.size
+    expected = _direct_average_precision(targets, scores)
+    ap = hierarchical_average_precision(y_true, proba, classes)
+    assert ap == pytest.approx(expected)
+    # By hand: .95+ .75+ .65+ .62- .55+ .50+ .45- .35- .30- .26+ ...
+    assert ap == pytest.approx(HAND_AP_2_LEVELS)
+
+
+def test_average_precision_perfect():
+    classes = [np.array(["a", "b"]), np.array(["a1", "b1", "b2"])]
+    y_true = [["a", "a1"], ["b", "b2"], ["b", "b1"]]
+    proba = [
+        np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]),
+        np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]),
+    ]
+    assert hierarchical_average_precision(y_true, proba, classes) == 1.0
+
+
+def test_average_precision_unseen_true_label_counts_as_missed():
+    # "c" is not in classes: it is a positive scored 0 (extra column).
+    # Ranked: .8+ .6- .4- .2- then a tie at 0 holding 1 positive, 1 negative:
+    # AP = 1/2 * 1 + 1/2 * 2/6.
+    y_proba = np.array([[0.8, 0.2], [0.6, 0.4]])
+    ap = hierarchical_average_precision(["a", "c"], y_proba, ["a", "b"])
+    assert ap == pytest.approx(0.5 + 1 / 6)
+    # Dropping it would have given a perfect score.
+    assert ap < 1.0
+
+
+def test_average_precision_missing_true_label_is_no_node():
+    # The short path of sample 2 has no level-2 node: that row is all negative.
+    y_true = [["a", "a1"], ["b", ""]]
+    classes = [["a", "b"], ["a1", "b1"]]
+    proba = [np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[0.7, 0.3], [0.4, 0.6]])]
+    targets = [[1, 0, 1, 0], [0, 1, 0, 0]]
+    expected = _direct_average_precision(targets, np.hstack(proba))
+    ap = hierarchical_average_precision(y_true, proba, classes)
+    assert ap == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("y_proba", "classes", "match"),
+    [
+        ([np.ones((2, 2))], [["a", "b"], ["a1"]], "level"),
+        ([np.ones((2, 2)), np.ones((2, 2))], [["a", "b"]], "level"),
+        ([np.ones((2, 2)), np.ones((2, 3))], [["a", "b"], ["x", "y"]], r"y_proba\[1\]"),
+        ([np.ones((3, 2)), np.ones((3, 2))], [["a", "b"], ["x", "y"]], "shape"),
+    ],
+)
+def test_average_precision_validates_shapes(y_proba, classes, match):
+    y_true = [["a", "x"], ["b", "y"]]
+    with pytest.raises(ValueError, match=match):
+        hierarchical_average_precision(y_true, y_proba, classes)
+
+
+def test_average_precision_rejects_no_positive_and_nan():
+    with pytest.raises(ValueError, match="no labelled node"):
+        hierarchical_average_precision([""], np.array([[0.5, 0.5]]), ["a", "b"])
+    with pytest.raises(ValueError, match="NaN"):
+        hierarchical_average_precision(["a"], np.array([[np.nan, 0.5]]), ["a", "b"])
+
+
+# ---------------------------------------------------------------------------
+# mistake_severity
+# ---------------------------------------------------------------------------
+
+TRUE_PATH = ["a", "a/x", "a/x/1"]
+
+
+@pytest.mark.parametrize(
+    ("pred", "expected"),
+    [
+        (["a", "a/x", "a/x/2"], 2.0),  # sibling
+        (["a", "a/y", "a/y/1"], 4.0),  # cousin
+        (["b", "b/x", "b/x/1"], 6.0),  # different root
+    ],
+)
+def test_mistake_severity_tree_distances(pred, expected):
+    assert mistake_severity([TRUE_PATH], [pred]) == expected
+
+
+def test_mistake_severity_mean_over_wrong_samples_only():
+    y_true = [TRUE_PATH] * 4
+    y_pred = [TRUE_PATH, ["a", "a/x", "a/x/2"], ["a", "a/y", "a/y/1"], TRUE_PATH]
+    assert mistake_severity(y_true, y_pred) == 3.0
+    assert mistake_severity(y_true, y_true) == 0.0
+
+
+def test_mistake_severity_right_leaf_wrong_ancestor_not_counted():
+    y_pred = [["b", "a/x", "a/x/1"], ["a", "a/x", "a/x/2"]]
+    assert mistake_severity([TRUE_PATH] * 2, y_pred) == 2.0
+
+
+def test_mistake_severity_shorter_path_and_1d():
+    # Predicting only the parent is one edge away from the true leaf.
+    assert mistake_severity([["a", "a/x"]], [["a", ""]]) == 1.0
+    assert mistake_severity(["a", "b", "c"], ["a", "c", "c"]) == 2.0
+
+
+# ---------------------------------------------------------------------------
+# Scorers
+# ---------------------------------------------------------------------------
+
+
+class FixedEstimator:
+    """Stand-in fitted estimator returning canned outputs."""
+
+    def __init__(self):
+        self.classes_ = [np.array(["a", "b"]), np.array(["a1", "a2", "b1"])]
+
+    def predict(self, X):
+        return np.array([["a", "a1"], ["a", "a1"], ["b", "b1"]])[: len(X)]
+
+    def predict_proba(self, X):
+        return [
+            np.array([[0.95, 0.05], [0.35, 0.65], [0.55, 0.45]])[: len(X)],
+            np.array([[0.50, 0.30, 0.20], [0.10, 0.15, 0.75], [0.62, 0.26, 0.12]])[
+                : len(X)
+            ],
+        ]
+
+
+def test_scorers_with_fake_estimator():
+    est, X = FixedEstimator(), np.zeros((3, 1))
+    y = [["a", "a1"], ["b", "b1"], ["a", "a2"]]
+    # |T&P| = 2 + 0 + 0 out of 6 on each side.
+    assert hierarchical_f1_scorer(est, X, y) == pytest.approx(1 / 3)
+    assert fine_accuracy_scorer(est, X, y) == pytest.approx(1 / 3)
+    assert average_precision_scorer(est, X, y) == pytest.approx(HAND_AP_2_LEVELS)
+    assert SCORERS == {
+        "hierarchical_f1": hierarchical_f1_scorer,
+        "average_precision": average_precision_scorer,
+        "fine_accuracy": fine_accuracy_scorer,
+    }
+    for scorer in SCORERS.values():
+        assert isinstance(scorer(est, X, y), float)
+
+
+class PerLevelNB(ClassifierMixin, BaseEstimator):
+    """One Gaussian naive Bayes per level; predict returns 2-D labels."""
+
+    def __init__(self, var_smoothing=1e-9):
+        self.var_smoothing = var_smoothing
+
+    def fit(self, X, Y):
+        Y = np.asarray(Y)
+        self.models_ = [
+            GaussianNB(var_smoothing=self.var_smoothing).fit(X, Y[:, level])
+            for level in range(Y.shape[1])
+        ]
+        self.classes_ = [model.classes_ for model in self.models_]
+        return self
+
+    def predict(self, X):
+        return np.column_stack([model.predict(X) for model in self.models_])
+
+    def predict_proba(self, X):
+        return [model.predict_proba(X) for model in self.models_]
+
+
+@pytest.fixture(scope="module")
+def hierarchical_data():
+    return make_hierarchical_classification(
+        n_samples=150, n_features=5, branching=(2, 3), class_sep=3.0, random_state=0
+    )
+
+
+def _manual_cv_scores(X, Y, scorer, cv):
+    scores = []
+    for train, test in cv.split(X):
+        model = PerLevelNB().fit(X[train], Y[train])
+        scores.append(scorer(model, X[test], Y[test]))
+    return np.array(scores)
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+def test_scorers_in_cross_val_score(hierarchical_data, name):
+    X, Y = hierarchical_data
+    cv = KFold(3)
+    scores = cross_val_score(PerLevelNB(), X, Y, cv=cv, scoring=SCORERS[name])
+    np.testing.assert_allclose(scores, _manual_cv_scores(X, Y, SCORERS[name], cv))
+    assert np.all((scores > 0.3) & (scores <= 1.0))
+
+
+def test_scorers_multimetric_grid_search(hierarchical_data):
+    X, Y = hierarchical_data
+    scoring = {
+        "hf1": hierarchical_f1_scorer,
+        "ap": average_precision_scorer,
+        "acc": fine_accuracy_scorer,
+    }
+    search = GridSearchCV(
+        PerLevelNB(),
+        {"var_smoothing": [10.0, 1e-9]},
+        scoring=scoring,
+        refit="hf1",
+        cv=3,
+    ).fit(X, Y)
+    expected = _manual_cv_scores(X, Y, average_precision_scorer, KFold(3)).mean()
+    assert search.cv_results_["mean_test_ap"][1] == pytest.approx(expected)
+    for key in ("mean_test_hf1", "mean_test_ap", "mean_test_acc"):
+        assert np.all((search.cv_results_[key] > 0) & (search.cv_results_[key] <= 1))
+    assert search.best_score_ == search.cv_results_["mean_test_hf1"].max()
+    assert search.score(X, Y) == pytest.approx(
+        hierarchical_f1_score(Y, search.predict(X))
+    )
+
+
+def test_scorers_dict_in_cross_validate(hierarchical_data):
+    X, Y = hierarchical_data
+    result = cross_validate(PerLevelNB(), X, Y, cv=2, scoring=SCORERS)
+    for name in SCORERS:
+        assert result[f"test_{name}"].shape == (2,)
