@@ -98,7 +98,7 @@ class LabelHierarchy:
     >>> import numpy as np
     >>> Y = np.array([["animal", "dog"], ["animal", "cat"], ["plant", "fern"]])
     >>> tree, codes = LabelHierarchy.from_labels(Y)
-    >>> [list(c) for c in tree.classes]
+    >>> [c.tolist() for c in tree.classes]
     [['animal', 'plant'], ['cat', 'dog', 'fern']]
     >>> tree.paths.tolist()
     [[0, 0], [0, 1], [1, 2]]

@@ -88,7 +88,8 @@ def test_dataframe_feature_names(tree_data, small_clf):
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     clf = small_clf.fit(frame, Y)
     np.testing.assert_array_equal(clf.feature_names_in_, frame.columns)
-    np.testing.assert_array_equal(clf.predict(frame), clf.predict(X))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        np.testing.assert_array_equal(clf.predict(frame), clf.predict(X))
 
 
 def test_history_and_early_stopping(tree_data):
