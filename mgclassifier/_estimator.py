@@ -1,5 +1,6 @@
 """MultiGranularityClassifier: parameters, validation, fit, predict."""
 
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -20,7 +21,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._callbacks import DivergenceGuard
 from ._data import ArrayDataset, BatchIterator, HoldoutSplit
@@ -61,6 +62,16 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         the next finer head.
     label_smoothing : float, default=0.0
         Label smoothing of the training cross-entropy, in [0, 1).
+    class_weight : {None, "balanced"}, default=None
+        "balanced" weighs each sample's loss at every level by
+        ``n_samples / (n_classes * count(class))`` of its class there, as in
+        scikit-learn.
+    coarse_decoding_weight : float, default=0.0
+        How much the coarse heads vote when root-to-leaf paths are scored at
+        prediction time: a path's score is the finest head's log-probability
+        of its leaf plus this weight times the coarse heads'
+        log-probabilities of its ancestors. 0 lets the coarse heads act as
+        training signal only; 1 multiplies every level's probabilities.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the training data and stop when
         the validation loss has not improved for ``patience`` epochs; the
@@ -82,8 +93,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. An int gives the same model on every fit (on the CPU).
+    warm_start : bool, default=False
+        When True and the estimator is already fitted on the same hierarchy
+        and features, ``fit`` continues training from the fitted weights
+        (for up to ``max_epochs`` more epochs) instead of starting afresh.
     verbose : int, default=0
-        1 prints one line per epoch (losses, elapsed time).
+        1 prints one line per epoch (train and validation loss, per level,
+        and the epoch's duration); 2 also shows a tqdm progress bar over the
+        batches of each epoch.
 
     Attributes
     ----------
@@ -96,6 +113,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
         Feature names, when ``X`` was a DataFrame with string column names.
+    level_names_ : list of str or None
+        Column names of ``y`` when it was a DataFrame (or the name of a
+        Series), else None.
     hierarchy_ : LabelHierarchy
         The label tree read from ``y``: classes, parent maps, paths.
     net_ : MultiGranularityNet
@@ -150,6 +170,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "level_weights": [None, "array-like"],
         "consistency": [Interval(Real, 0, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "class_weight": [None, StrOptions({"balanced"})],
+        "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
@@ -158,6 +180,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "device": [str],
         "random_state": ["random_state"],
+        "warm_start": ["boolean"],
         "verbose": ["verbose"],
     }
 
@@ -171,6 +194,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         level_weights=None,
         consistency=0.0,
         label_smoothing=0.0,
+        class_weight=None,
+        coarse_decoding_weight=0.0,
         early_stopping=True,
         validation_fraction=0.1,
         patience=10,
@@ -179,6 +204,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         lr=1e-3,
         device="cpu",
         random_state=None,
+        warm_start=False,
         verbose=0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -189,6 +215,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.level_weights = level_weights
         self.consistency = consistency
         self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
+        self.coarse_decoding_weight = coarse_decoding_weight
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -197,6 +225,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.device = device
         self.random_state = random_state
+        self.warm_start = warm_start
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -225,35 +254,104 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self : MultiGranularityClassifier
             The fitted estimator.
         """
+        return self._transactional_fit(
+            X, y, sample_weight, incremental=False, classes=None
+        )
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one epoch on a chunk of data, continuing from the current weights.
+
+        For data that arrives in chunks or does not fit in memory. Early
+        stopping is not used (there is no validation split of a chunk).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        classes : array-like of shape (n_paths, n_levels) or (n_classes,), \
+                default=None
+            Only read on the first call: every root-to-leaf path (or, for a
+            1-D ``y``, every class) that later chunks may contain. If None,
+            the hierarchy is read from the first chunk, and later chunks
+            with other labels are refused.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MultiGranularityClassifier
+        """
+        return self._transactional_fit(
+            X, y, sample_weight, incremental=True, classes=classes
+        )
+
+    def _transactional_fit(self, X, y, sample_weight, **kwargs):
         # A fit that fails must leave a fitted estimator exactly as it was.
         state = self.__dict__.copy()
         try:
-            return self._fit(X, y, sample_weight)
+            return self._fit(X, y, sample_weight, **kwargs)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state)
             raise
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def _fit(self, X, y, sample_weight):
-        X, Y, y_was_1d = self._validate_fit_data(X, y)
-        hierarchy, codes = LabelHierarchy.from_labels(Y)
+    def _fit(self, X, y, sample_weight, *, incremental, classes):
+        resume = (self.warm_start or incremental) and hasattr(self, "net_")
+        level_names = self.level_names_ if resume else _level_names(y)
+        X, Y, y_was_1d = self._validate_fit_data(X, y, reset=not resume)
+        if resume:
+            if y_was_1d != self._y_was_1d:
+                raise ValueError(
+                    f"y is {'1-D' if y_was_1d else '2-D'} but the estimator was "
+                    f"fitted on a {'1-D' if self._y_was_1d else '2-D'} y."
+                )
+            hierarchy, codes = self.hierarchy_, self.hierarchy_.encode_known(Y)
+        elif incremental and classes is not None:
+            classes = np.asarray(classes)
+            hierarchy, _ = LabelHierarchy.from_labels(
+                classes[:, None] if classes.ndim == 1 else classes
+            )
+            codes = hierarchy.encode_known(Y)
+        else:
+            hierarchy, codes = LabelHierarchy.from_labels(Y)
         level_weights = self._check_level_weights(hierarchy.n_levels)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
         device = _resolve_device(self.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        net = self._build_net(X, hierarchy, level_weights, device, seed)
+        if resume:
+            # Train a copy: if this training fails the fitted model stays intact.
+            net = copy.deepcopy(self.net_)
+            net.max_epochs, net.verbose = self.max_epochs, self.verbose
+        else:
+            class_weights = self._class_weights(codes, hierarchy)
+            net = self._build_net(
+                X,
+                hierarchy,
+                level_weights,
+                class_weights,
+                device,
+                seed,
+                early_stopping=self.early_stopping and not incremental,
+            )
         dataset = ArrayDataset(X, codes, sample_weight, device)
         with torch.random.fork_rng(devices=_cuda_devices(device)):
             torch.manual_seed(seed)
-            net.fit(dataset, None)
+            if resume or incremental:
+                if not net.initialized_:
+                    net.initialize()
+                net.partial_fit(dataset, None, epochs=1 if incremental else None)
+            else:
+                net.fit(dataset, None)
         net.module_.eval()
         best_epoch = self._check_training_outcome(net)
 
         self.hierarchy_ = hierarchy
         self.classes_ = hierarchy.classes[0] if y_was_1d else hierarchy.classes
         self.n_levels_ = hierarchy.n_levels
+        self.level_names_ = level_names
         self._y_was_1d = y_was_1d
         self.net_ = net
         self.history_ = net.history
@@ -261,10 +359,15 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = best_epoch
         return self
 
-    def _validate_fit_data(self, X, y):
+    def _validate_fit_data(self, X, y, reset=True):
         """Validate X and y; return float32 X, 2-D label matrix, 1-D flag."""
         X = validate_data(
-            self, X, accept_sparse="csr", dtype=np.float32, ensure_min_samples=2
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=np.float32,
+            ensure_min_samples=2,
+            reset=reset,
         )
         if y is None:
             raise ValueError(
@@ -277,6 +380,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             dtype=None,
             ensure_all_finite="allow-nan",  # NaN marks a missing fine label
             ensure_min_samples=0,
+            ensure_min_features=0,  # a y without columns gets its own message
             input_name="y",
         )
         if y.ndim == 1:
@@ -312,10 +416,29 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
         return weights
 
-    def _build_net(self, X, hierarchy, level_weights, device, seed):
+    def _class_weights(self, codes, hierarchy):
+        """Per-level "balanced" class weights, or None."""
+        if self.class_weight is None:
+            return None
+        weights = []
+        for level, n_classes in enumerate(hierarchy.n_classes):
+            labelled = codes[:, level][codes[:, level] >= 0]
+            counts = np.bincount(labelled, minlength=n_classes).astype(np.float64)
+            # Classes absent from this data (partial_fit) get weight 1.
+            level_weights = np.ones(n_classes)
+            present = counts > 0
+            level_weights[present] = len(labelled) / (present.sum() * counts[present])
+            weights.append(level_weights.astype(np.float32))
+        return weights
+
+    def _build_net(
+        self, X, hierarchy, level_weights, class_weights, device, seed, early_stopping
+    ):
         mean, scale = _feature_standardisation(X)
         callbacks = [("divergence_guard", DivergenceGuard())]
-        if self.early_stopping:
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        if early_stopping:
             n_valid = int(np.ceil(self.validation_fraction * X.shape[0]))
             if X.shape[0] - n_valid < 1:
                 raise ValueError(
@@ -335,7 +458,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             module=MultiHeadMLP,
             module__n_features=X.shape[1],
             module__level_sizes=hierarchy.n_classes,
-            module__hidden_layer_sizes=tuple(int(s) for s in self.hidden_layer_sizes),
+            module__hidden_layer_sizes=_check_hidden_layer_sizes(
+                self.hidden_layer_sizes
+            ),
             module__activation=self.activation,
             module__dropout=self.dropout,
             module__input_mean=mean,
@@ -344,6 +469,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             criterion__level_sizes=hierarchy.n_classes,
             criterion__parents=hierarchy.parents,
             criterion__level_weights=level_weights,
+            criterion__class_weights=class_weights,
             criterion__label_smoothing=self.label_smoothing,
             criterion__consistency=self.consistency,
             optimizer=torch.optim.Adam,
@@ -358,9 +484,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             iterator_valid=BatchIterator,
             iterator_valid__batch_size=max(self.batch_size, 4096),
             train_split=(
-                HoldoutSplit(self.validation_fraction, seed)
-                if self.early_stopping
-                else None
+                HoldoutSplit(self.validation_fraction, seed) if early_stopping else None
             ),
             callbacks=callbacks,
             device=device,
@@ -403,7 +527,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         level_log_proba = [
             log_softmax(block, axis=1) for block in np.split(logits, bounds, axis=1)
         ]
-        return self.hierarchy_.leaf_log_proba(level_log_proba)
+        return self.hierarchy_.leaf_log_proba(
+            level_log_proba, coarse_weight=self.coarse_decoding_weight
+        )
 
     def predict_proba(self, X):
         """Probability of every class of every level.
@@ -469,6 +595,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return accuracy_score(y, y_pred, sample_weight=sample_weight)
 
 
+def _level_names(y):
+    """Column names of a DataFrame y (name of a Series), else None."""
+    if hasattr(y, "columns"):
+        return [str(name) for name in y.columns]
+    name = getattr(y, "name", None)
+    return None if name is None else [str(name)]
+
+
 def _resolve_device(device):
     """Map "auto" to a concrete device and fail clearly on unusable ones."""
     if device == "auto":
@@ -485,6 +619,28 @@ def _resolve_device(device):
             f"machine; use device='cpu' or device='auto'."
         )
     return device
+
+
+def _check_hidden_layer_sizes(sizes):
+    """Layer widths as a tuple of positive ints; fail on anything else."""
+    sizes = np.asarray(sizes, dtype=object).ravel()
+    for size in sizes:
+        if isinstance(size, (bool, np.bool_)) or not isinstance(size, Integral):
+            raise ValueError(
+                f"hidden_layer_sizes must hold integers, got {_py(size)!r} in "
+                f"{[_py(s) for s in sizes]}."
+            )
+        if size < 1:
+            raise ValueError(
+                f"hidden_layer_sizes must be positive, got {int(size)} in "
+                f"{[_py(s) for s in sizes]}."
+            )
+    return tuple(int(s) for s in sizes)
+
+
+def _py(value):
+    """A numpy scalar as a Python value, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _cuda_devices(device):

@@ -38,15 +38,15 @@ def _check_level_column(column, level):
     if column.dtype.kind == "O":
         missing = np.fromiter((_is_missing(v) for v in column), bool, len(column))
         present = column[~missing]
-        kinds = {
-            "string" if isinstance(v, str) else "number"
-            for v in present
-            if isinstance(v, (str, numbers.Number, np.generic))
-        }
+        kinds = {}  # kind -> first label of that kind, for the message
+        for v in present:
+            if isinstance(v, (str, numbers.Number, np.generic)):
+                kinds.setdefault("string" if isinstance(v, str) else "number", v)
         if len(kinds) > 1:
             raise ValueError(
-                f"Y mixes string and number labels at level {level}; use one type "
-                f"per level (e.g. convert with Y.astype(str))."
+                f"Y mixes string and number labels at level {level} (e.g. "
+                f"{_py(kinds['string'])!r} and {_py(kinds['number'])!r}); use one "
+                f"type per level (e.g. convert with Y.astype(str))."
             )
     elif column.dtype.kind == "f":
         missing = np.isnan(column)
@@ -60,9 +60,18 @@ def _check_level_column(column, level):
     if present.size:
         target_type = type_of_target(present)
         if target_type not in ("binary", "multiclass"):
+            example = next(
+                (
+                    v
+                    for v in present
+                    if isinstance(v, numbers.Real) and float(v) % 1 != 0
+                ),
+                None,
+            )
+            found = "" if example is None else f" (e.g. {_py(example)!r})"
             raise ValueError(
-                f"Unknown label type: level {level} of Y looks {target_type!r}; "
-                f"a classifier needs discrete class labels."
+                f"Unknown label type: level {level} of Y looks {target_type!r}"
+                f"{found}; a classifier needs discrete class labels."
             )
     return column, missing
 
@@ -178,6 +187,15 @@ class LabelHierarchy:
         parents = [
             cls._parent_map(codes, level, classes) for level in range(n_levels - 1)
         ]
+        for level, parent in enumerate(parents):
+            childless = np.setdiff1d(np.arange(len(classes[level])), parent)
+            if childless.size:
+                raise ValueError(
+                    f"Class {_py(classes[level][childless[0]])!r} at level {level} "
+                    f"has no labelled child at level {level + 1}; every class "
+                    f"needs at least one sample labelled below it (paths that "
+                    f"stop early are not supported)."
+                )
         return cls(classes, parents), codes
 
     @staticmethod
@@ -203,11 +221,56 @@ class LabelHierarchy:
         Y = np.asarray(Y, dtype=object) if _has_mixed_columns(Y) else np.asarray(Y)
         codes = np.full(Y.shape, MISSING, dtype=np.intp)
         for level, level_classes in enumerate(self.classes):
-            column = Y[:, level]
-            index = np.searchsorted(level_classes, column.astype(level_classes.dtype))
+            column, missing = _check_level_column(Y[:, level], level)
+            present = np.flatnonzero(~missing)
+            try:
+                values = column[present].astype(level_classes.dtype)
+            except (TypeError, ValueError):
+                continue  # labels of another type: none of them is known
+            index = np.searchsorted(level_classes, values)
             index = np.clip(index, 0, len(level_classes) - 1)
-            known = level_classes[index] == column
-            codes[known, level] = index[known]
+            known = level_classes[index] == values
+            codes[present[known], level] = index[known]
+        return codes
+
+    def encode_known(self, Y):
+        """Encode labels that must all lie on paths of this tree.
+
+        Raises
+        ------
+        ValueError
+            If ``Y`` has another number of levels, holds a label the tree
+            does not have, or a label under a parent other than its own.
+        """
+        Y = np.asarray(Y, dtype=object) if _has_mixed_columns(Y) else np.asarray(Y)
+        if Y.ndim != 2 or Y.shape[1] != self.n_levels:
+            raise ValueError(
+                f"y has {Y.shape[1] if Y.ndim == 2 else 1} level(s) but the fitted "
+                f"hierarchy has {self.n_levels}."
+            )
+        codes = self.encode(Y)
+        for level in range(self.n_levels):
+            _, missing = _check_level_column(Y[:, level], level)
+            unknown = np.flatnonzero((codes[:, level] == MISSING) & ~missing)
+            if unknown.size:
+                raise ValueError(
+                    f"Label {_py(Y[unknown[0], level])!r} at level {level} is not in "
+                    f"the hierarchy the estimator was fitted on; pass every path in "
+                    f"`classes` on the first partial_fit, or refit from scratch."
+                )
+            if level == 0:
+                continue
+            labelled = np.flatnonzero(codes[:, level] != MISSING)
+            expected = self.parents[level - 1][codes[labelled, level]]
+            wrong = labelled[expected != codes[labelled, level - 1]]
+            if wrong.size:
+                row = wrong[0]
+                raise ValueError(
+                    f"Label {_py(Y[row, level])!r} at level {level} appears under "
+                    f"{_py(Y[row, level - 1])!r}, but its parent in the fitted "
+                    f"hierarchy is "
+                    f"{_py(self.classes[level - 1][expected[wrong == row][0]])!r}."
+                )
         return codes
 
     def decode_leaves(self, leaf_index):
@@ -227,24 +290,27 @@ class LabelHierarchy:
             return np.dtype(object)
         return dtype
 
-    def leaf_log_proba(self, level_log_proba):
+    def leaf_log_proba(self, level_log_proba, coarse_weight=1.0):
         """Joint log-probability of every root-to-leaf path.
 
-        The score of a path is the sum of the per-level log-probabilities of
-        its nodes, renormalised over the paths that exist in the tree. So a
+        The score of a path is the finest level's log-probability of its leaf
+        plus ``coarse_weight`` times the log-probabilities of its coarser
+        nodes, renormalised over the paths that exist in the tree. So a
         sample is never assigned a fine label under the wrong coarse label.
 
         Parameters
         ----------
         level_log_proba : list of ndarray of shape (n_samples, n_classes_l)
+        coarse_weight : float, default=1.0
+            Weight of the coarse levels' votes (0: finest level alone).
 
         Returns
         -------
         ndarray of shape (n_samples, n_leaves)
         """
         scores = level_log_proba[-1].copy()
-        for level in range(self.n_levels - 1):
-            scores += level_log_proba[level][:, self.paths[:, level]]
+        for level in range(self.n_levels - 1 if coarse_weight else 0):
+            scores += coarse_weight * level_log_proba[level][:, self.paths[:, level]]
         return scores - logsumexp(scores, axis=1, keepdims=True)
 
     def level_proba(self, leaf_proba):

@@ -21,6 +21,8 @@ class MultiLevelLoss(nn.Module):
         weight between levels during training.
     label_smoothing : float, default=0.0
         Applied to the training loss only.
+    class_weights : list of array-like, default=None
+        Per-level weight of each class (e.g. "balanced"); None for equal.
     consistency : float, default=0.0
         Weight of the squared difference between each coarse head's
         probabilities and the summed probabilities of its children's classes
@@ -34,7 +36,13 @@ class MultiLevelLoss(nn.Module):
     """
 
     def __init__(
-        self, level_sizes, parents, level_weights, label_smoothing=0.0, consistency=0.0
+        self,
+        level_sizes,
+        parents,
+        level_weights,
+        class_weights=None,
+        label_smoothing=0.0,
+        consistency=0.0,
     ):
         super().__init__()
         self.level_sizes = tuple(level_sizes)
@@ -45,6 +53,11 @@ class MultiLevelLoss(nn.Module):
         )
         for level, parent in enumerate(parents):
             self.register_buffer(f"parent_{level}", torch.as_tensor(parent).long())
+        self.has_class_weights = class_weights is not None
+        for level, weights in enumerate(class_weights or []):
+            self.register_buffer(
+                f"class_weight_{level}", torch.as_tensor(weights, dtype=torch.float32)
+            )
 
     def forward(self, logits, codes, sample_weight=None, training=True):
         """Return ``(total_loss, per_level_losses)``.
@@ -60,6 +73,9 @@ class MultiLevelLoss(nn.Module):
             labelled = (target >= 0).to(logits.dtype)
             if sample_weight is not None:
                 labelled = labelled * sample_weight
+            if self.has_class_weights:
+                class_weight = getattr(self, f"class_weight_{level}")
+                labelled = labelled * class_weight[target.clamp_min(0)]
             entropy = F.cross_entropy(
                 level_logit,
                 target.clamp_min(0),
