@@ -25,7 +25,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._callbacks import DivergenceGuard
 from ._data import ArrayDataset, BatchIterator, HoldoutSplit
-from ._hierarchy import LabelHierarchy
+from ._hierarchy import LabelHierarchy, _py
 from ._loss import MultiLevelLoss
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net import MultiGranularityNet
@@ -62,10 +62,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         the next finer head.
     label_smoothing : float, default=0.0
         Label smoothing of the training cross-entropy, in [0, 1).
-    class_weight : {None, "balanced"}, default=None
-        "balanced" weighs each sample's loss at every level by
-        ``n_samples / (n_classes * count(class))`` of its class there, as in
-        scikit-learn.
+    class_weight : None, "balanced", dict or list, default=None
+        Weight of each class in the loss. "balanced" weighs each sample at
+        every level by ``n_samples / (n_classes * count(class))`` of its class
+        there, as in scikit-learn. A dict ``{label: weight}`` applies to the
+        finest level (classes not listed weigh 1). A list gives one entry
+        (None, "balanced" or a dict) per level, coarse to fine.
     coarse_decoding_weight : float, default=0.0
         How much the coarse heads vote when root-to-leaf paths are scored at
         prediction time: a path's score is the finest head's log-probability
@@ -170,7 +172,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "level_weights": [None, "array-like"],
         "consistency": [Interval(Real, 0, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-        "class_weight": [None, StrOptions({"balanced"})],
+        "class_weight": [None, StrOptions({"balanced"}), dict, list],
         "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -241,7 +243,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse CSR input is densified one batch at a time.
+            Training data. Sparse input is never densified: each batch goes
+            through the first layer as a torch sparse tensor.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
             Labels, one column per level, coarse to fine; each label must
             have exactly one parent in the previous column. A 1-D ``y`` fits
@@ -417,19 +420,25 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return weights
 
     def _class_weights(self, codes, hierarchy):
-        """Per-level "balanced" class weights, or None."""
-        if self.class_weight is None:
+        """Per-level class weight arrays, or None when no level is weighted."""
+        spec = self.class_weight
+        if spec is None:
             return None
-        weights = []
-        for level, n_classes in enumerate(hierarchy.n_classes):
-            labelled = codes[:, level][codes[:, level] >= 0]
-            counts = np.bincount(labelled, minlength=n_classes).astype(np.float64)
-            # Classes absent from this data (partial_fit) get weight 1.
-            level_weights = np.ones(n_classes)
-            present = counts > 0
-            level_weights[present] = len(labelled) / (present.sum() * counts[present])
-            weights.append(level_weights.astype(np.float32))
-        return weights
+        if isinstance(spec, list):
+            if len(spec) != hierarchy.n_levels:
+                raise ValueError(
+                    f"class_weight as a list needs one entry per level "
+                    f"({hierarchy.n_levels}), got {len(spec)}."
+                )
+            per_level = spec
+        elif isinstance(spec, dict):
+            per_level = [None] * (hierarchy.n_levels - 1) + [spec]
+        else:
+            per_level = [spec] * hierarchy.n_levels
+        return [
+            _level_class_weight(entry, codes[:, level], hierarchy.classes[level], level)
+            for level, entry in enumerate(per_level)
+        ]
 
     def _build_net(
         self, X, hierarchy, level_weights, class_weights, device, seed, early_stopping
@@ -595,6 +604,38 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return accuracy_score(y, y_pred, sample_weight=sample_weight)
 
 
+def _level_class_weight(entry, level_codes, classes, level):
+    """Weights of one level's classes from None, "balanced" or a dict."""
+    weights = np.ones(len(classes), dtype=np.float32)
+    if entry is None:
+        return weights
+    if isinstance(entry, str) and entry == "balanced":
+        labelled = level_codes[level_codes >= 0]
+        counts = np.bincount(labelled, minlength=len(classes)).astype(np.float64)
+        present = counts > 0  # classes absent from this data (partial_fit) weigh 1
+        weights[present] = len(labelled) / (present.sum() * counts[present])
+        return weights
+    if not isinstance(entry, dict):
+        raise ValueError(
+            f"class_weight entries must be None, 'balanced' or a dict; got "
+            f"{entry!r} for level {level}."
+        )
+    index = {_py(label): i for i, label in enumerate(classes)}
+    for label, weight in entry.items():
+        if _py(label) not in index:
+            raise ValueError(
+                f"class_weight names label {label!r}, which is not a class of "
+                f"level {level} ({[_py(c) for c in classes][:10]})."
+            )
+        if not np.isfinite(weight) or weight < 0:
+            raise ValueError(
+                f"class_weight of {label!r} must be finite and non-negative, "
+                f"got {weight!r}."
+            )
+        weights[index[_py(label)]] = weight
+    return weights
+
+
 def _level_names(y):
     """Column names of a DataFrame y (name of a Series), else None."""
     if hasattr(y, "columns"):
@@ -636,11 +677,6 @@ def _check_hidden_layer_sizes(sizes):
                 f"{[_py(s) for s in sizes]}."
             )
     return tuple(int(s) for s in sizes)
-
-
-def _py(value):
-    """A numpy scalar as a Python value, for messages."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _cuda_devices(device):

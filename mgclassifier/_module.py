@@ -114,4 +114,20 @@ class MultiHeadMLP(nn.Module):
         self.heads = nn.Linear(width, sum(self.level_sizes))
 
     def forward(self, X):
+        if X.is_sparse:
+            return self._forward_sparse(X)
         return self.heads(self.trunk((X - self.input_mean) / self.input_scale))
+
+    def _forward_sparse(self, X):
+        """Same function for sparse COO input, without densifying it.
+
+        Standardisation is folded into the first linear layer:
+        ``((X - m) / s) @ W.T + b == X @ (W / s).T + (b - (W / s) @ m)``.
+        """
+        layers = list(self.trunk) + [self.heads]
+        first = layers[0]
+        weight = first.weight / self.input_scale
+        h = torch.sparse.mm(X, weight.t()) + (first.bias - weight @ self.input_mean)
+        for layer in layers[1:]:
+            h = layer(h)
+        return h

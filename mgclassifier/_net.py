@@ -6,6 +6,8 @@ import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
 
+from ._data import sparse_rows_to_torch
+
 
 class MultiGranularityNet(NeuralNet):
     """A skorch net whose criterion is a :class:`~mgclassifier._loss.MultiLevelLoss`.
@@ -69,14 +71,15 @@ class MultiGranularityNet(NeuralNet):
         """Concatenated per-level logits for a 2-D array, as float64 numpy.
 
         Runs the module directly in inference mode, one chunk of rows at a
-        time (sparse rows densified per chunk). It does not touch the module's
+        time (sparse rows stay sparse). It does not touch the module's
         train/eval mode, so concurrent calls from several threads are safe.
         """
         chunks = []
         with torch.inference_mode():
             for start in range(0, X.shape[0], chunk_size):
                 rows = X[start : start + chunk_size]
-                rows = rows.toarray() if sp.issparse(rows) else rows
+                if sp.issparse(rows):
+                    rows = sparse_rows_to_torch(rows, self.device)
                 logits = self.module_(torch.as_tensor(rows, device=self.device))
                 chunks.append(logits.cpu().numpy())
         logits = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)

@@ -21,6 +21,22 @@ def make_tree_data(n_samples=300, n_features=6, branching=(3, 2), seed=0):
     return X, Y.astype(str)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Run the tests with one torch thread.
+
+    The tests train many tiny networks, for which a second thread buys
+    nothing, and on a shared 2-core machine torch's spinning OpenMP threads
+    slow everything down by an order of magnitude.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def tree_data():
     return make_tree_data()

@@ -1,0 +1,127 @@
+"""Property-based tests (hypothesis): random hierarchies, random shapes.
+
+A hierarchy is drawn as a random tree (depth 1 to 4, 2 to 4 children per
+node) with string labels (unique because they spell the path) or integer
+labels (globally unique per level, so each has one parent). Every leaf occurs
+at least once in the training labels.
+"""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mgclassifier import MultiGranularityClassifier
+from mgclassifier._hierarchy import LabelHierarchy
+
+N_FIT_EXAMPLES = 50
+"""Examples of the property test that fits a model (each a tiny fit)."""
+
+N_HIERARCHY_EXAMPLES = 500
+"""Examples of the pure LabelHierarchy property test (no training)."""
+
+
+@st.composite
+def label_matrices(draw, max_depth=4):
+    """A label matrix (n_samples, depth), coarse to fine, and its leaf count."""
+    depth = draw(st.integers(1, max_depth))
+    paths = [()]
+    for _ in range(depth):
+        paths = [p + (c,) for p in paths for c in range(draw(st.integers(2, 4)))]
+    n_extra = draw(st.integers(0, 20))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.RandomState(seed)
+    rows = np.r_[np.arange(len(paths)), rng.randint(len(paths), size=n_extra)]
+    rows = rng.permutation(rows)
+    if draw(st.booleans()):
+        prefix = draw(st.text(alphabet="abXY_- ", max_size=3))
+        columns = [
+            [prefix + "/".join(map(str, paths[r][: level + 1])) for r in rows]
+            for level in range(depth)
+        ]
+        Y = np.array(columns, dtype=str).T
+    else:
+        Y = np.empty((len(rows), depth), dtype=np.int64)
+        for level in range(depth):
+            nodes = sorted({p[: level + 1] for p in paths})
+            values = rng.choice(10_000, size=len(nodes), replace=False) - 5_000
+            label = dict(zip(nodes, values))
+            Y[:, level] = [label[paths[r][: level + 1]] for r in rows]
+    return Y
+
+
+def assert_coherent(probas, parents):
+    for level, parent in enumerate(parents):
+        summed = probas[level + 1] @ np.eye(probas[level].shape[1])[parent]
+        np.testing.assert_allclose(probas[level], summed, atol=1e-5, rtol=0)
+
+
+@settings(
+    max_examples=N_FIT_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    Y=label_matrices(),
+    n_features=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_fitted_model_respects_the_hierarchy(Y, n_features, seed):
+    X = np.random.RandomState(seed).normal(size=(len(Y), n_features))
+    y = Y[:, 0] if Y.shape[1] == 1 else Y
+    clf = MultiGranularityClassifier(
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        early_stopping=False,
+        batch_size=32,
+        random_state=seed,
+    ).fit(X, y)
+
+    pred = clf.predict(X)
+    assert pred.shape == y.shape
+    assert pred.dtype.kind == Y.dtype.kind
+    pred = pred.reshape(len(Y), -1)
+    assert {tuple(row) for row in pred} <= {tuple(row) for row in Y}
+
+    classes = [clf.classes_] if Y.shape[1] == 1 else clf.classes_
+    probas = clf.predict_proba(X)
+    probas = [probas] if Y.shape[1] == 1 else probas
+    assert len(classes) == len(probas) == Y.shape[1]
+    for level, (level_classes, proba) in enumerate(zip(classes, probas)):
+        np.testing.assert_array_equal(level_classes, np.unique(Y[:, level]))
+        assert proba.shape == (len(Y), len(level_classes))
+        assert np.all(np.isfinite(proba)) and proba.min() >= 0
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6, rtol=0)
+    assert_coherent(probas, clf.hierarchy_.parents)
+    # predict is the most probable path: its leaf is the fine argmax.
+    np.testing.assert_array_equal(pred[:, -1], classes[-1][probas[-1].argmax(1)])
+
+
+@settings(
+    max_examples=N_HIERARCHY_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(Y=label_matrices(), seed=st.integers(0, 2**16))
+def test_label_hierarchy_round_trips(Y, seed):
+    tree, codes = LabelHierarchy.from_labels(Y)
+    assert tree.n_levels == Y.shape[1]
+    for level, level_classes in enumerate(tree.classes):
+        np.testing.assert_array_equal(level_classes, np.unique(Y[:, level]))
+    assert codes.min() >= 0
+    np.testing.assert_array_equal(tree.paths[codes[:, -1]], codes)
+    np.testing.assert_array_equal(tree.decode_leaves(codes[:, -1]), Y)
+    np.testing.assert_array_equal(tree.encode(Y), codes)
+
+    rng = np.random.RandomState(seed)
+    n_leaves = len(tree.classes[-1])
+    leaf_proba = rng.dirichlet(np.full(n_leaves, 0.5), size=7)
+    probas = tree.level_proba(leaf_proba)
+    assert [p.shape for p in probas] == [(7, n) for n in tree.n_classes]
+    np.testing.assert_array_equal(probas[-1], leaf_proba)
+    for proba in probas:
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9, rtol=0)
+    assert_coherent(probas, tree.parents)
+    # log-space decoding renormalises over the tree's paths.
+    level_log = [np.log(rng.dirichlet(np.ones(n), size=7)) for n in tree.n_classes]
+    leaf_log = tree.leaf_log_proba(level_log)
+    np.testing.assert_allclose(np.exp(leaf_log).sum(axis=1), 1.0, atol=1e-9)
