@@ -125,15 +125,19 @@ class HoldoutSplit:
         self.random_state = random_state
 
     def __call__(self, dataset, y=None, **fit_params):
-        indices = np.arange(len(dataset))
+        train, valid = self.indices(dataset)
+        return dataset.subset(train), dataset.subset(valid)
+
+    def indices(self, dataset):
+        """Sorted row indices ``(train, valid)``; the same on every call."""
         strata = dataset.codes[:, -1].cpu().numpy()
         train, valid = train_test_split(
-            indices,
+            np.arange(len(dataset)),
             test_size=self.fraction,
             random_state=self.random_state,
             stratify=strata if self._can_stratify(strata) else None,
         )
-        return dataset.subset(np.sort(train)), dataset.subset(np.sort(valid))
+        return np.sort(train), np.sort(valid)
 
     def _can_stratify(self, strata):
         n_valid = int(np.ceil(self.fraction * len(strata)))

@@ -7,7 +7,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.metrics import accuracy_score
@@ -23,6 +22,8 @@ from sklearn.utils.validation import (
 )
 from skorch.callbacks import EarlyStopping, ProgressBar
 
+from ._calibration import fit_temperature
+from ._calibration import level_log_proba as level_log_proba_from_logits
 from ._callbacks import DivergenceGuard
 from ._data import ArrayDataset, BatchIterator, HoldoutSplit
 from ._hierarchy import LabelHierarchy, _py
@@ -74,6 +75,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         of its leaf plus this weight times the coarse heads'
         log-probabilities of its ancestors. 0 lets the coarse heads act as
         training signal only; 1 multiplies every level's probabilities.
+    calibrate : bool, default=True
+        With early stopping, fit one temperature that divides all logits by
+        minimising the log-loss of the held-out split, so probabilities are
+        comparable across samples (this does not change ``predict``, unless
+        ``coarse_decoding_weight`` > 0 where it may shift near-ties).
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the training data and stop when
         the validation loss has not improved for ``patience`` epochs; the
@@ -127,6 +133,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         ``train_loss_level_<l>``, ``valid_loss_level_<l>``, ``dur``.
     n_epochs_ : int
         Number of epochs run.
+    temperature_ : float
+        Divisor of the logits fitted on the early-stopping split when
+        ``calibrate=True`` (1.0 otherwise).
     best_epoch_ : int
         Epoch whose weights the model holds (the last one without early
         stopping).
@@ -174,6 +183,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [None, StrOptions({"balanced"}), dict, list],
         "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
+        "calibrate": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
@@ -198,6 +208,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         label_smoothing=0.0,
         class_weight=None,
         coarse_decoding_weight=0.0,
+        calibrate=True,
         early_stopping=True,
         validation_fraction=0.1,
         patience=10,
@@ -219,6 +230,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.coarse_decoding_weight = coarse_decoding_weight
+        self.calibrate = calibrate
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -328,10 +340,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             # Train a copy: if this training fails the fitted model stays intact.
             net = copy.deepcopy(self.net_)
             net.max_epochs, net.verbose = self.max_epochs, self.verbose
+            net.criterion_.has_missing |= bool((codes < 0).any())
         else:
             class_weights = self._class_weights(codes, hierarchy)
             net = self._build_net(
                 X,
+                codes,
                 hierarchy,
                 level_weights,
                 class_weights,
@@ -350,6 +364,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 net.fit(dataset, None)
         net.module_.eval()
         best_epoch = self._check_training_outcome(net)
+        temperature = self._fit_temperature(net, X, codes, hierarchy, dataset)
 
         self.hierarchy_ = hierarchy
         self.classes_ = hierarchy.classes[0] if y_was_1d else hierarchy.classes
@@ -360,6 +375,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = net.history
         self.n_epochs_ = len(net.history)
         self.best_epoch_ = best_epoch
+        self.temperature_ = temperature
         return self
 
     def _validate_fit_data(self, X, y, reset=True):
@@ -441,7 +457,15 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         ]
 
     def _build_net(
-        self, X, hierarchy, level_weights, class_weights, device, seed, early_stopping
+        self,
+        X,
+        codes,
+        hierarchy,
+        level_weights,
+        class_weights,
+        device,
+        seed,
+        early_stopping,
     ):
         mean, scale = _feature_standardisation(X)
         callbacks = [("divergence_guard", DivergenceGuard())]
@@ -481,9 +505,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             criterion__class_weights=class_weights,
             criterion__label_smoothing=self.label_smoothing,
             criterion__consistency=self.consistency,
+            criterion__has_missing=bool((codes < 0).any()),
             optimizer=torch.optim.Adam,
-            optimizer__weight_decay=self.alpha_l2,
-            optimizer__param_groups=[("*bias", {"weight_decay": 0.0})],
+            **_adam_options(self.alpha_l2, device),
             lr=self.lr,
             alpha_l1=self.alpha_l1,
             max_epochs=self.max_epochs,
@@ -527,15 +551,26 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return len(net.history)
 
     # -------------------------------------------------------------- predict
+    def _fit_temperature(self, net, X, codes, hierarchy, dataset):
+        """Calibration temperature from the early-stopping split (else 1)."""
+        if not (self.calibrate and isinstance(net.train_split, HoldoutSplit)):
+            return getattr(self, "temperature_", 1.0)
+        _, valid = net.train_split.indices(dataset)
+        valid = valid[codes[valid, -1] >= 0]
+        return fit_temperature(
+            net.predict_logits(X[valid]),
+            codes[valid, -1],
+            hierarchy,
+            self.coarse_decoding_weight,
+        )
+
     def _leaf_log_proba(self, X):
         """Validated X -> log-probability of every root-to-leaf path."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=False)
-        logits = self.net_.predict_logits(X)
-        bounds = np.cumsum(self.hierarchy_.n_classes)[:-1]
-        level_log_proba = [
-            log_softmax(block, axis=1) for block in np.split(logits, bounds, axis=1)
-        ]
+        level_log_proba = level_log_proba_from_logits(
+            self.net_.predict_logits(X), self.hierarchy_.n_classes, self.temperature_
+        )
         return self.hierarchy_.leaf_log_proba(
             level_log_proba, coarse_weight=self.coarse_decoding_weight
         )
@@ -636,6 +671,23 @@ def _level_class_weight(entry, level_codes, classes, level):
     return weights
 
 
+def _adam_options(alpha_l2, device):
+    """skorch optimizer parameters: L2 on weights only, fused kernels on CPU."""
+    options = {}
+    if alpha_l2 > 0:
+        options["optimizer__weight_decay"] = alpha_l2
+        options["optimizer__param_groups"] = [("*bias", {"weight_decay": 0.0})]
+    # The fused CPU Adam (torch >= 2.4) is ~3x faster per step than the loop.
+    if torch.device(device).type == "cpu" and _torch_at_least(2, 4):
+        options["optimizer__fused"] = True
+    return options
+
+
+def _torch_at_least(major, minor):
+    version = tuple(int(part) for part in torch.__version__.split(".")[:2])
+    return version >= (major, minor)
+
+
 def _level_names(y):
     """Column names of a DataFrame y (name of a Series), else None."""
     if hasattr(y, "columns"):
@@ -693,7 +745,15 @@ def _feature_standardisation(X):
         mean, var = mean_variance_axis(X, axis=0)
         mean = np.zeros_like(mean)
     else:
-        mean, var = X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)
+        mean = X.mean(axis=0, dtype=np.float64)
+        # Chunked, so no float64 copy of the whole X is ever made.
+        var = (
+            sum(
+                np.square(X[start : start + 65536] - mean).sum(axis=0)
+                for start in range(0, X.shape[0], 65536)
+            )
+            / X.shape[0]
+        )
     scale = np.sqrt(var)
     scale[scale < 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
     return (

@@ -308,8 +308,10 @@ class LabelHierarchy:
         -------
         ndarray of shape (n_samples, n_leaves)
         """
+        if self.n_levels == 1 or coarse_weight == 0:
+            return level_log_proba[-1]  # already normalised over the leaves
         scores = level_log_proba[-1].copy()
-        for level in range(self.n_levels - 1 if coarse_weight else 0):
+        for level in range(self.n_levels - 1):
             scores += coarse_weight * level_log_proba[level][:, self.paths[:, level]]
         return scores - logsumexp(scores, axis=1, keepdims=True)
 

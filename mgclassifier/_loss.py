@@ -27,6 +27,9 @@ class MultiLevelLoss(nn.Module):
         Weight of the squared difference between each coarse head's
         probabilities and the summed probabilities of its children's classes
         in the next finer head (training loss only).
+    has_missing : bool, default=True
+        Whether some labels may be missing (code -1). When none are and no
+        weights apply, each level uses the plain fused cross-entropy.
 
     Notes
     -----
@@ -43,6 +46,7 @@ class MultiLevelLoss(nn.Module):
         class_weights=None,
         label_smoothing=0.0,
         consistency=0.0,
+        has_missing=True,
     ):
         super().__init__()
         self.level_sizes = tuple(level_sizes)
@@ -54,6 +58,7 @@ class MultiLevelLoss(nn.Module):
         for level, parent in enumerate(parents):
             self.register_buffer(f"parent_{level}", torch.as_tensor(parent).long())
         self.has_class_weights = class_weights is not None
+        self.has_missing = has_missing
         for level, weights in enumerate(class_weights or []):
             self.register_buffer(
                 f"class_weight_{level}", torch.as_tensor(weights, dtype=torch.float32)
@@ -68,8 +73,15 @@ class MultiLevelLoss(nn.Module):
         per_level = []
         level_logits = logits.split(self.level_sizes, dim=1)
         smoothing = self.label_smoothing if training else 0.0
+        plain = sample_weight is None and not self.has_class_weights
         for level, level_logit in enumerate(level_logits):
             target = codes[:, level]
+            if plain and not self.has_missing:
+                # Every sample counts once: the fused mean cross-entropy.
+                per_level.append(
+                    F.cross_entropy(level_logit, target, label_smoothing=smoothing)
+                )
+                continue
             labelled = (target >= 0).to(logits.dtype)
             if sample_weight is not None:
                 labelled = labelled * sample_weight

@@ -74,13 +74,15 @@ class MultiGranularityNet(NeuralNet):
         time (sparse rows stay sparse). It does not touch the module's
         train/eval mode, so concurrent calls from several threads are safe.
         """
-        chunks = []
         with torch.inference_mode():
-            for start in range(0, X.shape[0], chunk_size):
-                rows = X[start : start + chunk_size]
-                if sp.issparse(rows):
-                    rows = sparse_rows_to_torch(rows, self.device)
-                logits = self.module_(torch.as_tensor(rows, device=self.device))
-                chunks.append(logits.cpu().numpy())
-        logits = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-        return logits.astype(np.float64)
+            chunks = [
+                self._forward_rows(X[start : start + chunk_size])
+                for start in range(0, X.shape[0], chunk_size)
+            ]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def _forward_rows(self, rows):
+        if sp.issparse(rows):
+            rows = sparse_rows_to_torch(rows, self.device)
+        logits = self.module_(torch.as_tensor(rows, device=self.device))
+        return logits.cpu().numpy().astype(np.float64)

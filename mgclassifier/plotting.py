@@ -1,0 +1,614 @@
+"""Visualisations of a fitted :class:`~mgclassifier.MultiGranularityClassifier`.
+
+The displays follow scikit-learn's plotting API (see
+:class:`sklearn.metrics.ConfusionMatrixDisplay`): a display object stores the
+data to draw, :meth:`plot` draws it and stores the matplotlib artists as
+attributes ending in ``_``, and the ``from_estimator`` / ``from_predictions``
+class methods compute the data and plot in one call. matplotlib is imported
+only when something is drawn, so :mod:`mgclassifier` works without it.
+"""
+
+import math
+import re
+
+import numpy as np
+from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["LevelConfusionMatrixDisplay", "TrainingHistoryDisplay"]
+
+
+def _check_matplotlib_support(caller_name):
+    """Raise an informative ImportError if matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller_name} requires matplotlib. You can install it with "
+            f"`pip install matplotlib` (or `pip install mgclassifier[plot]`)."
+        ) from exc
+
+
+def _get_ax(ax):
+    """``(ax, figure)``: a new axis when ``ax`` is None."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax, ax.figure
+
+
+_LEVEL_KEY = re.compile(r"^(train|valid)_(loss|acc)_level_(\d+)$")
+
+
+def _as_float(value):
+    """A history entry as a float; NaN for missing or non-finite values."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+class TrainingHistoryDisplay:
+    """Per-level training and validation loss against the epoch.
+
+    One colour per level of the hierarchy; training curves are solid and
+    validation curves dashed, and a vertical dotted line marks the epoch whose
+    weights the model kept. Per-level accuracies (history keys
+    ``train_acc_level_<l>`` / ``valid_acc_level_<l>``), when the history has
+    them, are drawn on a second y axis with the same colours.
+
+    It is recommended to create a display with :meth:`from_estimator`.
+
+    Parameters
+    ----------
+    history : skorch.History or list of dict
+        One dict per epoch, with an ``"epoch"`` key (1-based) and keys
+        ``train_loss_level_<l>`` and, when there was a validation set,
+        ``valid_loss_level_<l>``. A history without per-level keys is drawn
+        from its ``train_loss`` / ``valid_loss`` as a single curve pair.
+    best_epoch : int, default=None
+        Epoch to mark with a vertical line (e.g. the estimator's
+        ``best_epoch_``). None draws no marker.
+    level_names : list of str, default=None
+        Legend name of each level, coarse to fine. None uses "level 0",
+        "level 1", ...
+
+    Attributes
+    ----------
+    epochs_ : ndarray of shape (n_epochs,)
+        The epoch numbers drawn on the x axis.
+    train_lines_ : list of matplotlib Line2D
+        The training curve of each level.
+    valid_lines_ : list of (matplotlib Line2D or None)
+        The validation curve of each level (None where there is none).
+    acc_lines_ : list of matplotlib Line2D
+        The accuracy curves, if the history has any.
+    best_epoch_line_ : matplotlib Line2D or None
+        The best-epoch marker.
+    ax_ : matplotlib Axes
+        The axis of the losses.
+    ax_acc_ : matplotlib Axes or None
+        The secondary axis of the accuracies, if any.
+    figure_ : matplotlib Figure
+        The figure holding the axes.
+
+    See Also
+    --------
+    LevelConfusionMatrixDisplay : confusion matrix of one level.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from mgclassifier import MultiGranularityClassifier
+    >>> from mgclassifier.plotting import TrainingHistoryDisplay
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 4))
+    >>> fine = (X[:, 0] > 0).astype(int) * 2 + (X[:, 1] > 0)
+    >>> Y = np.column_stack([np.where(fine < 2, "a", "b"), fine.astype(str)])
+    >>> clf = MultiGranularityClassifier(
+    ...     hidden_layer_sizes=(16,), max_epochs=20, random_state=0
+    ... ).fit(X, Y)
+    >>> disp = TrainingHistoryDisplay.from_estimator(
+    ...     clf, level_names=["coarse", "fine"]
+    ... )
+    >>> [line.get_label() for line in disp.train_lines_ + disp.valid_lines_]
+    ['coarse (train)', 'fine (train)', 'coarse (valid)', 'fine (valid)']
+    >>> disp.best_epoch_line_.get_xdata()[0] == clf.best_epoch_
+    True
+    """
+
+    def __init__(self, history, best_epoch=None, level_names=None):
+        self.history = history
+        self.best_epoch = best_epoch
+        self.level_names = level_names
+
+    def _curves(self):
+        """Epochs and ``{(subset, metric, level): values}`` from the history."""
+        rows = list(self.history)
+        if not rows:
+            raise ValueError("The history is empty: there is nothing to plot.")
+        epochs = np.array(
+            [row.get("epoch", i + 1) for i, row in enumerate(rows)], dtype=float
+        )
+        keys = {}
+        for row in rows:
+            for key in row:
+                match = _LEVEL_KEY.match(str(key))
+                if match:
+                    subset, metric, level = match.groups()
+                    keys[(subset, metric, int(level))] = key
+        if not any(metric == "loss" for _, metric, _ in keys):
+            # A history without per-level entries: draw the total loss.
+            keys = {
+                (subset, "loss", 0): f"{subset}_loss"
+                for subset in ("train", "valid")
+                if any(f"{subset}_loss" in row for row in rows)
+            }
+        curves = {
+            spec: np.array([_as_float(row.get(key)) for row in rows])
+            for spec, key in keys.items()
+        }
+        return epochs, curves
+
+    def plot(self, ax=None, *, log_scale=False, legend=True):
+        """Plot the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axis to draw on. None creates a new figure and axis.
+        log_scale : bool, default=False
+            Draw the losses on a logarithmic y axis.
+        legend : bool, default=True
+            Add a legend.
+
+        Returns
+        -------
+        display : TrainingHistoryDisplay
+            The display, with the artists stored as attributes.
+        """
+        _check_matplotlib_support(f"{type(self).__name__}.plot")
+        epochs, curves = self._curves()
+        levels = sorted({level for (_, metric, level) in curves if metric == "loss"})
+        n_levels = max(levels) + 1
+        names = self.level_names
+        if names is None:
+            names = [f"level {level}" for level in range(n_levels)]
+        elif len(names) < n_levels:
+            raise ValueError(
+                f"level_names has {len(names)} names but the history has "
+                f"{n_levels} levels."
+            )
+        ax, fig = _get_ax(ax)
+        colors = [f"C{level % 10}" for level in range(n_levels)]
+        self.train_lines_, self.valid_lines_ = [], []
+        for subset, style, lines in (
+            ("train", "-", self.train_lines_),
+            ("valid", "--", self.valid_lines_),
+        ):
+            for level in levels:
+                values = curves.get((subset, "loss", level))
+                if values is None:
+                    lines.append(None)
+                    continue
+                (line,) = ax.plot(
+                    epochs,
+                    values,
+                    linestyle=style,
+                    color=colors[level],
+                    label=f"{names[level]} ({subset})",
+                )
+                lines.append(line)
+        self.best_epoch_line_ = None
+        if self.best_epoch is not None:
+            self.best_epoch_line_ = ax.axvline(
+                self.best_epoch,
+                color="0.3",
+                linestyle=":",
+                label=f"best epoch ({self.best_epoch})",
+            )
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel("Loss (cross-entropy)")
+        ax.set_title("Training history")
+        if log_scale:
+            ax.set_yscale("log")
+
+        self.acc_lines_, self.ax_acc_ = [], None
+        acc = sorted(spec for spec in curves if spec[1] == "acc")
+        if acc:
+            self.ax_acc_ = ax.twinx()
+            for subset, _, level in acc:
+                (line,) = self.ax_acc_.plot(
+                    epochs,
+                    curves[(subset, "acc", level)],
+                    linestyle="-" if subset == "train" else "--",
+                    marker=".",
+                    color=colors[level],
+                    alpha=0.6,
+                    label=f"{names[level]} accuracy ({subset})",
+                )
+                self.acc_lines_.append(line)
+            self.ax_acc_.set_ylabel("Accuracy")
+        if legend:
+            handles, labels = ax.get_legend_handles_labels()
+            if self.ax_acc_ is not None:
+                more = self.ax_acc_.get_legend_handles_labels()
+                handles, labels = handles + more[0], labels + more[1]
+            ax.legend(handles, labels, fontsize="small")
+        self.epochs_ = epochs
+        self.ax_ = ax
+        self.figure_ = fig
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls, estimator, *, level_names=None, ax=None, log_scale=False, legend=True
+    ):
+        """Plot the training history of a fitted estimator.
+
+        Parameters
+        ----------
+        estimator : MultiGranularityClassifier
+            A fitted estimator (any estimator with ``history_`` and,
+            optionally, ``best_epoch_``).
+        level_names : list of str, default=None
+            Legend name of each level. None uses "level 0", "level 1", ...
+        ax : matplotlib Axes, default=None
+            Axis to draw on. None creates a new figure and axis.
+        log_scale : bool, default=False
+            Draw the losses on a logarithmic y axis.
+        legend : bool, default=True
+            Add a legend.
+
+        Returns
+        -------
+        display : TrainingHistoryDisplay
+        """
+        _check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        check_is_fitted(estimator, "history_")
+        display = cls(
+            estimator.history_,
+            best_epoch=getattr(estimator, "best_epoch_", None),
+            level_names=level_names,
+        )
+        return display.plot(ax=ax, log_scale=log_scale, legend=legend)
+
+
+def _is_missing(value):
+    """None, NaN and "" mark a missing label (a path that stops early)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    try:
+        return bool(value != value)  # NaN
+    except (TypeError, ValueError):
+        return False
+
+
+def _level_column(y, level, name):
+    """Column ``level`` of a label matrix (a 1-D ``y`` is one level)."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise ValueError(f"{name} must be 1-D or 2-D; got {y.ndim} dimensions.")
+    n_levels = y.shape[1]
+    if not -n_levels <= level < n_levels:
+        raise ValueError(
+            f"level={level} is out of range for {name} with {n_levels} level(s)."
+        )
+    return y[:, level], level % n_levels
+
+
+class LevelConfusionMatrixDisplay:
+    """Confusion matrix of one level of the hierarchy.
+
+    A thin wrapper around :class:`sklearn.metrics.ConfusionMatrixDisplay`
+    that picks one column of a label matrix and titles the plot with the
+    level. It is recommended to create a display with :meth:`from_estimator`
+    or :meth:`from_predictions`.
+
+    Parameters
+    ----------
+    confusion_matrix : ndarray of shape (n_classes, n_classes)
+        Confusion matrix of the level (rows: true labels, columns: predicted).
+    display_labels : ndarray of shape (n_classes,), default=None
+        Tick labels. None uses ``0 .. n_classes - 1``.
+    level : int, default=None
+        Index of the level (coarse = 0), used in the title.
+    level_name : str, default=None
+        Name of the level for the title; None uses "Level <level>".
+
+    Attributes
+    ----------
+    im_ : matplotlib AxesImage
+        The image of the matrix.
+    text_ : ndarray of shape (n_classes, n_classes) of matplotlib Text, or None
+        The cell values; None when ``include_values=False``.
+    ax_ : matplotlib Axes
+        The axis of the matrix.
+    figure_ : matplotlib Figure
+        The figure holding the axis.
+
+    See Also
+    --------
+    sklearn.metrics.ConfusionMatrixDisplay : the flat confusion matrix display.
+    TrainingHistoryDisplay : training and validation loss per level.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from mgclassifier.plotting import LevelConfusionMatrixDisplay
+    >>> y_true = [["a", "a/1"], ["a", "a/2"], ["b", "b/1"], ["b", "b/1"]]
+    >>> y_pred = [["a", "a/1"], ["a", "a/1"], ["b", "b/1"], ["a", "a/2"]]
+    >>> disp = LevelConfusionMatrixDisplay.from_predictions(y_true, y_pred, level=0)
+    >>> disp.confusion_matrix
+    array([[2, 0],
+           [1, 1]])
+    >>> disp.ax_.get_title()
+    'Level 0'
+
+    With a fitted estimator, the labels of the level default to the classes
+    the estimator knows (``classes_[level]``):
+
+    >>> import numpy as np
+    >>> from mgclassifier import MultiGranularityClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 4))
+    >>> fine = (X[:, 0] > 0).astype(int) * 2 + (X[:, 1] > 0)
+    >>> Y = np.column_stack([np.where(fine < 2, "a", "b"), fine.astype(str)])
+    >>> clf = MultiGranularityClassifier(
+    ...     hidden_layer_sizes=(16,), max_epochs=20, random_state=0
+    ... ).fit(X, Y)
+    >>> disp = LevelConfusionMatrixDisplay.from_estimator(clf, X, Y, level=-1)
+    >>> disp.confusion_matrix.shape, int(disp.confusion_matrix.sum())
+    ((4, 4), 200)
+    """
+
+    def __init__(
+        self, confusion_matrix, *, display_labels=None, level=None, level_name=None
+    ):
+        self.confusion_matrix = confusion_matrix
+        self.display_labels = display_labels
+        self.level = level
+        self.level_name = level_name
+
+    def plot(
+        self,
+        *,
+        include_values=True,
+        cmap="viridis",
+        xticks_rotation="horizontal",
+        values_format=None,
+        ax=None,
+        colorbar=True,
+        im_kw=None,
+        text_kw=None,
+    ):
+        """Plot the confusion matrix.
+
+        Parameters are those of
+        :meth:`sklearn.metrics.ConfusionMatrixDisplay.plot`.
+
+        Parameters
+        ----------
+        include_values : bool, default=True
+            Write the value of each cell.
+        cmap : str or matplotlib Colormap, default="viridis"
+            Colormap of the image.
+        xticks_rotation : {"vertical", "horizontal"} or float, \
+                default="horizontal"
+            Rotation of the x tick labels (long path labels read better
+            vertical).
+        values_format : str, default=None
+            Format of the cell values; None picks "d" or ".2g".
+        ax : matplotlib Axes, default=None
+            Axis to draw on. None creates a new figure and axis.
+        colorbar : bool, default=True
+            Add a colorbar.
+        im_kw : dict, default=None
+            Passed to ``imshow``.
+        text_kw : dict, default=None
+            Passed to ``text`` for the cell values.
+
+        Returns
+        -------
+        display : LevelConfusionMatrixDisplay
+        """
+        _check_matplotlib_support(f"{type(self).__name__}.plot")
+        sk_display = ConfusionMatrixDisplay(
+            self.confusion_matrix, display_labels=self.display_labels
+        ).plot(
+            include_values=include_values,
+            cmap=cmap,
+            xticks_rotation=xticks_rotation,
+            values_format=values_format,
+            ax=ax,
+            colorbar=colorbar,
+            im_kw=im_kw,
+            text_kw=text_kw,
+        )
+        title = self.level_name
+        if title is None and self.level is not None:
+            title = f"Level {self.level}"
+        if title is not None:
+            sk_display.ax_.set_title(title)
+        self.im_ = sk_display.im_
+        self.text_ = sk_display.text_
+        self.ax_ = sk_display.ax_
+        self.figure_ = sk_display.figure_
+        return self
+
+    @classmethod
+    def from_predictions(
+        cls,
+        y_true,
+        y_pred,
+        *,
+        level=-1,
+        labels=None,
+        sample_weight=None,
+        normalize=None,
+        display_labels=None,
+        level_name=None,
+        include_values=True,
+        xticks_rotation="horizontal",
+        values_format=None,
+        cmap="viridis",
+        ax=None,
+        colorbar=True,
+        im_kw=None,
+        text_kw=None,
+    ):
+        """Plot the confusion matrix of one level from true and predicted labels.
+
+        Samples whose true or predicted label is missing at that level (None,
+        NaN or ``""``: a path that stops above it) are left out.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+            True labels, columns coarse to fine.
+        y_pred : array-like of the same shape
+            Predicted labels, e.g. ``estimator.predict(X)``.
+        level : int, default=-1
+            Column to evaluate; negative values count from the finest level.
+        labels : array-like of shape (n_classes,), default=None
+            Labels (and their order) of the matrix; None uses the sorted
+            labels present at that level in ``y_true`` or ``y_pred``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        normalize : {"true", "pred", "all"}, default=None
+            Normalise over the true labels (rows), the predicted labels
+            (columns) or all samples; None shows counts.
+        display_labels : array-like of shape (n_classes,), default=None
+            Tick labels; None uses ``labels``.
+        level_name : str, default=None
+            Title of the plot; None uses "Level <level>".
+        include_values, xticks_rotation, values_format, cmap, ax, colorbar, \
+im_kw, text_kw
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : LevelConfusionMatrixDisplay
+        """
+        _check_matplotlib_support(f"{cls.__name__}.from_predictions")
+        true, level_index = _level_column(y_true, level, "y_true")
+        pred, _ = _level_column(y_pred, level, "y_pred")
+        if len(true) != len(pred):
+            raise ValueError(
+                f"y_true and y_pred have different numbers of samples: "
+                f"{len(true)} and {len(pred)}."
+            )
+        keep = ~np.array([_is_missing(t) or _is_missing(p) for t, p in zip(true, pred)])
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)[keep]
+        true, pred = true[keep], pred[keep]
+        if labels is None:
+            labels = unique_labels(true, pred)
+        cm = confusion_matrix(
+            true, pred, labels=labels, sample_weight=sample_weight, normalize=normalize
+        )
+        display = cls(
+            cm,
+            display_labels=labels if display_labels is None else display_labels,
+            level=level_index,
+            level_name=level_name,
+        )
+        return display.plot(
+            include_values=include_values,
+            cmap=cmap,
+            xticks_rotation=xticks_rotation,
+            values_format=values_format,
+            ax=ax,
+            colorbar=colorbar,
+            im_kw=im_kw,
+            text_kw=text_kw,
+        )
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        level=-1,
+        labels=None,
+        sample_weight=None,
+        normalize=None,
+        display_labels=None,
+        level_name=None,
+        include_values=True,
+        xticks_rotation="horizontal",
+        values_format=None,
+        cmap="viridis",
+        ax=None,
+        colorbar=True,
+        im_kw=None,
+        text_kw=None,
+    ):
+        """Plot the confusion matrix of one level of a fitted estimator.
+
+        Parameters
+        ----------
+        estimator : MultiGranularityClassifier
+            A fitted estimator; ``estimator.predict(X)`` gives the predictions.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples, n_levels) or (n_samples,)
+            True labels.
+        level : int, default=-1
+            Level to evaluate (0 is the coarsest, -1 the finest).
+        labels : array-like of shape (n_classes,), default=None
+            Labels (and their order) of the matrix; None uses the estimator's
+            classes of that level plus any other label found in ``y`` there.
+        sample_weight, normalize, display_labels, level_name, include_values, \
+xticks_rotation, values_format, cmap, ax, colorbar, im_kw, text_kw
+            See :meth:`from_predictions`.
+
+        Returns
+        -------
+        display : LevelConfusionMatrixDisplay
+        """
+        _check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        check_is_fitted(estimator)
+        y_pred = estimator.predict(X)
+        if labels is None:
+            classes = estimator.classes_
+            if np.ndim(y_pred) == 1:  # single-level estimator: one array
+                classes = [np.asarray(classes)]
+            true, level_index = _level_column(y, level, "y")
+            known = np.asarray(classes[level_index])
+            present = np.array([t for t in true if not _is_missing(t)], dtype=object)
+            labels = (
+                known
+                if np.isin(present, known.astype(object)).all()
+                else unique_labels(known, present)
+            )
+        return cls.from_predictions(
+            y,
+            y_pred,
+            level=level,
+            labels=labels,
+            sample_weight=sample_weight,
+            normalize=normalize,
+            display_labels=display_labels,
+            level_name=level_name,
+            include_values=include_values,
+            xticks_rotation=xticks_rotation,
+            values_format=values_format,
+            cmap=cmap,
+            ax=ax,
+            colorbar=colorbar,
+            im_kw=im_kw,
+            text_kw=text_kw,
+        )
