@@ -32,15 +32,20 @@ def level_log_proba(logits, level_sizes, temperature=1.0):
     [[[0.5, 0.5]], [[0.333, 0.333, 0.333]]]
     """
     bounds = np.cumsum(level_sizes)[:-1]
-    blocks = []
-    for block in np.split(logits / temperature, bounds, axis=1):
-        shifted = block - block.max(axis=1, keepdims=True)
-        blocks.append(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
-    return blocks
+    return [log_softmax(block / temperature) for block in np.split(logits, bounds, 1)]
+
+
+def log_softmax(scores):
+    """Row-wise log-softmax in plain numpy (a few µs on one row, unlike scipy's)."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def fit_temperature(logits, leaf_codes, hierarchy, coarse_weight):
     """Temperature minimising the path NLL of labelled held-out samples.
+
+    The targets are smoothed by ``1 / (n_samples + 1)`` towards uniform, so a
+    small held-out split without errors does not claim certainty.
 
     Parameters
     ----------
@@ -59,11 +64,16 @@ def fit_temperature(logits, leaf_codes, hierarchy, coarse_weight):
     if len(leaf_codes) == 0:
         return 1.0
     rows = np.arange(len(leaf_codes))
+    # Laplace-style smoothing of the targets by 1/(n+1): a small held-out split
+    # that happens to be classified perfectly would otherwise drive the
+    # temperature to 0 (certainty); on a large split the effect vanishes.
+    smoothing = 1.0 / (len(leaf_codes) + 1)
 
     def nll(log_temperature):
         blocks = level_log_proba(logits, hierarchy.n_classes, np.exp(log_temperature))
         leaf = hierarchy.leaf_log_proba(blocks, coarse_weight=coarse_weight)
-        return -leaf[rows, leaf_codes].mean()
+        hit = leaf[rows, leaf_codes].mean()
+        return -((1 - smoothing) * hit + smoothing * leaf.mean())
 
     result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20)), method="bounded")
     return float(np.exp(result.x))

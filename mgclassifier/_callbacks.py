@@ -49,12 +49,16 @@ class LevelWeightSchedule(Callback):
     The "branch training strategy" of B-CNN (Zhu & Bain, 2017): train the
     coarse heads first, then move the loss weight towards the finer levels.
 
+    Only the training loss follows the schedule; the validation loss that
+    early stopping monitors keeps the estimator's fixed ``level_weights``, so
+    its values stay comparable from epoch to epoch.
+
     Parameters
     ----------
     schedule : dict of {int: sequence of float}
         ``{epoch: weights}``; from that epoch on (1-based, as in skorch's
-        history) the loss uses these level weights. Epochs before the first
-        key keep the weights the estimator was given.
+        history) the training loss uses these level weights. Epochs before
+        the first key keep the weights the estimator was given.
 
     Examples
     --------
@@ -73,5 +77,5 @@ class LevelWeightSchedule(Callback):
         epoch = len(net.history)  # skorch has already added this epoch's row
         weights = self.schedule.get(epoch)
         if weights is not None:
-            buffer = net.criterion_.level_weights
+            buffer = net.criterion_.train_level_weights
             buffer.copy_(buffer.new_tensor(weights))

@@ -22,14 +22,17 @@ from sklearn.utils.validation import (
 )
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from ._calibration import fit_temperature
+from ._calibration import fit_temperature, log_softmax
 from ._calibration import level_log_proba as level_log_proba_from_logits
-from ._callbacks import DivergenceGuard
+from ._callbacks import DivergenceGuard, LevelWeightSchedule
 from ._data import ArrayDataset, BatchIterator, HoldoutSplit
 from ._hierarchy import LabelHierarchy, _py
 from ._loss import MultiLevelLoss
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net import MultiGranularityNet
+
+AUXILIARY_LEVEL_WEIGHT = 0.25
+"""Loss weight of each coarse level under ``level_weights="auxiliary"``."""
 
 
 class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
@@ -44,7 +47,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of int, default=(512, 256)
+    hidden_layer_sizes : array-like of int, default=(1024, 512)
         Width of each layer of the shared trunk.
     activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
         Trunk nonlinearity.
@@ -53,15 +56,25 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     alpha_l2 : float, default=1e-4
         L2 penalty on the weight matrices (Adam's ``weight_decay``; biases are
         not penalised).
-    dropout : float, default=0.2
+    dropout : float, default=0.6
         Dropout probability after each trunk layer, in [0, 1).
-    level_weights : array-like of shape (n_levels,), default=None
-        Loss weight of each level, coarse to fine. None weighs levels equally.
+    level_weights : array-like of shape (n_levels,), "auxiliary", "equal" or \
+            None, default="auxiliary"
+        Loss weight of each level, coarse to fine. "auxiliary" gives the
+        finest level weight 1 and every coarser level 0.25: the coarse labels
+        then act as auxiliary supervision of the shared trunk. "equal" or
+        None weigh every level 1.
+    level_weight_schedule : dict of {int: array-like}, default=None
+        Change the training loss's level weights at given epochs, e.g.
+        ``{1: [0.98, 0.01, 0.01], 10: [0.1, 0.8, 0.1], 20: [0, 0, 1]}`` (the
+        "branch training strategy" of B-CNN, Zhu & Bain 2017): from epoch
+        ``k`` on (1-based) the weights ``schedule[k]`` apply. The validation
+        loss of early stopping keeps ``level_weights``.
     consistency : float, default=0.0
         Weight of the penalty on the squared difference between a coarse
         head's probabilities and the summed probabilities of its children in
         the next finer head.
-    label_smoothing : float, default=0.0
+    label_smoothing : float, default=0.1
         Label smoothing of the training cross-entropy, in [0, 1).
     class_weight : None, "balanced", dict or list, default=None
         Weight of each class in the loss. "balanced" weighs each sample at
@@ -178,7 +191,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "alpha_l1": [Interval(Real, 0, None, closed="left")],
         "alpha_l2": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "level_weights": [None, "array-like"],
+        "level_weights": [None, StrOptions({"equal", "auxiliary"}), "array-like"],
+        "level_weight_schedule": [None, dict],
         "consistency": [Interval(Real, 0, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [None, StrOptions({"balanced"}), dict, list],
@@ -198,14 +212,15 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(512, 256),
+        hidden_layer_sizes=(1024, 512),
         activation="relu",
         alpha_l1=0.0,
         alpha_l2=1e-4,
-        dropout=0.2,
-        level_weights=None,
+        dropout=0.6,
+        level_weights="auxiliary",
+        level_weight_schedule=None,
         consistency=0.0,
-        label_smoothing=0.0,
+        label_smoothing=0.1,
         class_weight=None,
         coarse_decoding_weight=0.0,
         calibrate=True,
@@ -226,6 +241,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.alpha_l2 = alpha_l2
         self.dropout = dropout
         self.level_weights = level_weights
+        self.level_weight_schedule = level_weight_schedule
         self.consistency = consistency
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
@@ -420,20 +436,27 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
 
     def _check_level_weights(self, n_levels):
-        if self.level_weights is None:
-            return np.ones(n_levels, dtype=np.float32)
-        weights = np.asarray(self.level_weights, dtype=np.float32)
-        if weights.shape != (n_levels,):
-            raise ValueError(
-                f"level_weights must have one weight per level ({n_levels}), got "
-                f"shape {weights.shape}."
+        return _check_level_weight_vector(
+            _named_level_weights(self.level_weights, n_levels),
+            n_levels,
+            "level_weights",
+        )
+
+    def _level_weight_schedule(self, n_levels):
+        """The B-CNN style schedule as ``{epoch: weights}``, validated, or None."""
+        if self.level_weight_schedule is None:
+            return None
+        schedule = {}
+        for epoch, weights in self.level_weight_schedule.items():
+            if isinstance(epoch, bool) or not isinstance(epoch, Integral) or epoch < 1:
+                raise ValueError(
+                    f"level_weight_schedule keys must be epochs (int >= 1), got "
+                    f"{epoch!r}."
+                )
+            schedule[int(epoch)] = _check_level_weight_vector(
+                weights, n_levels, f"level_weight_schedule[{epoch}]"
             )
-        if not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() == 0:
-            raise ValueError(
-                f"level_weights must be finite, non-negative and not all zero; got "
-                f"{weights.tolist()}."
-            )
-        return weights
+        return schedule
 
     def _class_weights(self, codes, hierarchy):
         """Per-level class weight arrays, or None when no level is weighted."""
@@ -471,6 +494,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         callbacks = [("divergence_guard", DivergenceGuard())]
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        schedule = self._level_weight_schedule(hierarchy.n_levels)
+        if schedule is not None:
+            callbacks.append(("level_weight_schedule", LevelWeightSchedule(schedule)))
         if early_stopping:
             n_valid = int(np.ceil(self.validation_fraction * X.shape[0]))
             if X.shape[0] - n_valid < 1:
@@ -568,10 +594,15 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         """Validated X -> log-probability of every root-to-leaf path."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=False)
+        logits = self.net_.predict_logits(X)
+        tree = self.hierarchy_
+        if self.coarse_decoding_weight == 0:
+            # Paths are scored by the finest head alone: skip the coarse heads.
+            return log_softmax(logits[:, -tree.n_classes[-1] :] / self.temperature_)
         level_log_proba = level_log_proba_from_logits(
-            self.net_.predict_logits(X), self.hierarchy_.n_classes, self.temperature_
+            logits, tree.n_classes, self.temperature_
         )
-        return self.hierarchy_.leaf_log_proba(
+        return tree.leaf_log_proba(
             level_log_proba, coarse_weight=self.coarse_decoding_weight
         )
 
@@ -686,6 +717,32 @@ def _adam_options(alpha_l2, device):
 def _torch_at_least(major, minor):
     version = tuple(int(part) for part in torch.__version__.split(".")[:2])
     return version >= (major, minor)
+
+
+def _named_level_weights(level_weights, n_levels):
+    """Resolve None ("equal") and "auxiliary" to a weight per level."""
+    if level_weights is None or (
+        isinstance(level_weights, str) and level_weights == "equal"
+    ):
+        return np.ones(n_levels)
+    if isinstance(level_weights, str) and level_weights == "auxiliary":
+        return np.r_[np.full(n_levels - 1, AUXILIARY_LEVEL_WEIGHT), 1.0]
+    return level_weights
+
+
+def _check_level_weight_vector(weights, n_levels, name):
+    weights = np.asarray(weights, dtype=np.float32)
+    if weights.shape != (n_levels,):
+        raise ValueError(
+            f"{name} must have one weight per level ({n_levels}), got shape "
+            f"{weights.shape}."
+        )
+    if not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() == 0:
+        raise ValueError(
+            f"{name} must be finite, non-negative and not all zero; got "
+            f"{weights.tolist()}."
+        )
+    return weights
 
 
 def _level_names(y):

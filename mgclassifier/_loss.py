@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._module import as_buffer
+
 
 class MultiLevelLoss(nn.Module):
     """Weighted sum of per-level cross-entropies, plus hierarchy consistency.
@@ -52,16 +54,17 @@ class MultiLevelLoss(nn.Module):
         self.level_sizes = tuple(level_sizes)
         self.label_smoothing = label_smoothing
         self.consistency = consistency
-        self.register_buffer(
-            "level_weights", torch.as_tensor(level_weights, dtype=torch.float32)
-        )
+        self.register_buffer("level_weights", as_buffer(level_weights, torch.float32))
+        # What the training loss uses; a schedule callback may change it, while
+        # the validation loss (early stopping) keeps the fixed level_weights.
+        self.register_buffer("train_level_weights", self.level_weights.clone())
         for level, parent in enumerate(parents):
-            self.register_buffer(f"parent_{level}", torch.as_tensor(parent).long())
+            self.register_buffer(f"parent_{level}", as_buffer(parent, torch.long))
         self.has_class_weights = class_weights is not None
         self.has_missing = has_missing
         for level, weights in enumerate(class_weights or []):
             self.register_buffer(
-                f"class_weight_{level}", torch.as_tensor(weights, dtype=torch.float32)
+                f"class_weight_{level}", as_buffer(weights, torch.float32)
             )
 
     def forward(self, logits, codes, sample_weight=None, training=True):
@@ -98,7 +101,8 @@ class MultiLevelLoss(nn.Module):
                 (entropy * labelled).sum() / labelled.sum().clamp_min(1e-12)
             )
         per_level = torch.stack(per_level)
-        total = (self.level_weights * per_level).sum()
+        weights = self.train_level_weights if training else self.level_weights
+        total = (weights * per_level).sum()
         if training and self.consistency > 0:
             total = total + self.consistency * self._consistency_penalty(level_logits)
         return total, per_level.detach()

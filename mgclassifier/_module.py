@@ -4,6 +4,7 @@ The module knows nothing of labels: it maps features to one block of logits
 per level, concatenated along the last axis.
 """
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +15,18 @@ ACTIVATIONS = {
     "logistic": nn.Sigmoid,
     "gelu": nn.GELU,
 }
+
+
+def as_buffer(value, dtype=None):
+    """A tensor copy of ``value`` for ``register_buffer``.
+
+    ``torch.as_tensor`` would share memory with the caller's array: writes
+    into the buffer (a weight schedule, ``load_state_dict``) would then change
+    the user's array, or crash on a read-only memory map (joblib).
+    """
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone().to(dtype)
+    return torch.tensor(np.asarray(value), dtype=dtype)
 
 
 class FastDropout(nn.Module):
@@ -94,15 +107,11 @@ class MultiHeadMLP(nn.Module):
         self.level_sizes = tuple(int(s) for s in level_sizes)
         self.register_buffer(
             "input_mean",
-            torch.zeros(n_features)
-            if input_mean is None
-            else torch.as_tensor(input_mean),
+            torch.zeros(n_features) if input_mean is None else as_buffer(input_mean),
         )
         self.register_buffer(
             "input_scale",
-            torch.ones(n_features)
-            if input_scale is None
-            else torch.as_tensor(input_scale),
+            torch.ones(n_features) if input_scale is None else as_buffer(input_scale),
         )
         layers, width = [], n_features
         for size in hidden_layer_sizes:

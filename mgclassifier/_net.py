@@ -5,6 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
+from skorch.utils import get_map_location
 
 from ._data import sparse_rows_to_torch
 
@@ -86,3 +87,85 @@ class MultiGranularityNet(NeuralNet):
             rows = sparse_rows_to_torch(rows, self.device)
         logits = self.module_(torch.as_tensor(rows, device=self.device))
         return logits.cpu().numpy().astype(np.float64)
+
+    # ------------------------------------------------------------ persistence
+    # skorch's NeuralNet.__getstate__ pickles module_, criterion_ and
+    # optimizer_ into one opaque bytes blob that __setstate__ unpickles with a
+    # plain pickle.Unpickler: skops cannot audit it, so skops.io.load(...,
+    # trusted=[...]) would run any code hidden in it. Here the torch parts are
+    # stored as numpy state dicts and rebuilt on load from their classes and
+    # init parameters, which skops does audit. pickle gets the same state.
+
+    def _torch_component_names(self):
+        return [
+            f"{name}_" for name in (*self._modules, *self._criteria, *self._optimizers)
+        ]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # Tensors among the init parameters (module__input_mean, ...).
+        tensor_attrs = [k for k, v in state.items() if isinstance(v, torch.Tensor)]
+        for key in tensor_attrs:
+            state[key] = state[key].detach().cpu().numpy()
+        state["_tensor_attrs"] = tensor_attrs
+        if getattr(self, "initialized_", False):
+            torch_state = {}
+            for name in self._torch_component_names():
+                component = state.pop(name)
+                torch_state[name] = {
+                    "state_dict": _to_numpy(component.state_dict()),
+                    "training": getattr(component, "training", None),
+                }
+            state["_torch_state"] = torch_state
+        return state
+
+    def __setstate__(self, state):
+        if "__cuda_dependent_attributes__" in state:  # skorch's own format
+            super().__setstate__(state)
+            self.device = str(self.device)
+            return
+        state = dict(state)
+        torch_state = state.pop("_torch_state", None)
+        for key in state.pop("_tensor_attrs", ()):
+            state[key] = torch.tensor(state[key])
+        # On a machine without CUDA a GPU-trained model loads on the CPU
+        # (skorch warns).
+        map_location = get_map_location(state["device"])
+        state["device"] = str(self._check_device(state["device"], map_location))
+        self.__dict__.update(state)
+        if torch_state is None:
+            return
+        with torch.random.fork_rng(devices=[]):  # rebuilding must not move the RNG
+            self.initialize_module()
+            self.initialize_criterion()
+        for name in (*self._modules, *self._criteria):
+            saved = torch_state[f"{name}_"]
+            component = getattr(self, f"{name}_")
+            component.load_state_dict(_to_torch(saved["state_dict"]))
+            component.to(self.device).train(saved["training"])
+        self.initialize_optimizer()
+        for name in self._optimizers:
+            saved = torch_state[f"{name}_"]
+            getattr(self, f"{name}_").load_state_dict(_to_torch(saved["state_dict"]))
+
+
+def _to_numpy(obj):
+    """Tensors to numpy arrays, through dicts, lists and tuples."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().numpy()
+    if isinstance(obj, dict):
+        return {key: _to_numpy(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_numpy(value) for value in obj)
+    return obj
+
+
+def _to_torch(obj):
+    """numpy arrays to CPU tensors, through dicts, lists and tuples."""
+    if isinstance(obj, np.ndarray):
+        return torch.tensor(obj)
+    if isinstance(obj, dict):
+        return {key: _to_torch(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_torch(value) for value in obj)
+    return obj

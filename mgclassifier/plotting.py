@@ -257,7 +257,9 @@ class TrainingHistoryDisplay:
             A fitted estimator (any estimator with ``history_`` and,
             optionally, ``best_epoch_``).
         level_names : list of str, default=None
-            Legend name of each level. None uses "level 0", "level 1", ...
+            Legend name of each level. None uses the estimator's
+            ``level_names_`` (the column names of a DataFrame ``y``) when it
+            has them, else "level 0", "level 1", ...
         ax : matplotlib Axes, default=None
             Axis to draw on. None creates a new figure and axis.
         log_scale : bool, default=False
@@ -271,6 +273,8 @@ class TrainingHistoryDisplay:
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
         check_is_fitted(estimator, "history_")
+        if level_names is None:
+            level_names = getattr(estimator, "level_names_", None)
         display = cls(
             estimator.history_,
             best_epoch=getattr(estimator, "best_epoch_", None),
@@ -571,7 +575,11 @@ im_kw, text_kw
         labels : array-like of shape (n_classes,), default=None
             Labels (and their order) of the matrix; None uses the estimator's
             classes of that level plus any other label found in ``y`` there.
-        sample_weight, normalize, display_labels, level_name, include_values, \
+        level_name : str, default=None
+            Title of the plot; None uses the estimator's name of the level
+            (``level_names_``, from a DataFrame ``y``) if any, else
+            "Level <level>".
+        sample_weight, normalize, display_labels, include_values, \
 xticks_rotation, values_format, cmap, ax, colorbar, im_kw, text_kw
             See :meth:`from_predictions`.
 
@@ -582,6 +590,9 @@ xticks_rotation, values_format, cmap, ax, colorbar, im_kw, text_kw
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
         check_is_fitted(estimator)
         y_pred = estimator.predict(X)
+        names = getattr(estimator, "level_names_", None)
+        if level_name is None and names:
+            level_name = names[_level_column(y_pred, level, "y_pred")[1]]
         if labels is None:
             classes = estimator.classes_
             if np.ndim(y_pred) == 1:  # single-level estimator: one array

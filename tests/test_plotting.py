@@ -1,0 +1,316 @@
+"""mgclassifier.plotting: training-history and per-level confusion displays."""
+
+import importlib
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from conftest import make_tree_data  # noqa: E402
+from sklearn.metrics import confusion_matrix  # noqa: E402
+
+from mgclassifier import MultiGranularityClassifier  # noqa: E402
+from mgclassifier.plotting import (  # noqa: E402
+    LevelConfusionMatrixDisplay,
+    TrainingHistoryDisplay,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_tree_data(n_samples=150)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    """Two levels, early stopping (so there are validation curves)."""
+    X, Y = data
+    return MultiGranularityClassifier(
+        hidden_layer_sizes=(16,),
+        max_epochs=8,
+        batch_size=32,
+        patience=3,
+        lr=0.01,
+        random_state=0,
+    ).fit(X, Y)
+
+
+@pytest.fixture(scope="module")
+def fitted_1d(data):
+    """A single level without early stopping (no validation curves)."""
+    X, Y = data
+    return MultiGranularityClassifier(
+        hidden_layer_sizes=(16,),
+        max_epochs=4,
+        batch_size=32,
+        early_stopping=False,
+        lr=0.01,
+        random_state=0,
+    ).fit(X, Y[:, -1])
+
+
+def _column(history, key):
+    return np.array([row[key] for row in history])
+
+
+# ----------------------------------------------------------- TrainingHistory
+def test_history_display_from_estimator(fitted, tmp_path):
+    disp = TrainingHistoryDisplay.from_estimator(fitted)
+    assert isinstance(disp, TrainingHistoryDisplay)
+    assert disp.figure_.axes == [disp.ax_]  # one axis, one colour per level
+    # Train + validation curve per level, plus the best-epoch marker.
+    assert len(disp.train_lines_) == len(disp.valid_lines_) == 2
+    assert len(disp.ax_.get_lines()) == 2 * 2 + 1
+    epochs = _column(fitted.history_, "epoch")
+    np.testing.assert_array_equal(disp.epochs_, epochs)
+    for level in range(2):
+        train, valid = disp.train_lines_[level], disp.valid_lines_[level]
+        np.testing.assert_array_equal(train.get_xdata(), epochs)
+        np.testing.assert_allclose(
+            train.get_ydata(), _column(fitted.history_, f"train_loss_level_{level}")
+        )
+        np.testing.assert_allclose(
+            valid.get_ydata(), _column(fitted.history_, f"valid_loss_level_{level}")
+        )
+        assert train.get_color() == valid.get_color()  # colour = level
+        assert train.get_linestyle() == "-" and valid.get_linestyle() == "--"
+    assert train.get_color() != disp.train_lines_[0].get_color()
+    marker = disp.best_epoch_line_
+    assert marker in disp.ax_.get_lines()
+    assert list(marker.get_xdata()) == [fitted.best_epoch_] * 2
+    assert disp.ax_.get_xlabel() == "Epoch"
+    assert "Loss" in disp.ax_.get_ylabel()
+    assert disp.ax_.get_title() == "Training history"
+    legend = [t.get_text() for t in disp.ax_.get_legend().get_texts()]
+    assert legend == [
+        "level 0 (train)",
+        "level 1 (train)",
+        "level 0 (valid)",
+        "level 1 (valid)",
+        f"best epoch ({fitted.best_epoch_})",
+    ]
+    path = tmp_path / "history.png"
+    disp.figure_.savefig(path)
+    assert path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_history_display_marker_at_best_epoch_not_last():
+    history = [
+        {"epoch": e, "train_loss_level_0": 1 / e, "valid_loss_level_0": abs(e - 2)}
+        for e in range(1, 6)
+    ]
+    disp = TrainingHistoryDisplay(history, best_epoch=2, level_names=["fine"]).plot()
+    assert list(disp.best_epoch_line_.get_xdata()) == [2, 2]
+    assert disp.train_lines_[0].get_label() == "fine (train)"
+    assert disp.valid_lines_[0].get_label() == "fine (valid)"
+
+
+def test_history_display_without_validation_or_marker(fitted_1d):
+    disp = TrainingHistoryDisplay.from_estimator(fitted_1d, level_names=["leaf"])
+    assert disp.valid_lines_ == [None]
+    assert len(disp.ax_.get_lines()) == 1 + 1  # training curve + marker
+    assert list(disp.best_epoch_line_.get_xdata())[0] == fitted_1d.n_epochs_
+
+    disp = TrainingHistoryDisplay(fitted_1d.history_).plot()
+    assert disp.best_epoch_line_ is None
+    assert len(disp.ax_.get_lines()) == 1
+
+
+def test_history_display_on_given_axis_with_options(fitted):
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    disp = TrainingHistoryDisplay.from_estimator(
+        fitted, ax=ax2, log_scale=True, legend=False, level_names=["c", "f"]
+    )
+    assert disp.ax_ is ax2 and disp.figure_ is fig
+    assert ax1.get_lines() == []
+    assert ax2.get_yscale() == "log"
+    assert ax2.get_legend() is None
+
+
+def test_history_display_accuracies_on_twin_axis():
+    history = [
+        {
+            "epoch": e,
+            "train_loss_level_0": 1.0 / e,
+            "train_loss_level_1": 2.0 / e,
+            "train_acc_level_0": 1 - 0.5 / e,
+            "train_acc_level_1": 1 - 0.8 / e,
+        }
+        for e in range(1, 4)
+    ]
+    disp = TrainingHistoryDisplay(history).plot()
+    assert len(disp.figure_.axes) == 2
+    assert disp.ax_acc_ is not None and disp.ax_acc_.get_ylabel() == "Accuracy"
+    assert len(disp.acc_lines_) == 2
+    np.testing.assert_allclose(
+        disp.acc_lines_[1].get_ydata(), [1 - 0.8 / e for e in range(1, 4)]
+    )
+    assert len(disp.ax_.get_legend().get_texts()) == 4
+
+
+def test_history_display_total_loss_fallback_and_non_finite():
+    # A plain skorch history has no per-level keys; a diverged epoch has inf.
+    history = [
+        {"epoch": 1, "train_loss": 1.0, "valid_loss": 1.1},
+        {"epoch": 2, "train_loss": np.inf, "valid_loss": np.nan},
+    ]
+    disp = TrainingHistoryDisplay(history).plot()
+    assert len(disp.train_lines_) == len(disp.valid_lines_) == 1
+    np.testing.assert_array_equal(disp.train_lines_[0].get_ydata(), [1.0, np.nan])
+
+
+def test_history_display_errors(fitted):
+    with pytest.raises(ValueError, match="level_names has 1 names"):
+        TrainingHistoryDisplay.from_estimator(fitted, level_names=["only one"])
+    with pytest.raises(ValueError, match="empty"):
+        TrainingHistoryDisplay([]).plot()
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        TrainingHistoryDisplay.from_estimator(MultiGranularityClassifier())
+
+
+# ------------------------------------------------------------ ConfusionMatrix
+@pytest.mark.parametrize("level", [0, 1, -1])
+def test_confusion_from_estimator_matches_sklearn(fitted, data, level, tmp_path):
+    X, Y = data
+    Y_pred = fitted.predict(X)
+    disp = LevelConfusionMatrixDisplay.from_estimator(fitted, X, Y, level=level)
+    expected = confusion_matrix(
+        Y[:, level], Y_pred[:, level], labels=fitted.classes_[level]
+    )
+    np.testing.assert_array_equal(disp.confusion_matrix, expected)
+    n_classes = len(fitted.classes_[level])
+    assert disp.confusion_matrix.sum() == len(X)
+    assert disp.text_.shape == (n_classes, n_classes)
+    assert disp.text_[0, 0].get_text() == str(expected[0, 0])
+    np.testing.assert_array_equal(disp.display_labels, fitted.classes_[level])
+    tick_labels = [t.get_text() for t in disp.ax_.get_xticklabels()]
+    assert tick_labels == list(fitted.classes_[level])
+    assert disp.ax_.get_title() == f"Level {level % 2}"
+    assert disp.ax_.get_xlabel() == "Predicted label"
+    assert disp.ax_.get_ylabel() == "True label"
+    assert len(disp.figure_.axes) == 2  # the matrix and its colorbar
+    path = tmp_path / "confusion.png"
+    disp.figure_.savefig(path)
+    assert path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_confusion_normalize_and_plot_options(fitted, data):
+    X, Y = data
+    fig, ax = plt.subplots()
+    disp = LevelConfusionMatrixDisplay.from_estimator(
+        fitted,
+        X,
+        Y,
+        level=0,
+        normalize="true",
+        ax=ax,
+        colorbar=False,
+        include_values=False,
+        level_name="coarse",
+    )
+    assert disp.ax_ is ax and disp.figure_ is fig
+    assert fig.axes == [ax]
+    assert disp.text_ is None
+    assert disp.ax_.get_title() == "coarse"
+    np.testing.assert_allclose(disp.confusion_matrix.sum(axis=1), 1.0)
+    expected = confusion_matrix(
+        Y[:, 0], fitted.predict(X)[:, 0], labels=fitted.classes_[0], normalize="true"
+    )
+    np.testing.assert_allclose(disp.confusion_matrix, expected)
+
+
+def test_confusion_single_level_estimator(fitted_1d, data):
+    X, Y = data
+    disp = LevelConfusionMatrixDisplay.from_estimator(fitted_1d, X, Y[:, -1])
+    expected = confusion_matrix(
+        Y[:, -1], fitted_1d.predict(X), labels=fitted_1d.classes_
+    )
+    np.testing.assert_array_equal(disp.confusion_matrix, expected)
+    assert disp.ax_.get_title() == "Level 0"
+    with pytest.raises(ValueError, match="out of range"):
+        LevelConfusionMatrixDisplay.from_estimator(fitted_1d, X, Y[:, -1], level=1)
+
+
+def test_confusion_label_unknown_to_estimator_is_kept(fitted, data):
+    X, Y = data
+    Y = Y.astype(object)
+    Y[0, 1] = "9/9"  # a fine label the estimator never saw
+    disp = LevelConfusionMatrixDisplay.from_estimator(fitted, X, Y, level=1)
+    assert list(disp.display_labels) == sorted([*fitted.classes_[1], "9/9"])
+    assert disp.confusion_matrix.sum() == len(X)
+    assert disp.confusion_matrix[-1].sum() == 1  # the "9/9" row
+
+
+def test_displays_use_the_estimators_level_names(data):
+    pd = pytest.importorskip("pandas")
+    X, Y = data
+    Y = pd.DataFrame(Y, columns=["family", "genus"])
+    clf = MultiGranularityClassifier(
+        hidden_layer_sizes=(16,), max_epochs=2, batch_size=32, random_state=0
+    ).fit(X, Y)
+    disp = TrainingHistoryDisplay.from_estimator(clf)
+    assert [line.get_label() for line in disp.train_lines_] == [
+        "family (train)",
+        "genus (train)",
+    ]
+    disp = LevelConfusionMatrixDisplay.from_estimator(clf, X, Y, level=0)
+    assert disp.ax_.get_title() == "family"
+    disp = LevelConfusionMatrixDisplay.from_estimator(
+        clf, X, Y, level=-1, level_name="species?"
+    )
+    assert disp.ax_.get_title() == "species?"
+
+
+def test_confusion_from_predictions():
+    y_true = [["a", "a/1"], ["a", "a/2"], ["b", "b/1"], ["b", ""]]
+    y_pred = [["a", "a/1"], ["a", "a/1"], ["b", "b/1"], ["a", "a/2"]]
+    disp = LevelConfusionMatrixDisplay.from_predictions(y_true, y_pred, level=0)
+    np.testing.assert_array_equal(disp.confusion_matrix, [[2, 0], [1, 1]])
+    # The missing fine label of the last row leaves it out of level 1.
+    disp = LevelConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=["a/1", "a/2", "b/1"], sample_weight=[1, 2, 3, 4]
+    )
+    np.testing.assert_array_equal(
+        disp.confusion_matrix, [[1, 0, 0], [2, 0, 0], [0, 0, 3]]
+    )
+    assert disp.ax_.get_title() == "Level 1"
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        LevelConfusionMatrixDisplay.from_predictions(y_true, y_pred[:3])
+
+
+def test_display_constructor_and_plot():
+    disp = LevelConfusionMatrixDisplay(
+        np.array([[3, 1], [0, 2]]), display_labels=["x", "y"], level=2
+    )
+    assert disp.plot() is disp
+    assert disp.ax_.get_title() == "Level 2"
+
+
+def test_module_imports_without_matplotlib(monkeypatch):
+    import mgclassifier.plotting as plotting
+
+    try:
+        with monkeypatch.context() as m:
+            m.setitem(sys.modules, "matplotlib", None)  # "import matplotlib" fails
+            reloaded = importlib.reload(plotting)
+            with pytest.raises(ImportError, match="requires matplotlib"):
+                reloaded.TrainingHistoryDisplay([{"epoch": 1}]).plot()
+            with pytest.raises(ImportError, match="requires matplotlib"):
+                reloaded.LevelConfusionMatrixDisplay.from_predictions([0, 1], [0, 1])
+    finally:
+        importlib.reload(plotting)
