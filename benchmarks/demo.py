@@ -2,11 +2,14 @@
 
 Trains both on the bundled training split with default parameters and prints
 accuracy per level, hierarchical F1, AU(PRC), mistake severity and fit time on
-the test split.
+the test split. Saves the training history and the coarse-level confusion
+matrix of the multi-granularity model as PNG files (``--plots-dir``).
 
-Run with ``make demo`` or ``python benchmarks/demo.py``.
+Run with ``make demo`` or ``python benchmarks/demo.py [--plots-dir demo_plots]``.
 """
 
+import argparse
+import pathlib
 import time
 
 from _common import evaluate, fit_flat_leaf_model, format_table
@@ -14,9 +17,35 @@ from sklearn.neural_network import MLPClassifier
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier.datasets import load_imclef07a
+from mgclassifier.plotting import LevelConfusionMatrixDisplay, TrainingHistoryDisplay
 
 
-def main(random_state=0):
+def save_plots(model, data, plots_dir):
+    """Training history and level-1 confusion matrix, as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots_dir = pathlib.Path(plots_dir)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    history = TrainingHistoryDisplay.from_estimator(model)
+    history.figure_.savefig(plots_dir / "training_history.png", dpi=120)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    LevelConfusionMatrixDisplay.from_estimator(
+        model,
+        data.X_test,
+        data.y_test,
+        level=0,
+        normalize="true",
+        ax=ax,
+        values_format=".2f",
+    )
+    fig.savefig(plots_dir / "confusion_level_1.png", dpi=120)
+    return sorted(str(path) for path in plots_dir.glob("*.png"))
+
+
+def main(random_state=0, plots_dir="demo_plots"):
     data = load_imclef07a()
     rows = []
 
@@ -55,8 +84,13 @@ def main(random_state=0):
             ),
         )
     )
+    print("\nSaved:", ", ".join(save_plots(model, data, plots_dir)))
     return rows
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plots-dir", default="demo_plots")
+    parser.add_argument("--random-state", type=int, default=0)
+    args = parser.parse_args()
+    main(random_state=args.random_state, plots_dir=args.plots_dir)

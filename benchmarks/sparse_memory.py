@@ -39,8 +39,9 @@ def make_corpus(n_docs, vocabulary, branching=(5, 5, 4), words_per_doc=80, seed=
             node_words = np.random.RandomState(node).randint(vocabulary, size=300)
             words.append(rng.choice(node_words, size=words_per_doc // 6))
         docs.append(" ".join(f"w{w}" for w in np.concatenate(words)))
+    depth = len(branching)
     Y = np.array(
-        [["/".join(map(str, p[: d + 1])) for d in range(len(branching))] for p in digits]
+        [["/".join(map(str, p[: d + 1])) for d in range(depth)] for p in digits]
     )
     return docs, Y
 
@@ -70,8 +71,10 @@ def main():
     accuracy = accuracy_per_level(Y_test, pipe.predict(docs_test))
     X = pipe[0].transform(docs_train)
     dense_gb = X.shape[0] * X.shape[1] * 4 / 1e9
-    print("| n_docs | n_features | nnz | dense would need | peak RSS before fit | "
-          "peak RSS | fit s | test acc per level |")
+    print(
+        "| n_docs | n_features | nnz | dense would need | peak RSS before fit | "
+        "peak RSS | fit s | test acc per level |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---|")
     print(
         f"| {args.n_docs} | {X.shape[1]} | {X.nnz} | {dense_gb:.1f} GB | "
