@@ -122,11 +122,16 @@ class LabelHierarchy:
         for level in range(len(self.classes) - 2, -1, -1):
             paths[:, level] = self.parents[level][paths[:, level + 1]]
         self.paths = paths
-        # One-hot child -> parent matrices: summing children is one matmul.
-        self._child_to_parent = [
-            np.eye(len(self.classes[level]))[parent]
-            for level, parent in enumerate(self.parents)
-        ]
+        # Children sorted by parent, and where each parent's run starts: summing
+        # children is then one np.add.reduceat, with no BLAS call (numpy's BLAS
+        # threads would keep spinning and slow down torch's next forward pass).
+        self._children_by_parent = []
+        for level, parent in enumerate(self.parents):
+            order = np.argsort(parent, kind="stable")
+            starts = np.searchsorted(parent[order], np.arange(len(self.classes[level])))
+            if np.any(np.bincount(parent, minlength=len(self.classes[level])) == 0):
+                raise ValueError(f"Every class of level {level} needs a child.")
+            self._children_by_parent.append((order, starts))
 
     @property
     def n_levels(self):
@@ -330,7 +335,8 @@ class LabelHierarchy:
         """
         probas = [leaf_proba]
         for level in range(self.n_levels - 2, -1, -1):
-            probas.insert(0, probas[0] @ self._child_to_parent[level])
+            order, starts = self._children_by_parent[level]
+            probas.insert(0, np.add.reduceat(probas[0][:, order], starts, axis=1))
         return probas
 
 

@@ -1,0 +1,218 @@
+"""GPU training throughput of MultiGranularityClassifier (needs CUDA).
+
+Trains the same network three ways on one CUDA device and prints a markdown
+table of training samples per second and ratios, with the card's name:
+
+- ``MultiGranularityClassifier(device="cuda", early_stopping=False, ...)``,
+  given the data as numpy arrays (it moves them to the GPU once per fit);
+- a hand-written PyTorch loop with the data held on the GPU (moved there once,
+  before timing), ``torch.randperm`` on the device and tensor slicing, summed
+  per-level cross-entropy, Adam;
+- skorch's ``NeuralNetClassifier`` on its default data path (a ``DataLoader``
+  over numpy arrays, one ``__getitem__`` per sample, each batch copied to the
+  GPU), same trunk with one head on the finest level.
+
+Data: 1M x 128 synthetic float32 rows, a three-level label tree with
+10/100/1000 classes (see ``_speed_common.make_data``). Network: trunk
+(512, 512), ReLU, no dropout, batch 8192, Adam lr 1e-3. Every method gets a
+tiny warm-up fit first (CUDA context, cuBLAS handles); then one warm-up epoch
+plus ``--epochs`` timed epochs (``torch.cuda.synchronize()`` around every
+timing). Steady-state samples/s is n_samples / median time of the timed
+epochs; for the estimator the epoch times come from its history (``dur``;
+skorch reads the loss with ``.item()`` every batch, so they are synchronised).
+The whole-fit rate (setup, host-to-device copy and all epochs) is shown too.
+
+Run on a machine with a CUDA GPU (one to two minutes on an H100; skorch's
+per-sample data path takes most of it)::
+
+    python benchmarks/gpu_speed.py [--epochs 3] [--n-samples 1000000]
+
+It exits with a message when CUDA is not available. ``--device cpu`` runs the
+same code on the CPU, only to smoke-test the script with a small
+``--n-samples``.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+from _speed_common import FlatMLP, hand_fit, make_data, markdown_table
+from skorch import NeuralNetClassifier
+
+from mgclassifier import MultiGranularityClassifier
+
+N_FEATURES, LEVELS = 128, (10, 100, 1000)
+TRUNK, BATCH, LR = (512, 512), 8192, 1e-3
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_estimator(X, Y, epochs, device):
+    """Returns (per-epoch seconds, model); the estimator moves X itself."""
+    model = MultiGranularityClassifier(
+        hidden_layer_sizes=TRUNK,
+        dropout=0.0,
+        alpha_l2=0.0,
+        early_stopping=False,
+        max_epochs=epochs,
+        batch_size=BATCH,
+        lr=LR,
+        device=str(device),
+        random_state=0,
+    ).fit(X, Y)
+    return list(model.history_[:, "dur"]), model
+
+
+def run_hand(X, Y, epochs, device):
+    """Data moved to the device once, before the timed loop."""
+    X, Y = torch.as_tensor(X, device=device), torch.as_tensor(Y, device=device)
+    sync(device)
+    seconds = []
+    hand_fit(
+        X, Y, LEVELS, TRUNK, epochs, BATCH, lr=LR, device=device, epoch_seconds=seconds
+    )
+    return seconds, None
+
+
+def run_skorch(X, Y, epochs, device):
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        FlatMLP,
+        module__n_features=X.shape[1],
+        module__n_classes=LEVELS[-1],
+        module__hidden_layer_sizes=TRUNK,
+        max_epochs=epochs,
+        batch_size=BATCH,
+        optimizer=torch.optim.Adam,
+        lr=LR,
+        train_split=None,
+        device=str(device),
+        verbose=0,
+    ).fit(X, Y[:, -1])
+    return list(net.history[:, "dur"]), net
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs")
+    parser.add_argument("--n-samples", type=int, default=1_000_000)
+    parser.add_argument(
+        "--skorch-epochs",
+        type=int,
+        default=1,
+        help="timed epochs of the (slow) skorch default path",
+    )
+    parser.add_argument("--skip-skorch", action="store_true")
+    parser.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit(
+            f"gpu_speed.py needs a CUDA GPU, but torch.cuda.is_available() is "
+            f"False (torch {torch.__version__}, CUDA build: "
+            f"{torch.version.cuda or 'none'}). Run it on a machine with a CUDA "
+            f"GPU and a CUDA build of torch; benchmarks/speed.py is the CPU "
+            f"benchmark."
+        )
+    if device.type == "cuda":
+        card = torch.cuda.get_device_name(device)
+    else:
+        card = f"CPU ({torch.get_num_threads()} threads; smoke test only)"
+    n = args.n_samples
+    print(
+        f"# mgclassifier GPU throughput\n\n{card}; torch {torch.__version__}, "
+        f"CUDA {torch.version.cuda}, float32 matmul precision "
+        f"{torch.get_float32_matmul_precision()!r}\n",
+        flush=True,
+    )
+
+    start = time.perf_counter()
+    X, Y = make_data(n, N_FEATURES, LEVELS)
+    print(f"data: {n} x {N_FEATURES} float32 in {time.perf_counter() - start:.1f} s")
+
+    methods = {
+        "MultiGranularityClassifier": (run_estimator, args.epochs),
+        "hand-written torch loop (data on GPU)": (run_hand, args.epochs),
+    }
+    if not args.skip_skorch:
+        methods["skorch NeuralNetClassifier (default path)"] = (
+            run_skorch,
+            args.skorch_epochs,
+        )
+    results = {}
+    for name, (run, epochs) in methods.items():
+        run(X[:4096], Y[:4096], 1, device)  # warm-up: CUDA context, kernels
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        sync(device)
+        start = time.perf_counter()
+        seconds, model = run(X, Y, 1 + epochs, device)
+        sync(device)
+        wall = time.perf_counter() - start
+        del model
+        peak = (
+            torch.cuda.max_memory_allocated(device) / 2**30
+            if device.type == "cuda"
+            else float("nan")
+        )
+        results[name] = {
+            "steady": n / statistics.median(seconds[1:]),
+            "whole": n * (1 + epochs) / wall,
+            "epochs": seconds,
+            "wall": wall,
+            "peak": peak,
+        }
+        print(
+            f"{name}: epochs {', '.join(f'{s:.2f}' for s in seconds)} s; "
+            f"fit {wall:.1f} s",
+            flush=True,
+        )
+
+    estimator = results["MultiGranularityClassifier"]
+    rows = [
+        [
+            name,
+            f"{r['steady']:,.0f}",
+            f"{estimator['steady'] / r['steady']:.2f}",
+            f"{r['whole']:,.0f}",
+            f"{estimator['whole'] / r['whole']:.2f}",
+            f"{r['peak']:.2f}",
+        ]
+        for name, r in results.items()
+    ]
+    print(
+        f"\n## Training throughput ({card}; {n} x {N_FEATURES}, levels {LEVELS}, "
+        f"trunk {TRUNK}, batch {BATCH}; steady state = median of "
+        f"{args.epochs} epochs after a warm-up epoch, skorch "
+        f"{args.skorch_epochs})\n"
+    )
+    print(
+        markdown_table(
+            [
+                "method",
+                "samples/s (steady)",
+                "estimator ÷ method (>1: estimator faster)",
+                "samples/s (whole fit)",
+                "estimator ÷ method",
+                "peak GPU memory (GiB)",
+            ],
+            rows,
+        )
+    )
+    hand = results["hand-written torch loop (data on GPU)"]
+    print(
+        f"\nestimator / hand-written loop steady-state throughput: "
+        f"**{estimator['steady'] / hand['steady']:.2f}** "
+        f"(1.00 = as fast as the hand-written loop)"
+    )
+
+
+if __name__ == "__main__":
+    main()
