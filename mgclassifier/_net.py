@@ -71,9 +71,11 @@ class MultiGranularityNet(NeuralNet):
     def predict_logits(self, X, chunk_size=8192):
         """Concatenated per-level logits for a 2-D array, as float64 numpy.
 
-        Runs the module directly in inference mode, one chunk of rows at a
-        time (sparse rows stay sparse). It does not touch the module's
-        train/eval mode, so concurrent calls from several threads are safe.
+        One chunk of rows at a time: dense rows on the CPU go through the
+        module's numpy twin (``MultiHeadMLP.numpy_forward``), other inputs
+        through the module in inference mode (sparse rows stay sparse). It
+        does not touch the module's train/eval mode, so concurrent calls from
+        several threads are safe.
         """
         with torch.inference_mode():
             chunks = [
@@ -83,6 +85,8 @@ class MultiGranularityNet(NeuralNet):
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def _forward_rows(self, rows):
+        if torch.device(self.device).type == "cpu" and not sp.issparse(rows):
+            return self.module_.numpy_forward(rows).astype(np.float64)
         if sp.issparse(rows):
             rows = sparse_rows_to_torch(rows, self.device)
         logits = self.module_(torch.as_tensor(rows, device=self.device))

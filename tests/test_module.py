@@ -1,0 +1,56 @@
+"""MultiHeadMLP: the torch module and its numpy inference twin."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from mgclassifier._data import sparse_rows_to_torch
+from mgclassifier._module import ACTIVATIONS, MultiHeadMLP
+
+
+def make_module(activation="relu", hidden=(7, 4)):
+    torch.manual_seed(0)
+    return MultiHeadMLP(
+        5,
+        [2, 3],
+        hidden_layer_sizes=hidden,
+        activation=activation,
+        dropout=0.3,
+        input_mean=torch.randn(5),
+        input_scale=torch.rand(5) + 0.5,
+    ).eval()
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("hidden", [(), (7,), (7, 4)])
+def test_numpy_forward_equals_torch_forward(activation, hidden):
+    module = make_module(activation, hidden)
+    X = np.random.RandomState(0).normal(size=(10, 5)).astype(np.float32)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(module.numpy_forward(X), expected, atol=1e-6)
+
+
+def test_sparse_forward_equals_dense_forward():
+    module = make_module()
+    X = sp.random(12, 5, density=0.4, format="csr", random_state=0, dtype=np.float32)
+    with torch.no_grad():
+        dense = module(torch.from_numpy(X.toarray()))
+        sparse = module(sparse_rows_to_torch(X, "cpu"))
+    np.testing.assert_allclose(sparse.numpy(), dense.numpy(), atol=1e-5)
+
+
+def test_dropout_is_active_only_in_training():
+    module = make_module(hidden=(64,))
+    X = torch.ones(200, 5)
+    with torch.no_grad():
+        assert torch.equal(module(X), module(X))  # eval: deterministic
+        module.train()
+        hidden = module.trunk[:2](X)
+        dropped = module.trunk(X)
+    active = hidden != 0  # ReLU zeros stay zero either way
+    dropped_fraction = (dropped[active] == 0).float().mean()
+    assert 0.25 < dropped_fraction < 0.35  # p = 0.3
+    kept = dropped != 0
+    torch.testing.assert_close(dropped[kept], hidden[kept] / 0.7)
