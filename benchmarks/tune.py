@@ -98,15 +98,16 @@ def parse_args(argv=None):
 def cv_table(search, top=5):
     """Markdown table of the ``top`` candidates by cross-validated AU(PRC)."""
     res = pd.DataFrame(search.cv_results_).sort_values("rank_test_au_prc")
+    names = list(PARAM_GRID)
     lines = [
-        "| rank | dropout | label_smoothing | level_weights | CV AU(PRC) "
-        "| CV fine acc | fit s |",
-        "|---:|---:|---:|---|---:|---:|---:|",
+        "| rank | " + " | ".join(names) + " | CV AU(PRC) | CV fine acc | fit s |",
+        "|---:|" + "---|" * len(names) + "---:|---:|---:|",
     ]
-    for _, row in res.head(top).iterrows():
+    for index, row in res.head(top).iterrows():
+        chosen = " (refitted)" if index == search.best_index_ else ""
+        values = " | ".join(str(row[f"param_{name}"]) for name in names)
         lines.append(
-            f"| {row['rank_test_au_prc']} | {row['param_dropout']} "
-            f"| {row['param_label_smoothing']} | {list(row['param_level_weights'])} "
+            f"| {row['rank_test_au_prc']}{chosen} | {values} "
             f"| {row['mean_test_au_prc']:.4f} ± {row['std_test_au_prc']:.4f} "
             f"| {row['mean_test_fine_accuracy']:.4f} "
             f"± {row['std_test_fine_accuracy']:.4f} | {row['mean_fit_time']:.1f} |"

@@ -131,7 +131,9 @@ class LabelHierarchy:
             starts = np.searchsorted(parent[order], np.arange(len(self.classes[level])))
             if np.any(np.bincount(parent, minlength=len(self.classes[level])) == 0):
                 raise ValueError(f"Every class of level {level} needs a child.")
-            self._children_by_parent.append((order, starts))
+            # None: children already sit in parent order (e.g. 'a/x' labels).
+            identity = np.array_equal(order, np.arange(len(order)))
+            self._children_by_parent.append((None if identity else order, starts))
 
     @property
     def n_levels(self):
@@ -336,7 +338,8 @@ class LabelHierarchy:
         probas = [leaf_proba]
         for level in range(self.n_levels - 2, -1, -1):
             order, starts = self._children_by_parent[level]
-            probas.insert(0, np.add.reduceat(probas[0][:, order], starts, axis=1))
+            children = probas[0] if order is None else probas[0][:, order]
+            probas.insert(0, np.add.reduceat(children, starts, axis=1))
         return probas
 
 
