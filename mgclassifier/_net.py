@@ -9,6 +9,10 @@ from skorch.utils import get_map_location
 
 from ._data import sparse_rows_to_torch
 
+NUMPY_FORWARD_MAX_ROWS = 64
+"""Up to this many dense CPU rows, inference runs in numpy (no torch thread-pool
+wake-up, which dominates small calls); larger chunks use torch's faster kernels."""
+
 
 class MultiGranularityNet(NeuralNet):
     """A skorch net whose criterion is a :class:`~mgclassifier._loss.MultiLevelLoss`.
@@ -71,8 +75,8 @@ class MultiGranularityNet(NeuralNet):
     def predict_logits(self, X, chunk_size=8192):
         """Concatenated per-level logits for a 2-D array, as float64 numpy.
 
-        One chunk of rows at a time: dense rows on the CPU go through the
-        module's numpy twin (``MultiHeadMLP.numpy_forward``), other inputs
+        One chunk of rows at a time: small dense chunks on the CPU go through
+        the module's numpy twin (``MultiHeadMLP.numpy_forward``), other inputs
         through the module in inference mode (sparse rows stay sparse). It
         does not touch the module's train/eval mode, so concurrent calls from
         several threads are safe.
@@ -85,7 +89,8 @@ class MultiGranularityNet(NeuralNet):
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def _forward_rows(self, rows):
-        if torch.device(self.device).type == "cpu" and not sp.issparse(rows):
+        small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
+        if small and not sp.issparse(rows) and torch.device(self.device).type == "cpu":
             return self.module_.numpy_forward(rows).astype(np.float64)
         if sp.issparse(rows):
             rows = sparse_rows_to_torch(rows, self.device)
