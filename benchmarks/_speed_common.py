@@ -13,6 +13,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from skorch import NeuralNetClassifier
 from torch import nn
 
 
@@ -104,6 +105,27 @@ class FlatMLP(nn.Module):
 
     def forward(self, X):
         return self.layers(X)
+
+
+def fit_skorch_peer(X, y, trunk, epochs, batch_size, lr, device="cpu"):
+    """skorch's ``NeuralNetClassifier`` with its default data path, flat on ``y``.
+
+    Adam, no validation split; seeded so repeated runs train the same net.
+    """
+    torch.manual_seed(0)
+    return NeuralNetClassifier(
+        FlatMLP,
+        module__n_features=X.shape[1],
+        module__n_classes=int(y.max()) + 1,
+        module__hidden_layer_sizes=trunk,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        train_split=None,
+        device=str(device),
+        verbose=0,
+    ).fit(X, y)
 
 
 def hand_fit(

@@ -38,8 +38,7 @@ import sys
 import time
 
 import torch
-from _speed_common import FlatMLP, hand_fit, make_data, markdown_table
-from skorch import NeuralNetClassifier
+from _speed_common import fit_skorch_peer, hand_fit, make_data, markdown_table
 
 from mgclassifier import MultiGranularityClassifier
 
@@ -80,20 +79,7 @@ def run_hand(X, Y, epochs, device):
 
 
 def run_skorch(X, Y, epochs, device):
-    torch.manual_seed(0)
-    net = NeuralNetClassifier(
-        FlatMLP,
-        module__n_features=X.shape[1],
-        module__n_classes=LEVELS[-1],
-        module__hidden_layer_sizes=TRUNK,
-        max_epochs=epochs,
-        batch_size=BATCH,
-        optimizer=torch.optim.Adam,
-        lr=LR,
-        train_split=None,
-        device=str(device),
-        verbose=0,
-    ).fit(X, Y[:, -1])
+    net = fit_skorch_peer(X, Y[:, -1], TRUNK, epochs, BATCH, lr=LR, device=device)
     return list(net.history[:, "dur"]), net
 
 

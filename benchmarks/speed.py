@@ -62,10 +62,9 @@ import warnings
 
 import numpy as np
 import torch
-from _speed_common import FlatMLP, hand_fit, make_data, markdown_table
+from _speed_common import fit_skorch_peer, hand_fit, make_data, markdown_table
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
-from skorch import NeuralNetClassifier
 from threadpoolctl import threadpool_limits
 
 from mgclassifier import MultiGranularityClassifier
@@ -112,19 +111,7 @@ def fit_hand(X, Y, epochs, trunk, batch_size):
 
 
 def fit_skorch(X, Y, epochs, trunk, batch_size):
-    torch.manual_seed(0)
-    return NeuralNetClassifier(
-        FlatMLP,
-        module__n_features=X.shape[1],
-        module__n_classes=int(Y[:, -1].max()) + 1,
-        module__hidden_layer_sizes=trunk,
-        max_epochs=epochs,
-        batch_size=batch_size,
-        optimizer=torch.optim.Adam,
-        lr=LR,
-        train_split=None,
-        verbose=0,
-    ).fit(X, Y[:, -1])
+    return fit_skorch_peer(X, Y[:, -1], trunk, epochs, batch_size, lr=LR)
 
 
 def fit_mlp(X, Y, epochs, trunk, batch_size):

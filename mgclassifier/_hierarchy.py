@@ -21,22 +21,26 @@ def _py(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _is_missing(value):
-    """True for the values that mean "no label here": None, NaN and ``""``."""
+def is_missing_label(value):
+    """True for the values that mean "no label here".
+
+    None, NaN, ``""`` and pandas' NA/NaT (recognised without importing
+    pandas). Shared by the hierarchy, the metrics and the plots.
+    """
     if value is None:
         return True
     if isinstance(value, str):
         return value == ""
     if isinstance(value, numbers.Real):
         return value != value  # NaN is the only value not equal to itself
-    return False
+    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def _check_level_column(column, level):
     """Validate one column of ``Y`` and return (labels, missing mask)."""
     column = np.asarray(column)
     if column.dtype.kind == "O":
-        missing = np.fromiter((_is_missing(v) for v in column), bool, len(column))
+        missing = np.fromiter((is_missing_label(v) for v in column), bool, len(column))
         present = column[~missing]
         kinds = {}  # kind -> first label of that kind, for the message
         for v in present:
@@ -166,7 +170,7 @@ class LabelHierarchy:
             a coarse label is missing under a present fine label, or the
             labels are not discrete.
         """
-        Y = np.asarray(Y, dtype=object) if _has_mixed_columns(Y) else np.asarray(Y)
+        Y = _as_label_matrix(Y)
         n_samples, n_levels = Y.shape
         classes, codes = [], np.empty((n_samples, n_levels), dtype=np.intp)
         previous_missing = np.zeros(n_samples, dtype=bool)
@@ -225,11 +229,15 @@ class LabelHierarchy:
 
     def encode(self, Y):
         """Class index per level for known labels; -1 for unknown or missing."""
-        Y = np.asarray(Y, dtype=object) if _has_mixed_columns(Y) else np.asarray(Y)
+        return self._encode(_as_label_matrix(Y))[0]
+
+    def _encode(self, Y):
+        """``(codes, missing)`` for a label matrix; ``missing`` marks no-labels."""
         codes = np.full(Y.shape, MISSING, dtype=np.intp)
+        missing = np.zeros(Y.shape, dtype=bool)
         for level, level_classes in enumerate(self.classes):
-            column, missing = _check_level_column(Y[:, level], level)
-            present = np.flatnonzero(~missing)
+            column, missing[:, level] = _check_level_column(Y[:, level], level)
+            present = np.flatnonzero(~missing[:, level])
             try:
                 values = column[present].astype(level_classes.dtype)
             except (TypeError, ValueError):
@@ -238,7 +246,7 @@ class LabelHierarchy:
             index = np.clip(index, 0, len(level_classes) - 1)
             known = level_classes[index] == values
             codes[present[known], level] = index[known]
-        return codes
+        return codes, missing
 
     def encode_known(self, Y):
         """Encode labels that must all lie on paths of this tree.
@@ -249,16 +257,15 @@ class LabelHierarchy:
             If ``Y`` has another number of levels, holds a label the tree
             does not have, or a label under a parent other than its own.
         """
-        Y = np.asarray(Y, dtype=object) if _has_mixed_columns(Y) else np.asarray(Y)
+        Y = _as_label_matrix(Y)
         if Y.ndim != 2 or Y.shape[1] != self.n_levels:
             raise ValueError(
                 f"y has {Y.shape[1] if Y.ndim == 2 else 1} level(s) but the fitted "
                 f"hierarchy has {self.n_levels}."
             )
-        codes = self.encode(Y)
+        codes, missing = self._encode(Y)
         for level in range(self.n_levels):
-            _, missing = _check_level_column(Y[:, level], level)
-            unknown = np.flatnonzero((codes[:, level] == MISSING) & ~missing)
+            unknown = np.flatnonzero((codes[:, level] == MISSING) & ~missing[:, level])
             if unknown.size:
                 raise ValueError(
                     f"Label {_py(Y[unknown[0], level])!r} at level {level} is not in "
@@ -343,7 +350,9 @@ class LabelHierarchy:
         return probas
 
 
-def _has_mixed_columns(Y):
-    """True for a DataFrame whose columns have different dtypes."""
+def _as_label_matrix(Y):
+    """``Y`` as an array; object dtype for a DataFrame whose columns differ in
+    dtype, so each column keeps its own labels (ints stay ints)."""
     dtypes = getattr(Y, "dtypes", None)
-    return dtypes is not None and len(set(map(str, dtypes))) > 1
+    mixed = dtypes is not None and len(set(map(str, dtypes))) > 1
+    return np.asarray(Y, dtype=object) if mixed else np.asarray(Y)

@@ -8,11 +8,11 @@ strings, ``None`` and NaN mark a path that stops early: such entries, and
 every entry after them on the same row, are not nodes.
 """
 
-import numbers
-
 import numpy as np
 from sklearn.metrics import average_precision_score
 from sklearn.utils import check_array, check_consistent_length
+
+from ._hierarchy import is_missing_label
 
 __all__ = [
     "SCORERS",
@@ -68,19 +68,7 @@ def _check_label_pair(y_true, y_pred):
     return y_true, y_pred
 
 
-def _is_missing(value):
-    """Whether a single label marks the end of a shorter path."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value == ""
-    if isinstance(value, numbers.Real):
-        return bool(np.isnan(value))
-    # pandas.NA and pandas.NaT, without importing pandas.
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-_is_missing_vec = np.frompyfunc(_is_missing, 1, 1)
+_is_missing_vec = np.frompyfunc(is_missing_label, 1, 1)
 
 
 def _node_mask(Y):

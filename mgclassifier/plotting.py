@@ -16,6 +16,8 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
+from ._hierarchy import is_missing_label
+
 __all__ = ["LevelConfusionMatrixDisplay", "TrainingHistoryDisplay"]
 
 
@@ -283,18 +285,6 @@ class TrainingHistoryDisplay:
         return display.plot(ax=ax, log_scale=log_scale, legend=legend)
 
 
-def _is_missing(value):
-    """None, NaN and "" mark a missing label (a path that stops early)."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value == ""
-    try:
-        return bool(value != value)  # NaN
-    except (TypeError, ValueError):
-        return False
-
-
 def _level_column(y, level, name):
     """Column ``level`` of a label matrix (a 1-D ``y`` is one level)."""
     y = np.asarray(y)
@@ -512,7 +502,9 @@ im_kw, text_kw
                 f"y_true and y_pred have different numbers of samples: "
                 f"{len(true)} and {len(pred)}."
             )
-        keep = ~np.array([_is_missing(t) or _is_missing(p) for t, p in zip(true, pred)])
+        keep = ~np.array(
+            [is_missing_label(t) or is_missing_label(p) for t, p in zip(true, pred)]
+        )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight)[keep]
         true, pred = true[keep], pred[keep]
@@ -599,7 +591,8 @@ xticks_rotation, values_format, cmap, ax, colorbar, im_kw, text_kw
                 classes = [np.asarray(classes)]
             true, level_index = _level_column(y, level, "y")
             known = np.asarray(classes[level_index])
-            present = np.array([t for t in true if not _is_missing(t)], dtype=object)
+            present = [t for t in true if not is_missing_label(t)]
+            present = np.array(present, dtype=object)
             labels = (
                 known
                 if np.isin(present, known.astype(object)).all()
