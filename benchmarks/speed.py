@@ -62,7 +62,13 @@ import warnings
 
 import numpy as np
 import torch
-from _speed_common import fit_skorch_peer, hand_fit, make_data, markdown_table
+from _speed_common import (
+    HAND_LOOP_OBJECTIVE,
+    fit_skorch_peer,
+    hand_fit,
+    make_data,
+    markdown_table,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
@@ -102,6 +108,7 @@ def fit_estimator(X, Y, epochs, trunk, batch_size):
         lr=LR,
         alpha_l2=0.0,
         random_state=0,
+        **HAND_LOOP_OBJECTIVE,
     ).fit(X, Y)
 
 

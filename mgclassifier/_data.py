@@ -84,8 +84,9 @@ class BatchIterator:
 
     Used as skorch's ``iterator_train`` / ``iterator_valid``: skorch calls
     ``BatchIterator(dataset, batch_size=..., shuffle=...)`` once per fit and
-    iterates it once per epoch. Shuffling draws from torch's global RNG, which
-    the estimator seeds inside ``torch.random.fork_rng``.
+    iterates it once per epoch. Shuffling draws from torch's global CPU RNG
+    (directly, or to seed a device generator), which the estimator seeds
+    inside ``torch.random.fork_rng``.
     """
 
     def __init__(self, dataset, batch_size=256, shuffle=False):
@@ -98,10 +99,17 @@ class BatchIterator:
 
     def __iter__(self):
         n, device = len(self.dataset), self.dataset.device
-        if self.shuffle:
-            order = torch.randperm(n).to(device)
-        else:
+        if not self.shuffle:
             order = torch.arange(n, device=device)
+        elif device.type == "cpu":
+            order = torch.randperm(n)
+        else:
+            # Drawn on the device (no host-to-device copy each epoch), from a
+            # generator seeded by the global CPU RNG, so the estimator's seed
+            # still fixes the order.
+            seed = int(torch.randint(2**62, ()))
+            generator = torch.Generator(device=device).manual_seed(seed)
+            order = torch.randperm(n, device=device, generator=generator)
         for start in range(0, n, self.batch_size):
             yield self.dataset.__getitems__(order[start : start + self.batch_size])
 

@@ -703,13 +703,15 @@ def _level_class_weight(entry, level_codes, classes, level):
 
 
 def _adam_options(alpha_l2, device):
-    """skorch optimizer parameters: L2 on weights only, fused kernels on CPU."""
+    """skorch optimizer parameters: L2 on weights only, fused kernels."""
     options = {}
     if alpha_l2 > 0:
         options["optimizer__weight_decay"] = alpha_l2
         options["optimizer__param_groups"] = [("*bias", {"weight_decay": 0.0})]
-    # The fused CPU Adam (torch >= 2.4) is ~3x faster per step than the loop.
-    if torch.device(device).type == "cpu" and _torch_at_least(2, 4):
+    # Fused Adam: one kernel for all parameters. On the CPU (torch >= 2.4) it
+    # is ~3x faster per step than the loop; on CUDA it saves kernel launches.
+    device_type = torch.device(device).type
+    if device_type == "cuda" or (device_type == "cpu" and _torch_at_least(2, 4)):
         options["optimizer__fused"] = True
     return options
 

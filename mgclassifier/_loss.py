@@ -102,7 +102,7 @@ class MultiLevelLoss(nn.Module):
             )
         per_level = torch.stack(per_level)
         weights = self.train_level_weights if training else self.level_weights
-        total = (weights * per_level).sum()
+        total = weights.dot(per_level)
         if training and self.consistency > 0:
             total = total + self.consistency * self._consistency_penalty(level_logits)
         return total, per_level.detach()

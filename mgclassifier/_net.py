@@ -5,6 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
 from skorch.utils import get_map_location
 
 from ._data import sparse_rows_to_torch
@@ -12,6 +13,26 @@ from ._data import sparse_rows_to_torch
 NUMPY_FORWARD_MAX_ROWS = 64
 """Up to this many dense CPU rows, inference runs in numpy (no torch thread-pool
 wake-up, which dominates small calls); larger chunks use torch's faster kernels."""
+
+
+class _LossOnDevice:
+    """A batch loss left on its device until the end of the epoch.
+
+    skorch's batch loop records ``step["loss"].item()`` after every batch. On
+    a GPU that read waits for the batch to finish, so the CPU cannot queue the
+    next batch's kernels while the GPU works. Wrapped in this class,
+    ``item()`` returns the wrapper itself, which goes into the history as a
+    placeholder; :meth:`MultiGranularityNet.on_epoch_end` reads all of an
+    epoch's placeholders with one transfer before any callback sees them.
+    """
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def item(self):
+        return self
 
 
 class MultiGranularityNet(NeuralNet):
@@ -31,19 +52,55 @@ class MultiGranularityNet(NeuralNet):
         Passed to :class:`skorch.NeuralNet`.
     """
 
+    defer_loss_read = "auto"
+    """Whether batch losses are read once per epoch instead of once per batch:
+    "auto" does so off the CPU (where a read is a device sync), True and
+    False force it. A class attribute, so benchmarks and tests can switch it."""
+
     def __init__(self, *args, alpha_l1=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.alpha_l1 = alpha_l1
+
+    def train_step(self, batch, **fit_params):
+        return self._wrap_loss(super().train_step(batch, **fit_params))
+
+    def validation_step(self, batch, **fit_params):
+        return self._wrap_loss(super().validation_step(batch, **fit_params))
+
+    def _wrap_loss(self, step):
+        defer = self.defer_loss_read
+        if defer == "auto":
+            # A progress bar shows each batch's loss, so it needs the value now.
+            defer = torch.device(self.device).type != "cpu" and self.verbose < 2
+        if defer:
+            step = {**step, "loss": _LossOnDevice(step["loss"].detach())}
+        return step
+
+    def _read_deferred_losses(self):
+        """Replace the last epoch's loss placeholders by floats (one sync)."""
+        if not len(self.history):
+            return
+        pending = [
+            (batch, key)
+            for batch in self.history[-1]["batches"]
+            for key, value in batch.items()
+            if isinstance(value, _LossOnDevice)
+        ]
+        if pending:
+            tensors = torch.stack([batch[key].tensor for batch, key in pending])
+            for (batch, key), value in zip(pending, tensors.tolist()):
+                batch[key] = value
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         codes, sample_weight = y_true
         loss, per_level = self.criterion_(
             y_pred, codes, sample_weight, training=training
         )
-        # Summed as tensors and read once per epoch: no GPU sync per batch.
-        prefix = "train" if training else "valid"
-        self._level_loss_sums[prefix] += per_level * len(codes)
-        self._level_loss_counts[prefix] += len(codes)
+        # Kept as tensors and read once per epoch: no GPU sync, no extra
+        # kernel per batch.
+        self._level_losses["train" if training else "valid"].append(
+            (per_level, len(codes))
+        )
         if training and self.alpha_l1 > 0:
             loss = loss + self.alpha_l1 * sum(
                 p.abs().sum()
@@ -54,23 +111,40 @@ class MultiGranularityNet(NeuralNet):
 
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)
-        zeros = torch.zeros(len(self.module_.level_sizes), device=self.device)
-        self._level_loss_sums = {"train": zeros, "valid": zeros.clone()}
-        self._level_loss_counts = {"train": 0, "valid": 0}
+        self._level_losses = {"train": [], "valid": []}
 
     def on_epoch_end(self, net, **kwargs):
+        # The net's own hook runs before the callbacks' (skorch's notify).
+        self._read_deferred_losses()
         super().on_epoch_end(net, **kwargs)
-        for prefix, total in self._level_loss_sums.items():
-            count = self._level_loss_counts[prefix]
-            if count:
-                for level, value in enumerate((total / count).tolist()):
+        for prefix, batches in self._level_losses.items():
+            if batches:
+                losses, sizes = zip(*batches)
+                sizes = torch.tensor(sizes, dtype=torch.float32, device=self.device)
+                means = sizes @ torch.stack(losses) / sizes.sum()
+                for level, value in enumerate(means.tolist()):
                     self.history.record(f"{prefix}_loss_level_{level}", value)
 
     def on_train_end(self, net, **kwargs):
+        self._read_deferred_losses()  # an epoch cut short has no epoch end
         super().on_train_end(net, **kwargs)
-        # Running sums may live on the GPU: drop them so pickles load anywhere.
-        self.__dict__.pop("_level_loss_sums", None)
-        self.__dict__.pop("_level_loss_counts", None)
+        # Batch losses may live on the GPU: drop them so pickles load anywhere.
+        self.__dict__.pop("_level_losses", None)
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's training step, minus a per-batch walk over every submodule.
+
+        skorch calls ``module.train()`` on the module and the criterion before
+        every batch; here that happens only when either is not in training
+        mode already (after validation batches, say).
+        """
+        if not (self.module_.training and self.criterion_.training):
+            self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def predict_logits(self, X, chunk_size=8192):
         """Concatenated per-level logits for a 2-D array, as float64 numpy.

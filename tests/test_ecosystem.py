@@ -184,3 +184,40 @@ def test_cuda_fit_predicts_like_and_pickles_to_cpu(tree_data):
     restored = pickle.loads(pickle.dumps(clf))
     for a, b in zip(clf.predict_proba(X), restored.predict_proba(X)):
         np.testing.assert_allclose(a, b, atol=1e-6)
+    # Batch losses were read once per epoch, yet the history holds plain floats.
+    batch_losses = [
+        value
+        for row in clf.history_
+        for batch in row["batches"]
+        for key, value in batch.items()
+        if key.endswith("_loss")
+    ]
+    assert batch_losses and all(type(v) is float for v in batch_losses)
+    assert np.isfinite(batch_losses).all()
+    # The device-side shuffle is seeded from random_state: a refit repeats.
+    again = tiny(device="cuda", max_epochs=3).fit(X, Y)
+    np.testing.assert_allclose(
+        again.history_[:, "train_loss"], clf.history_[:, "train_loss"], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        again.predict_proba(X)[-1], clf.predict_proba(X)[-1], atol=1e-5
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none here")
+def test_cuda_progress_bar_reads_each_batch_loss(tree_data, monkeypatch):
+    from skorch.callbacks import ProgressBar
+
+    shown = []
+    original = ProgressBar._get_postfix_dict
+
+    def spy(self, net):
+        postfix = original(self, net)
+        shown.extend(postfix.values())
+        return postfix
+
+    monkeypatch.setattr(ProgressBar, "_get_postfix_dict", spy)
+    X, Y = tree_data
+    tiny(device="cuda", max_epochs=2, verbose=2).fit(X, Y)
+    # The bar shows each batch's loss as it comes: no deferred placeholders.
+    assert shown and all(type(v) is float and np.isfinite(v) for v in shown)

@@ -121,6 +121,31 @@ def test_without_early_stopping_runs_max_epochs(tree_data):
     assert "valid_loss" not in clf.history_[-1]
 
 
+def test_deferred_loss_reads_record_the_same_history(tree_data, monkeypatch):
+    # On a GPU batch losses are read once per epoch (no sync per batch); force
+    # that path on the CPU and compare with per-batch reads of the same fit.
+    from mgclassifier._net import MultiGranularityNet
+
+    X, Y = tree_data
+    params = dict(hidden_layer_sizes=(16,), max_epochs=4, patience=2, random_state=0)
+    histories = {}
+    for defer in (False, True):
+        monkeypatch.setattr(MultiGranularityNet, "defer_loss_read", defer)
+        histories[defer] = MultiGranularityClassifier(**params).fit(X, Y).history_
+    assert len(histories[True]) == len(histories[False]) == 4
+    for row_deferred, row_direct in zip(histories[True], histories[False]):
+        for key in ("train_loss", "valid_loss"):
+            assert isinstance(row_deferred[key], float)
+            assert row_deferred[key] == row_direct[key]
+        losses, direct = (
+            [{k: v for k, v in b.items() if k.endswith("loss")} for b in row["batches"]]
+            for row in (row_deferred, row_direct)
+        )
+        assert set().union(*losses) == {"train_loss", "valid_loss"}
+        assert all(type(v) is float for batch in losses for v in batch.values())
+        assert losses == direct
+
+
 def test_single_sample_class_falls_back_to_plain_split(tree_data, small_clf):
     X, Y = tree_data
     Y = Y.astype(object)
