@@ -9,6 +9,7 @@ log-probabilities back into probabilities that are coherent with the tree.
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import logsumexp
 from sklearn.utils.multiclass import type_of_target
 
@@ -126,18 +127,31 @@ class LabelHierarchy:
         for level in range(len(self.classes) - 2, -1, -1):
             paths[:, level] = self.parents[level][paths[:, level + 1]]
         self.paths = paths
-        # Children sorted by parent, and where each parent's run starts: summing
-        # children is then one np.add.reduceat, with no BLAS call (numpy's BLAS
-        # threads would keep spinning and slow down torch's next forward pass).
-        self._children_by_parent = []
         for level, parent in enumerate(self.parents):
-            order = np.argsort(parent, kind="stable")
-            starts = np.searchsorted(parent[order], np.arange(len(self.classes[level])))
             if np.any(np.bincount(parent, minlength=len(self.classes[level])) == 0):
                 raise ValueError(f"Every class of level {level} needs a child.")
-            # None: children already sit in parent order (e.g. 'a/x' labels).
-            identity = np.array_equal(order, np.arange(len(order)))
-            self._children_by_parent.append((None if identity else order, starts))
+
+    def __getstate__(self):
+        # The child-sum matrices are rebuilt on demand: a saved model then
+        # holds no scipy sparse object (skops would ask to trust one).
+        state = self.__dict__.copy()
+        state.pop("_child_sums", None)
+        return state
+
+    def _child_sum(self, level):
+        """Sparse 0/1 matrix that sums level ``level + 1``'s classes into
+        their parents. scipy's sparse product is a plain loop with no BLAS
+        call (numpy's BLAS threads would keep spinning and slow down torch's
+        next forward pass)."""
+        if "_child_sums" not in self.__dict__:
+            self._child_sums = [
+                sp.csr_matrix(
+                    (np.ones(len(parent)), (parent, np.arange(len(parent)))),
+                    shape=(len(self.classes[level]), len(parent)),
+                )
+                for level, parent in enumerate(self.parents)
+            ]
+        return self._child_sums[level]
 
     @property
     def n_levels(self):
@@ -342,12 +356,11 @@ class LabelHierarchy:
             One array per level; a coarse probability is exactly the sum of
             the probabilities of its children.
         """
-        probas = [leaf_proba]
+        # One row per class while summing: each sum then adds whole rows.
+        columns = [np.ascontiguousarray(leaf_proba.T)]
         for level in range(self.n_levels - 2, -1, -1):
-            order, starts = self._children_by_parent[level]
-            children = probas[0] if order is None else probas[0][:, order]
-            probas.insert(0, np.add.reduceat(children, starts, axis=1))
-        return probas
+            columns.insert(0, self._child_sum(level) @ columns[0])
+        return [np.ascontiguousarray(c.T) for c in columns[:-1]] + [leaf_proba]
 
 
 def _as_label_matrix(Y):

@@ -146,7 +146,7 @@ class MultiGranularityNet(NeuralNet):
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
-    def predict_logits(self, X, chunk_size=8192):
+    def predict_logits(self, X, columns=slice(None), chunk_size=8192):
         """Concatenated per-level logits for a 2-D array, as float64 numpy.
 
         One chunk of rows at a time: small dense chunks on the CPU go through
@@ -154,22 +154,31 @@ class MultiGranularityNet(NeuralNet):
         through the module in inference mode (sparse rows stay sparse). It
         does not touch the module's train/eval mode, so concurrent calls from
         several threads are safe.
+
+        Parameters
+        ----------
+        X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        columns : slice, default=slice(None)
+            Which logit columns to return (e.g. only the finest level's).
+        chunk_size : int, default=8192
         """
         with torch.inference_mode():
             chunks = [
-                self._forward_rows(X[start : start + chunk_size])
+                self._forward_rows(X[start : start + chunk_size])[:, columns]
+                # float64 for the caller, copying only the selected columns.
+                .astype(np.float64)
                 for start in range(0, X.shape[0], chunk_size)
             ]
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def _forward_rows(self, rows):
+        """float32 logits of one chunk of rows."""
         small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
         if small and not sp.issparse(rows) and torch.device(self.device).type == "cpu":
-            return self.module_.numpy_forward(rows).astype(np.float64)
+            return self.module_.numpy_forward(rows)
         if sp.issparse(rows):
             rows = sparse_rows_to_torch(rows, self.device)
-        logits = self.module_(torch.as_tensor(rows, device=self.device))
-        return logits.cpu().numpy().astype(np.float64)
+        return self.module_(torch.as_tensor(rows, device=self.device)).cpu().numpy()
 
     # ------------------------------------------------------------ persistence
     # skorch's NeuralNet.__getstate__ pickles module_, criterion_ and

@@ -146,6 +146,23 @@ def test_deferred_loss_reads_record_the_same_history(tree_data, monkeypatch):
         assert losses == direct
 
 
+def test_array_shortcut_predicts_like_full_validation(tree_data, small_clf):
+    # Plain float arrays skip validate_data's generic input handling; a list
+    # of lists takes the full path. Both must give the same predictions.
+    X, Y = tree_data
+    clf = small_clf.fit(X, Y)
+    for rows in (X[:1], X[:100]):
+        full = clf.predict_proba(rows.tolist())
+        for array in (
+            rows.astype(np.float32),
+            rows.astype(np.float64),
+            rows[:, ::-1][:, ::-1],
+        ):
+            for a, b in zip(clf.predict_proba(array), full):
+                np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(clf.predict(rows), clf.predict(rows.tolist()))
+
+
 def test_single_sample_class_falls_back_to_plain_split(tree_data, small_clf):
     X, Y = tree_data
     Y = Y.astype(object)

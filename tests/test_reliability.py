@@ -155,6 +155,25 @@ BAD_INPUT = [
         id="predict-nan-in-X",
     ),
     pytest.param(
+        _predict(lambda X: _x_with(X, -np.inf)),
+        ValueError,
+        "Input X contains infinity",
+        id="predict-inf-in-X",
+    ),
+    pytest.param(
+        # Finite in float64, infinite once cast to the network's float32.
+        _predict(lambda X: _x_with(X.astype(np.float64), 1e39)),
+        ValueError,
+        "Input X contains infinity or a value too large for dtype",
+        id="predict-float32-overflow",
+    ),
+    pytest.param(
+        _predict(lambda X: X[:0]),
+        ValueError,
+        "0 sample",
+        id="predict-no-rows",
+    ),
+    pytest.param(
         _predict(lambda X: X[:, :, None]),
         ValueError,
         "Found array with dim 3",
