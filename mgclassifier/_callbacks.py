@@ -1,8 +1,10 @@
-"""skorch callbacks for training-time behaviour: divergence and schedules."""
+"""skorch callbacks for training-time behaviour: divergence, schedules and
+weight averaging."""
 
 import math
 from copy import deepcopy
 
+import torch
 from skorch.callbacks import Callback
 
 
@@ -79,3 +81,65 @@ class LevelWeightSchedule(Callback):
         if weights is not None:
             buffer = net.criterion_.train_level_weights
             buffer.copy_(buffer.new_tensor(weights))
+
+
+class WeightAveraging(Callback):
+    """Exponential moving average of the weights (Polyak averaging).
+
+    After every training batch the average moves towards the current
+    weights: ``average = decay * average + (1 - decay) * weights``, with the
+    decay ramped up as ``min(decay, (1 + t) / (10 + t))`` over the first
+    batches so that the random initial weights are soon forgotten. Validation
+    (hence early stopping and its saved best weights) sees the averaged
+    weights; training continues from the raw ones. The fitted model holds the
+    averaged weights.
+
+    Parameters
+    ----------
+    decay : float
+        In (0, 1); the average spans about ``1 / (1 - decay)`` batches.
+    """
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def on_train_begin(self, net, **kwargs):
+        self._average = [p.detach().clone() for p in net.module_.parameters()]
+        self._raw = None  # the training weights while the average is loaded
+        self._step = 0
+
+    def on_batch_end(self, net, training=True, **kwargs):
+        if not training:
+            return
+        self._step += 1
+        weight = 1.0 - min(self.decay, (1.0 + self._step) / (10.0 + self._step))
+        with torch.no_grad():
+            # One fused call for all tensors, as torch.optim.swa_utils does.
+            torch._foreach_lerp_(self._average, list(net.module_.parameters()), weight)
+
+    def on_batch_begin(self, net, training=True, **kwargs):
+        if not training and self._raw is None:
+            self._load_average(net)  # the epoch's first validation batch
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self._raw is not None:  # back to the training weights
+            with torch.no_grad():
+                for raw, param in zip(self._raw, net.module_.parameters()):
+                    param.copy_(raw)
+            self._raw = None
+
+    def on_train_end(self, net, **kwargs):
+        # With validation the average is loaded already (and early stopping
+        # may have restored the best averaged weights): keep what is there.
+        # An average that took in diverged weights is not used.
+        finite = all(torch.isfinite(a).all() for a in self._average)
+        if self._raw is None and finite:
+            self._load_average(net)
+        self._average = self._raw = None  # weight copies; not worth pickling
+
+    def _load_average(self, net):
+        with torch.no_grad():
+            params = list(net.module_.parameters())
+            self._raw = [p.detach().clone() for p in params]
+            for average, param in zip(self._average, params):
+                param.copy_(average)

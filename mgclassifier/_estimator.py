@@ -24,7 +24,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._calibration import fit_temperature, softmax_
 from ._calibration import level_log_proba as level_log_proba_from_logits
-from ._callbacks import DivergenceGuard, LevelWeightSchedule
+from ._callbacks import DivergenceGuard, LevelWeightSchedule, WeightAveraging
 from ._data import ArrayDataset, BatchIterator, HoldoutSplit
 from ._hierarchy import LabelHierarchy, _py
 from ._loss import MultiLevelLoss
@@ -76,6 +76,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         the next finer head.
     label_smoothing : float, default=0.1
         Label smoothing of the training cross-entropy, in [0, 1).
+    weight_averaging : float, default=0.0
+        Decay of an exponential moving average of the weights, updated after
+        every batch, in [0, 1); 0 turns it off. Validation (early stopping)
+        and the fitted model use the averaged weights, training continues
+        from the raw ones. 0.99 averages over about the last 100 batches.
     class_weight : None, "balanced", dict or list, default=None
         Weight of each class in the loss. "balanced" weighs each sample at
         every level by ``n_samples / (n_classes * count(class))`` of its class
@@ -195,6 +200,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "level_weight_schedule": [None, dict],
         "consistency": [Interval(Real, 0, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "weight_averaging": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [None, StrOptions({"balanced"}), dict, list],
         "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
         "calibrate": ["boolean"],
@@ -221,6 +227,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         level_weight_schedule=None,
         consistency=0.0,
         label_smoothing=0.1,
+        weight_averaging=0.0,
         class_weight=None,
         coarse_decoding_weight=0.0,
         calibrate=True,
@@ -244,6 +251,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.level_weight_schedule = level_weight_schedule
         self.consistency = consistency
         self.label_smoothing = label_smoothing
+        self.weight_averaging = weight_averaging
         self.class_weight = class_weight
         self.coarse_decoding_weight = coarse_decoding_weight
         self.calibrate = calibrate
@@ -497,6 +505,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         schedule = self._level_weight_schedule(hierarchy.n_levels)
         if schedule is not None:
             callbacks.append(("level_weight_schedule", LevelWeightSchedule(schedule)))
+        if self.weight_averaging > 0:
+            # Before early stopping, whose best weights are then averaged ones.
+            callbacks.append(
+                ("weight_averaging", WeightAveraging(self.weight_averaging))
+            )
         if early_stopping:
             n_valid = int(np.ceil(self.validation_fraction * X.shape[0]))
             if X.shape[0] - n_valid < 1:

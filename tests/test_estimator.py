@@ -246,6 +246,7 @@ def test_set_params_changes_the_network(tree_data, small_clf):
         ({"activation": "swish"}, "activation"),
         ({"level_weights": [1.0]}, "one weight per level"),
         ({"level_weights": [-1.0, 1.0]}, "non-negative"),
+        ({"weight_averaging": 1.0}, "weight_averaging"),
     ],
 )
 def test_bad_parameters_fail_clearly(tree_data, small_clf, params, match):

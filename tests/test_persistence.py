@@ -81,7 +81,20 @@ def fitted_1d(data):
     ).fit(X, Y[:, -1])
 
 
-@pytest.fixture(params=["multi", "1d"])
+@pytest.fixture(scope="module")
+def fitted_averaged(data):
+    """Weight averaging on: its callback is one more type to trust."""
+    X, Y = data
+    return MultiGranularityClassifier(
+        hidden_layer_sizes=(16,),
+        max_epochs=4,
+        batch_size=32,
+        weight_averaging=0.9,
+        random_state=0,
+    ).fit(X, Y)
+
+
+@pytest.fixture(params=["multi", "1d", "averaged"])
 def fitted(request):
     return request.getfixturevalue(f"fitted_{request.param}")
 
@@ -90,6 +103,8 @@ def expected_types(clf):
     types = set(SKOPS_TRUSTED_TYPES)
     if not clf.early_stopping:
         types -= EARLY_STOPPING_TYPES
+    if clf.weight_averaging > 0:
+        types.add("mgclassifier._callbacks.WeightAveraging")
     return sorted(types)
 
 
