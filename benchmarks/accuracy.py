@@ -86,6 +86,9 @@ SYNTHETIC = {
     "wide/shallow: branching (4, 12), class_sep 0.8": dict(
         branching=(4, 12), class_sep=0.8
     ),
+    "mid-depth, skewed, noisy: branching (3, 4, 5), imbalance 1.0, label noise 0.1": (
+        dict(branching=(3, 4, 5), imbalance=1.0, label_noise=0.1, class_sep=1.0)
+    ),
 }
 SYNTHETIC_FEATURES = dict(n_features=40, n_informative=20)
 

@@ -13,7 +13,7 @@ parameters (everything else at its defaults, ``random_state=0``):
 ==========================  ==============================
 ``dropout``                 0.5, 0.6
 ``label_smoothing``         0.05, 0.1
-``level_weights``           [0.1, 0.1, 1], [0.25, 0.25, 1]
+``weight_averaging``        0 (off), 0.995
 ``coarse_decoding_weight``  0, 0.25
 ==========================  ==============================
 
@@ -53,7 +53,7 @@ from mgclassifier.metrics import average_precision_scorer, fine_accuracy_scorer
 PARAM_GRID = {
     "dropout": [0.5, 0.6],
     "label_smoothing": [0.05, 0.1],
-    "level_weights": [[0.1, 0.1, 1.0], [0.25, 0.25, 1.0]],
+    "weight_averaging": [0.0, 0.995],
     "coarse_decoding_weight": [0.0, 0.25],
 }
 SCORING = {"au_prc": average_precision_scorer, "fine_accuracy": fine_accuracy_scorer}

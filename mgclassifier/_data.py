@@ -46,8 +46,13 @@ class ArrayDataset(torch.utils.data.Dataset):
     def __getitems__(self, indices):
         """One batch ``(X, (codes, sample_weight))`` for the given rows."""
         index = torch.as_tensor(indices, device=self.device)
-        weight = None if self.sample_weight is None else self.sample_weight[index]
-        return self.features(index), (self.codes[index], weight)
+        # index_select: several times cheaper than advanced indexing here.
+        weight = (
+            None
+            if self.sample_weight is None
+            else self.sample_weight.index_select(0, index)
+        )
+        return self.features(index), (self.codes.index_select(0, index), weight)
 
     def features(self, index):
         """Feature rows on the device: dense, or a sparse COO tensor."""

@@ -621,10 +621,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
         ):
-            X32 = X.astype(np.float32, copy=False)
-            # A non-finite sum means NaN, inf or overflow: validate_data decides.
-            if np.isfinite(X32.sum()):
-                return X32
+            # A non-finite sum means NaN, inf or overflow: validate_data decides
+            # (and warns or raises; the quick check stays silent).
+            with np.errstate(over="ignore", invalid="ignore"):
+                X32 = X.astype(np.float32, copy=False)
+                if np.isfinite(X32.sum()):
+                    return X32
         return validate_data(
             self, X, accept_sparse="csr", dtype=np.float32, reset=False
         )

@@ -134,7 +134,12 @@ class MultiHeadMLP(nn.Module):
         )
         layers, width = [], n_features
         for size in hidden_layer_sizes:
-            layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+            activation_layer = ACTIVATIONS[activation]()
+            if isinstance(activation_layer, nn.ReLU):
+                # In place: the Linear output it overwrites is not needed for
+                # the backward pass, and one batch-sized allocation is saved.
+                activation_layer.inplace = True
+            layers += [nn.Linear(width, size), activation_layer]
             if dropout > 0:
                 layers.append(FastDropout(dropout))
             width = size
@@ -144,7 +149,7 @@ class MultiHeadMLP(nn.Module):
     def forward(self, X):
         if X.is_sparse:
             return self._forward_sparse(X)
-        return self.heads(self.trunk((X - self.input_mean) / self.input_scale))
+        return self.heads(self.trunk((X - self.input_mean).div_(self.input_scale)))
 
     def _forward_sparse(self, X):
         """Same function for sparse COO input, without densifying it.
