@@ -21,6 +21,17 @@ def make_tree_data(n_samples=300, n_features=6, branching=(3, 2), seed=0):
     return X, Y.astype(str)
 
 
+def tiny_classifier(**params):
+    """A MultiGranularityClassifier small enough to fit in well under a second
+    on ``make_tree_data``; ``params`` override the defaults."""
+    from mgclassifier import MultiGranularityClassifier
+
+    defaults = dict(
+        hidden_layer_sizes=(16,), max_epochs=15, batch_size=32, random_state=0
+    )
+    return MultiGranularityClassifier(**{**defaults, **params})
+
+
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
     """Run the tests with one torch thread.

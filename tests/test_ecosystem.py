@@ -6,17 +6,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import tiny_classifier as tiny
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
-
-from mgclassifier import MultiGranularityClassifier
-
-
-def tiny(**params):
-    defaults = dict(
-        hidden_layer_sizes=(16,), max_epochs=15, batch_size=32, random_state=0
-    )
-    return MultiGranularityClassifier(**{**defaults, **params})
 
 
 def test_dataframe_y_keeps_level_names(tree_data):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.serialization
-from conftest import make_tree_data
+from conftest import make_tree_data, tiny_classifier
 from skorch.exceptions import DeviceWarning
 
 from mgclassifier import MultiGranularityClassifier
@@ -58,40 +58,23 @@ def data():
 def fitted_multi(data):
     """Two levels, early stopping, dropout on (so eval mode matters)."""
     X, Y = data
-    return MultiGranularityClassifier(
-        hidden_layer_sizes=(16,),
-        max_epochs=4,
-        batch_size=32,
-        dropout=0.2,
-        random_state=0,
-    ).fit(X, Y)
+    return tiny_classifier(max_epochs=4, dropout=0.2).fit(X, Y)
 
 
 @pytest.fixture(scope="module")
 def fitted_1d(data):
     """A single level (1-D y), no early stopping."""
     X, Y = data
-    return MultiGranularityClassifier(
-        hidden_layer_sizes=(16,),
-        max_epochs=3,
-        batch_size=32,
-        dropout=0.2,
-        early_stopping=False,
-        random_state=0,
-    ).fit(X, Y[:, -1])
+    return tiny_classifier(max_epochs=3, dropout=0.2, early_stopping=False).fit(
+        X, Y[:, -1]
+    )
 
 
 @pytest.fixture(scope="module")
 def fitted_averaged(data):
     """Weight averaging on: its callback is one more type to trust."""
     X, Y = data
-    return MultiGranularityClassifier(
-        hidden_layer_sizes=(16,),
-        max_epochs=4,
-        batch_size=32,
-        weight_averaging=0.9,
-        random_state=0,
-    ).fit(X, Y)
+    return tiny_classifier(max_epochs=4, weight_averaging=0.9).fit(X, Y)
 
 
 @pytest.fixture(params=["multi", "1d", "averaged"])

@@ -8,17 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-from conftest import make_tree_data
+from conftest import make_tree_data, tiny_classifier
 from sklearn.exceptions import ConvergenceWarning
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._net import MultiGranularityNet
 
-FAST = dict(hidden_layer_sizes=(16,), max_epochs=5, batch_size=32, random_state=0)
-
 
 def fast_clf(**params):
-    return MultiGranularityClassifier(**{**FAST, **params})
+    return tiny_classifier(**{"max_epochs": 5, **params})
 
 
 def small_data(n_samples=40):
