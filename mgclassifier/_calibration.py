@@ -2,13 +2,14 @@
 
 A single temperature divides every head's logits before the softmax. It is
 fitted after training by minimising the negative log-likelihood of the
-held-out early-stopping split: the ranking of classes within a sample does
+held-out early-stopping split (``_device_inference.fit_temperature``, in
+torch on the training device): the ranking of classes within a sample does
 not change, but confidence becomes comparable across samples, which is what
 ranking metrics over many samples (AU(PRC)) and probability thresholds need.
+These numpy functions serve CPU prediction.
 """
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 
 def level_log_proba(logits, level_sizes, temperature=1.0):
@@ -61,39 +62,39 @@ def log_softmax(scores):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def fit_temperature(logits, leaf_codes, hierarchy, coarse_weight):
-    """Temperature minimising the path NLL of labelled held-out samples.
+def path_logits(logits, level_sizes, paths, coarse_weight):
+    """Unnormalised score of every root-to-leaf path, from concatenated logits.
 
-    The targets are smoothed by ``1 / (n_samples + 1)`` towards uniform, so a
-    small held-out split without errors does not claim certainty.
+    The finest logit of a path's leaf plus ``coarse_weight`` times the
+    logits of its ancestors. ``softmax_(path_logits(...), temperature)`` is
+    :meth:`LabelHierarchy.leaf_log_proba` of the per-level log-softmaxes,
+    exponentiated: each level's log-normaliser is one number per row, so it
+    cancels in the final normalisation, and the per-level softmaxes are never
+    computed.
 
     Parameters
     ----------
-    logits : ndarray of shape (n_samples, sum(n_classes))
-    leaf_codes : ndarray of shape (n_samples,)
-        Index of each sample's finest-level class.
-    hierarchy : LabelHierarchy
+    logits : ndarray of shape (n_samples, sum(level_sizes))
+        A fresh array: with ``coarse_weight`` 0 (or a single level) it is
+        returned as it is.
+    level_sizes : sequence of int
+        Width of each level's block (just the finest one's when only its
+        logits are given).
+    paths : ndarray of shape (n_leaves, n_levels)
+        ``LabelHierarchy.paths``.
     coarse_weight : float
-        As in :meth:`LabelHierarchy.leaf_log_proba`.
 
-    Returns
-    -------
-    float
-        In [0.05, 20]; 1.0 when there are no samples.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> logits = np.array([[1.0, 0.0, 0.0, 0.0, 0.0]])  # 2 coarse, 3 fine
+    >>> path_logits(logits, [2, 3], np.array([[0, 0], [0, 1], [1, 2]]), 0.5)
+    array([[0.5, 0.5, 0. ]])
     """
-    if len(leaf_codes) == 0:
-        return 1.0
-    rows = np.arange(len(leaf_codes))
-    # Laplace-style smoothing of the targets by 1/(n+1): a small held-out split
-    # that happens to be classified perfectly would otherwise drive the
-    # temperature to 0 (certainty); on a large split the effect vanishes.
-    smoothing = 1.0 / (len(leaf_codes) + 1)
-
-    def nll(log_temperature):
-        blocks = level_log_proba(logits, hierarchy.n_classes, np.exp(log_temperature))
-        leaf = hierarchy.leaf_log_proba(blocks, coarse_weight=coarse_weight)
-        hit = leaf[rows, leaf_codes].mean()
-        return -((1 - smoothing) * hit + smoothing * leaf.mean())
-
-    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20)), method="bounded")
-    return float(np.exp(result.x))
+    blocks = np.split(logits, np.cumsum(level_sizes)[:-1], axis=1)
+    if coarse_weight == 0 or len(blocks) == 1:
+        return blocks[-1]
+    scores = blocks[-1].copy()
+    for level, block in enumerate(blocks[:-1]):
+        scores += coarse_weight * block[:, paths[:, level]]
+    return scores

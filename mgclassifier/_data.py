@@ -139,6 +139,9 @@ class HoldoutSplit:
 
     def __call__(self, dataset, y=None, **fit_params):
         train, valid = self.indices(dataset)
+        # Kept for the calibration that follows training (a stratified split of
+        # a million rows takes about a second to redo); the estimator removes it.
+        self.valid_indices_ = valid
         return dataset.subset(train), dataset.subset(valid)
 
     def indices(self, dataset):

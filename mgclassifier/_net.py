@@ -48,6 +48,10 @@ class MultiGranularityNet(NeuralNet):
     alpha_l1 : float, default=0.0
         Weight of the L1 norm of the weight matrices, added to the training
         loss of every batch.
+    autocast : {None, "bfloat16"}, default=None
+        Run training and validation forward passes under ``torch.autocast``
+        with this dtype (mixed precision: the weights, the optimizer and the
+        loss stay float32). Prediction (``predict_logits``) is float32.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
@@ -57,9 +61,19 @@ class MultiGranularityNet(NeuralNet):
     "auto" does so off the CPU (where a read is a device sync), True and
     False force it. A class attribute, so benchmarks and tests can switch it."""
 
-    def __init__(self, *args, alpha_l1=0.0, **kwargs):
+    def __init__(self, *args, alpha_l1=0.0, autocast=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.alpha_l1 = alpha_l1
+        self.autocast = autocast
+
+    def infer(self, x, **fit_params):
+        if self.autocast is None or (isinstance(x, torch.Tensor) and x.is_sparse):
+            # Sparse products have no bfloat16 kernels on every device.
+            return super().infer(x, **fit_params)
+        with torch.autocast(
+            torch.device(self.device).type, dtype=getattr(torch, self.autocast)
+        ):
+            return super().infer(x, **fit_params)
 
     def train_step(self, batch, **fit_params):
         return self._wrap_loss(super().train_step(batch, **fit_params))
@@ -174,14 +188,30 @@ class MultiGranularityNet(NeuralNet):
             ]
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
+    def device_logits(self, X, columns=slice(None), chunk_size=65536):
+        """Like :meth:`predict_logits`, but a float32 tensor left on the device.
+
+        For the calibration temperature and for prediction on a GPU: the
+        logits never travel to the host.
+        """
+        with torch.inference_mode():
+            chunks = [
+                self._forward_on_device(X[start : start + chunk_size])[:, columns]
+                for start in range(0, X.shape[0], chunk_size)
+            ]
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+
     def _forward_rows(self, rows):
-        """float32 logits of one chunk of rows."""
+        """float32 logits of one chunk of rows, as numpy."""
         small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
         if small and not sp.issparse(rows) and torch.device(self.device).type == "cpu":
             return self.module_.numpy_forward(rows)
+        return self._forward_on_device(rows).cpu().numpy()
+
+    def _forward_on_device(self, rows):
         if sp.issparse(rows):
             rows = sparse_rows_to_torch(rows, self.device)
-        return self.module_(torch.as_tensor(rows, device=self.device)).cpu().numpy()
+        return self.module_(torch.as_tensor(rows, device=self.device))
 
     # ------------------------------------------------------------ persistence
     # skorch's NeuralNet.__getstate__ pickles module_, criterion_ and

@@ -26,6 +26,7 @@ SKOPS_TRUSTED_TYPES = [
     "builtins.print",
     "functools.partial",
     "mgclassifier._callbacks.DivergenceGuard",
+    "mgclassifier._callbacks.OneCycleSchedule",
     "mgclassifier._data.BatchIterator",
     "mgclassifier._data.HoldoutSplit",
     "mgclassifier._estimator.MultiGranularityClassifier",
@@ -88,6 +89,8 @@ def expected_types(clf):
         types -= EARLY_STOPPING_TYPES
     if clf.weight_averaging > 0:
         types.add("mgclassifier._callbacks.WeightAveraging")
+    if clf.lr_schedule != "onecycle":
+        types.discard("mgclassifier._callbacks.OneCycleSchedule")
     return sorted(types)
 
 

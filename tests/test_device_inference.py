@@ -1,0 +1,137 @@
+"""Torch prediction maths (temperature fit, path and level probabilities)
+against the numpy code of the CPU path."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tree_data, tiny_classifier
+
+from mgclassifier._calibration import level_log_proba, path_logits, softmax_
+from mgclassifier._device_inference import fit_temperature, leaf_log_proba, level_proba
+from mgclassifier._hierarchy import LabelHierarchy
+
+
+@pytest.fixture(scope="module")
+def tree_and_logits():
+    _, Y = make_tree_data(n_samples=400, branching=(3, 2, 2))
+    tree, codes = LabelHierarchy.from_labels(Y)
+    rng = np.random.RandomState(0)
+    logits = rng.normal(scale=2, size=(len(Y), sum(tree.n_classes)))
+    # Make the logits informative, so the best temperature is not at a bound.
+    offsets = np.r_[0, np.cumsum(tree.n_classes)[:-1]]
+    logits[np.arange(len(Y))[:, None], codes + offsets] += 2.0
+    return tree, codes, logits
+
+
+@pytest.mark.parametrize("coarse_weight", [0.0, 0.25, 1.0])
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 3.0])
+def test_leaf_log_proba_equals_the_numpy_path(
+    tree_and_logits, coarse_weight, temperature
+):
+    tree, _, logits = tree_and_logits
+    expected = tree.leaf_log_proba(
+        level_log_proba(logits, tree.n_classes, temperature), coarse_weight
+    )
+    got = leaf_log_proba(
+        torch.tensor(logits),
+        tree.n_classes,
+        torch.as_tensor(tree.paths),
+        coarse_weight,
+        temperature,
+    )
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("coarse_weight", [0.0, 0.25, 1.0])
+def test_numpy_path_logits_give_the_leaf_probabilities(tree_and_logits, coarse_weight):
+    # The per-level log-normalisers cancel: no per-level softmax is needed.
+    tree, _, logits = tree_and_logits
+    expected = np.exp(
+        tree.leaf_log_proba(level_log_proba(logits, tree.n_classes, 2.0), coarse_weight)
+    )
+    scores = path_logits(logits.copy(), tree.n_classes, tree.paths, coarse_weight)
+    np.testing.assert_allclose(softmax_(scores, 2.0), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_level_proba_equals_the_numpy_child_sums(tree_and_logits):
+    tree, _, logits = tree_and_logits
+    leaf = np.exp(tree.leaf_log_proba(level_log_proba(logits, tree.n_classes), 0.5))
+    expected = tree.level_proba(leaf)
+    got = level_proba(
+        torch.tensor(leaf), [torch.as_tensor(p) for p in tree.parents], tree.n_classes
+    )
+    assert len(got) == len(expected) == tree.n_levels
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("coarse_weight", [0.0, 0.5])
+def test_fitted_temperature_minimises_the_held_out_nll(tree_and_logits, coarse_weight):
+    tree, codes, logits = tree_and_logits
+    logits = torch.tensor(logits, dtype=torch.float32)
+    paths = torch.as_tensor(tree.paths)
+    leaf_codes = torch.as_tensor(codes[:, -1])
+    fitted = fit_temperature(logits, leaf_codes, tree.n_classes, paths, coarse_weight)
+    assert 0.05 < fitted < 20
+
+    def nll(t):
+        leaf = leaf_log_proba(logits, tree.n_classes, paths, coarse_weight, t)
+        return -leaf[torch.arange(len(leaf_codes)), leaf_codes].mean().item()
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 400))
+    best = grid[np.argmin([nll(t) for t in grid])]
+    assert abs(np.log(fitted) - np.log(best)) < 0.02
+    assert nll(fitted) <= min(nll(fitted * 1.1), nll(fitted / 1.1))
+
+
+def test_no_held_out_rows_give_temperature_one():
+    assert (
+        fit_temperature(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), [3]) == 1.0
+    )
+
+
+@pytest.mark.parametrize("coarse_weight", [0.0, 0.5])
+def test_device_prediction_path_equals_the_cpu_path(
+    tree_data, coarse_weight, monkeypatch
+):
+    # The torch path that a GPU model takes, run here on CPU tensors.
+    X, Y = tree_data
+    clf = tiny_classifier(coarse_decoding_weight=coarse_weight).fit(X, Y)
+    cpu_proba, cpu_pred = clf.predict_proba(X), clf.predict(X)
+    monkeypatch.setattr(type(clf), "_predicts_on_device", lambda self: True)
+    device_proba = clf.predict_proba(X)
+    for a, b in zip(device_proba, cpu_proba):
+        assert a.dtype == np.float64
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X), cpu_pred)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none here")
+@pytest.mark.parametrize("coarse_weight", [0.0, 0.5])
+def test_cuda_prediction_and_temperature_equal_the_cpu_ones(tree_data, coarse_weight):
+    import copy
+
+    X, Y = tree_data
+    clf = tiny_classifier(device="cuda", coarse_decoding_weight=coarse_weight).fit(X, Y)
+    on_cpu = copy.deepcopy(clf)
+    on_cpu.net_.module_.to("cpu")
+    on_cpu.net_.device = "cpu"
+    assert not on_cpu._predicts_on_device() and clf._predicts_on_device()
+    for a, b in zip(clf.predict_proba(X), on_cpu.predict_proba(X)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_array_equal(clf.predict(X), on_cpu.predict(X))
+    # The temperature search on GPU logits finds what it finds on CPU logits.
+    tree = clf.hierarchy_
+    leaf_codes = tree.encode(Y)[:, -1]
+    X32 = X.astype(np.float32)
+    temperatures = [
+        fit_temperature(
+            model.net_.device_logits(X32),
+            torch.as_tensor(leaf_codes, device=model.net_.device),
+            tree.n_classes,
+            torch.as_tensor(tree.paths, device=model.net_.device),
+            coarse_weight,
+        )
+        for model in (clf, on_cpu)
+    ]
+    assert temperatures[0] == pytest.approx(temperatures[1], rel=1e-3)
