@@ -97,6 +97,66 @@ MEMORY_TRUNK, MEMORY_BATCH = (64,), 8192
 SCALING_TRUNK, SCALING_BATCH, SCALING_EPOCHS = (256,), 1024, 2
 
 
+# ------------------------------------------------------------ 5. calibration
+def bench_calibration(config):
+    """Share of a whole fit spent fitting the calibration temperature.
+
+    1M x 128 rows (``memory_rows``), levels 10/100/1000 (1,110 outputs), trunk
+    (256,), 2 epochs, batch 1024, early stopping on (its 10% split is what the
+    temperature is fitted on), once with ``calibrate=True`` and once without.
+    """
+    n = config["memory_rows"]
+    X, Y = make_data(n, BIG_FEATURES, BIG_LEVELS)
+    spent = []
+    original = MultiGranularityClassifier._fit_temperature
+
+    def timed_temperature(self, *args, **kwargs):
+        start = time.perf_counter()
+        value = original(self, *args, **kwargs)
+        spent.append(time.perf_counter() - start)
+        return value
+
+    rows, seconds = [], {}
+    MultiGranularityClassifier._fit_temperature = timed_temperature
+    try:
+        for calibrate in (True, False):
+            spent.clear()
+            start = time.perf_counter()
+            MultiGranularityClassifier(
+                hidden_layer_sizes=SCALING_TRUNK,
+                batch_size=SCALING_BATCH,
+                max_epochs=SCALING_EPOCHS,
+                calibrate=calibrate,
+                random_state=0,
+            ).fit(X, Y)
+            seconds[calibrate] = time.perf_counter() - start
+            rows.append(
+                [
+                    f"calibrate={calibrate}",
+                    f"{seconds[calibrate]:.1f}",
+                    f"{spent[0]:.2f}",
+                ]
+            )
+    finally:
+        MultiGranularityClassifier._fit_temperature = original
+    share = (seconds[True] - seconds[False]) / seconds[True]
+    temperature_share = float(rows[0][2]) / seconds[True]
+    return "\n".join(
+        [
+            f"## Calibration cost ({n} x {BIG_FEATURES}, levels {BIG_LEVELS}, trunk "
+            f"{SCALING_TRUNK}, {SCALING_EPOCHS} epochs, batch {SCALING_BATCH}, "
+            f"defaults otherwise)",
+            "",
+            markdown_table(["fit", "whole fit s", "temperature fit s"], rows),
+            "",
+            f"temperature fit / whole fit: **{temperature_share:.1%}** "
+            f"({_target('target', temperature_share, 0.05)}); whole-fit "
+            f"difference calibrate=True vs False: {share:+.1%} (run-to-run noise "
+            f"included)",
+        ]
+    )
+
+
 # ------------------------------------------------------------------ 1. fit
 def fit_estimator(X, Y, epochs, trunk, batch_size):
     return MultiGranularityClassifier(
@@ -507,6 +567,7 @@ def main(argv=None):
         lambda: bench_latency(config, models, X),
         lambda: bench_memory(config, args.threads),
         lambda: bench_scaling(config, args.out),
+        lambda: bench_calibration(config),
     ):
         text = section()
         print(text + "\n", flush=True)
