@@ -120,7 +120,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Fraction of the training data held out for early stopping.
     patience : int, default=10
         Epochs without improvement before training stops.
-    max_epochs : int, default=50
+    max_epochs : int, default=40
         Maximum number of passes over the training data; also the length of
         the ``"onecycle"`` learning-rate schedule.
     batch_size : int, default=256
@@ -265,7 +265,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=True,
         validation_fraction=0.1,
         patience=10,
-        max_epochs=50,
+        max_epochs=40,
         batch_size=256,
         lr=3e-3,
         lr_schedule="onecycle",
