@@ -29,6 +29,7 @@ from ._hierarchy import LabelHierarchy, _py
 from ._loss import MultiLevelLoss
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net import MultiGranularityNet
+from .metrics import _drop_rows_without_finest_label
 
 AUXILIARY_LEVEL_WEIGHT = 0.25
 """Loss weight of each coarse level under ``level_weights="auxiliary"``."""
@@ -788,6 +789,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Since every label has one parent, a correct fine label means the
         whole path is correct. This is what ``GridSearchCV`` maximises by
         default; see :mod:`mgclassifier.metrics` for hierarchical scorers.
+        Rows whose finest label is missing (None, NaN, "") are skipped, as
+        the training loss skips them at that level, so partially labelled
+        data can be cross-validated.
 
         Parameters
         ----------
@@ -798,7 +802,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         score : float
+            Accuracy over the rows that have a finest label.
+
+        Raises
+        ------
+        ValueError
+            If no row of ``y`` has a finest label.
         """
+        X, y, sample_weight = _drop_rows_without_finest_label(X, y, sample_weight)
         y_pred = self.predict(X)
         y = np.asarray(y)
         if not self._y_was_1d:
