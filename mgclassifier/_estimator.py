@@ -1,10 +1,13 @@
 """MultiGranularityClassifier: parameters, validation, fit, predict."""
 
+import os
+import sys
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
@@ -505,11 +508,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             assert_all_finite(y, input_name="y")
         check_consistent_length(X, y)
         if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn(
+            _warn(
                 "A column-vector y was passed when a 1d array was expected. Please "
                 "change the shape of y to (n_samples,), for example using ravel().",
                 DataConversionWarning,
-                stacklevel=3,
             )
             y = y.ravel()
         if y.ndim == 2 and y.shape[1] == 0:
@@ -658,11 +660,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                     f"{guard.diverged_epoch_} and no earlier epoch was; lower lr "
                     f"or scale the features."
                 )
-            warnings.warn(
+            _warn(
                 f"Training diverged at epoch {guard.diverged_epoch_} (loss not "
                 f"finite); keeping the weights of the best finite epoch.",
                 ConvergenceWarning,
-                stacklevel=4,
             )
         stopper = callbacks.get("early_stopping")
         if stopper is not None and stopper.best_model_weights_ is not None:
@@ -866,6 +867,29 @@ def _same_hierarchy(a, b):
         and all(np.array_equal(x, y) for x, y in zip(a.classes, b.classes))
         and all(np.array_equal(x, y) for x, y in zip(a.parents, b.parents))
     )
+
+
+_INTERNAL_DIRS = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep
+    for path in (__file__, sklearn.__file__)  # this package's folder, sklearn's
+)
+
+
+def _warn(message, category):
+    """``warnings.warn`` attributed to the first caller outside the library.
+
+    ``fit`` reaches its warnings through several frames of this package and
+    scikit-learn's ``_fit_context`` wrapper, and through ``Pipeline`` or
+    ``GridSearchCV`` when those call it: a fixed ``stacklevel`` would point
+    inside them. The frames of mgclassifier and scikit-learn are skipped (as
+    ``skip_file_prefixes`` does from Python 3.12 on).
+    """
+    frame, stacklevel = sys._getframe(), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(
+        _INTERNAL_DIRS
+    ):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, category, stacklevel=stacklevel)
 
 
 def _level_class_weight(entry, level_codes, classes, level):
