@@ -1,17 +1,31 @@
 # `make demo` and `make test` set everything up in .venv on first use.
-# TORCH_SPEC picks the torch build: the default is the CPU wheel; for CUDA run
-# e.g. `make test TORCH_SPEC=torch`.
+# torch is installed first, as `pip install $(TORCH_SPEC)` from pip's
+# configured index: with plain PyPI on x86-64 Linux that is the CUDA build.
+# For the CPU build name PyTorch's index, e.g.
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Changing TORCH_SPEC or TORCH_INDEX later reinstalls torch in .venv.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+# One stamp per torch spec and index, so that changing either reinstalls.
+TORCH_ID := $(shell printf '%s %s' '$(TORCH_SPEC)' '$(TORCH_INDEX)' | cksum | cut -d' ' -f1)
+TORCH_STAMP := $(VENV)/.torch-$(TORCH_ID)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint clean
 
-$(VENV)/.installed: pyproject.toml
+# torch is uninstalled first: pip keeps an installed torch that satisfies the
+# spec, whatever its build.
+$(TORCH_STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip uninstall -q -y torch
+	$(PY) -m pip install -q "$(TORCH_SPEC)"$(if $(TORCH_INDEX), --index-url $(TORCH_INDEX))
+	rm -f $(VENV)/.torch-*
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(TORCH_STAMP)
 	$(PY) -m pip install -q -e ".[test,benchmark]" ruff
 	touch $@
 

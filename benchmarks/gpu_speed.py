@@ -53,6 +53,7 @@ from mgclassifier._net import MultiGranularityNet
 
 N_FEATURES, LEVELS = 128, (10, 100, 1000)
 TRUNK, BATCH, LR = (512, 512), 8192, 1e-3
+DEFAULT_LOSS = "estimator with its default loss (label smoothing, auxiliary weights)"
 
 
 def sync(device):
@@ -171,7 +172,7 @@ def main(argv=None):
             run_estimator_reading_every_loss,
             args.epochs,
         ),
-        "estimator with its default loss (label smoothing 0.1)": (
+        DEFAULT_LOSS: (
             run_estimator_default_loss,
             args.epochs,
         ),
@@ -243,7 +244,7 @@ def main(argv=None):
         )
     )
     hand = results["hand-written torch loop (data on GPU)"]
-    default_loss = results["estimator with its default loss (label smoothing 0.1)"]
+    default_loss = results[DEFAULT_LOSS]
     print(
         f"\nestimator / hand-written loop steady-state throughput: "
         f"**{estimator['steady'] / hand['steady']:.2f}** "

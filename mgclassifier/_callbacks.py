@@ -60,7 +60,9 @@ class LevelWeightSchedule(Callback):
     schedule : dict of {int: sequence of float}
         ``{epoch: weights}``; from that epoch on (1-based, as in skorch's
         history) the training loss uses these level weights. Epochs before
-        the first key keep the weights the estimator was given.
+        the first key keep the weights the estimator was given. Epochs count
+        on across warm starts and ``partial_fit`` calls, as the history does:
+        a resumed fit starts with the weights in effect at its first epoch.
 
     Examples
     --------
@@ -77,10 +79,10 @@ class LevelWeightSchedule(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         epoch = len(net.history)  # skorch has already added this epoch's row
-        weights = self.schedule.get(epoch)
-        if weights is not None:
+        started = [key for key in self.schedule if key <= epoch]
+        if started:
             buffer = net.criterion_.train_level_weights
-            buffer.copy_(buffer.new_tensor(weights))
+            buffer.copy_(buffer.new_tensor(self.schedule[max(started)]))
 
 
 class WeightAveraging(Callback):

@@ -1,11 +1,13 @@
 """MultiGranularityClassifier: parameters, validation, fit, predict."""
 
-import copy
+import os
+import sys
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
@@ -36,6 +38,7 @@ from ._loss import MultiLevelLoss
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net import MultiGranularityNet
 from ._precision import resolve_precision
+from .metrics import _drop_rows_without_finest_label
 
 AUXILIARY_LEVEL_WEIGHT = 0.25
 """Loss weight of each coarse level under ``level_weights="auxiliary"``."""
@@ -99,7 +102,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         every level by ``n_samples / (n_classes * count(class))`` of its class
         there, as in scikit-learn. A dict ``{label: weight}`` applies to the
         finest level (classes not listed weigh 1). A list gives one entry
-        (None, "balanced" or a dict) per level, coarse to fine.
+        (None, "balanced" or a dict) per level, coarse to fine. "balanced"
+        counts the classes in the data of each call (each chunk, for
+        :meth:`partial_fit`).
     coarse_decoding_weight : float, default=0.25
         How much the coarse heads vote when root-to-leaf paths are scored at
         prediction time: a path's score is the finest head's log-probability
@@ -110,7 +115,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         With early stopping, fit one temperature that divides all logits by
         minimising the log-loss of the held-out split, so probabilities are
         comparable across samples (this does not change ``predict``, unless
-        ``coarse_decoding_weight`` > 0 where it may shift near-ties).
+        ``coarse_decoding_weight`` > 0 where it may shift near-ties). A
+        resumed fit without a held-out split keeps the temperature it has;
+        ``calibrate=False`` sets it to 1.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the training data and stop when
         the validation loss has not improved for ``patience`` epochs; the
@@ -147,9 +154,17 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Seeds weight initialisation, shuffling, dropout and the validation
         split. An int gives the same model on every fit (on the CPU).
     warm_start : bool, default=False
-        When True and the estimator is already fitted on the same hierarchy
-        and features, ``fit`` continues training from the fitted weights
-        (for up to ``max_epochs`` more epochs) instead of starting afresh.
+        When True and the estimator is already fitted, ``fit`` continues
+        training from the fitted weights and optimizer state (for up to
+        ``max_epochs`` more epochs, appended to ``history_``) instead of
+        starting afresh. The training parameters take their current values
+        (``lr``, ``alpha_l1``, ``alpha_l2``, ``dropout``, the loss and
+        early-stopping parameters, ``batch_size``, ``calibrate``,
+        ``device``, ...); the ones that fix the network's shape
+        (``hidden_layer_sizes``, ``activation``, the number of features and
+        the label hierarchy) must stay as they were, else a ``ValueError``
+        names the one that changed. Labels must lie on paths of the fitted
+        hierarchy. See :meth:`partial_fit` for training on chunks.
     verbose : int, default=0
         1 prints one line per epoch (train and validation loss, per level,
         and the epoch's duration); 2 also shows a tqdm progress bar over the
@@ -175,12 +190,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         The fitted skorch net; ``net_.module_`` is the torch module.
     history_ : skorch.History
         One row per epoch: ``train_loss``, ``valid_loss``,
-        ``train_loss_level_<l>``, ``valid_loss_level_<l>``, ``dur``.
+        ``train_loss_level_<l>``, ``valid_loss_level_<l>``, ``dur`` (the
+        ``valid_`` entries only in epochs with a held-out split).
     n_epochs_ : int
         Number of epochs run.
     temperature_ : float
         Divisor of the logits fitted on the early-stopping split when
-        ``calibrate=True`` (1.0 otherwise).
+        ``calibrate=True``; 1.0 when ``calibrate=False`` or when no fit had a
+        held-out split (a resumed fit without one keeps the value it found).
     best_epoch_ : int
         Epoch whose weights the model holds (the last one without early
         stopping).
@@ -203,6 +220,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     (e.g. ``lr`` far too large), training stops and the last finite weights
     are kept, with a ``ConvergenceWarning``; if no epoch was finite a
     ``RuntimeError`` is raised and the estimator is left as it was.
+
+    A resumed fit (``warm_start``, ``partial_fit``) trains a new net built
+    from the current parameters into which the fitted weights and optimizer
+    state are copied; the fitted ones are kept until it succeeds, so a failed
+    call leaves the estimator as it was. That is one extra copy of the
+    weights and of Adam's state on the training device while it trains; the
+    history is extended in place, not copied.
 
     Examples
     --------
@@ -335,8 +359,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on a chunk of data, continuing from the current weights.
 
-        For data that arrives in chunks or does not fit in memory. Early
-        stopping is not used (there is no validation split of a chunk).
+        For data that arrives in chunks or does not fit in memory, as
+        ``partial_fit`` of scikit-learn's ``MLPClassifier``: each call runs
+        exactly one epoch over all the rows it is given. Nothing is held
+        out and early stopping is never used, whatever ``early_stopping``
+        says; ``temperature_`` is left as it is. As for a warm start
+        (``warm_start``), each call applies the current training parameters
+        and refuses changes to the network's shape; ``max_epochs`` is not
+        used. If a call fails, the estimator is left as it was before it.
 
         Parameters
         ----------
@@ -344,10 +374,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
         classes : array-like of shape (n_paths, n_levels) or (n_classes,), \
                 default=None
-            Only read on the first call: every root-to-leaf path (or, for a
-            1-D ``y``, every class) that later chunks may contain. If None,
-            the hierarchy is read from the first chunk, and later chunks
-            with other labels are refused.
+            Every root-to-leaf path (or, for a 1-D ``y``, every class) that
+            chunks may contain: needed on the first call when the first
+            chunk lacks some; later calls may omit it, or must pass the same
+            hierarchy. If None on the first call, the hierarchy is read from
+            the first chunk, and later chunks with other labels are refused.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -359,11 +390,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _transactional_fit(self, X, y, sample_weight, **kwargs):
-        # A fit that fails must leave a fitted estimator exactly as it was.
+        # A fit that fails must leave a fitted estimator exactly as it was. A
+        # resumed fit appends to the fitted history instead of copying it (a
+        # stream of partial_fit calls would copy a growing history each time):
+        # cut it back to its old length.
         state = self.__dict__.copy()
+        history = state.get("history_")
+        n_rows = len(history) if history is not None else 0
         try:
             return self._fit(X, y, sample_weight, **kwargs)
         except BaseException:
+            if history is not None:
+                del history[n_rows:]
             self.__dict__.clear()
             self.__dict__.update(state)
             raise
@@ -373,19 +411,17 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
         level_names = self.level_names_ if resume else _level_names(y)
         X, Y, y_was_1d = self._validate_fit_data(X, y, reset=not resume)
-        if resume:
-            if y_was_1d != self._y_was_1d:
-                raise ValueError(
-                    f"y is {'1-D' if y_was_1d else '2-D'} but the estimator was "
-                    f"fitted on a {'1-D' if self._y_was_1d else '2-D'} y."
-                )
-            hierarchy, codes = self.hierarchy_, self.hierarchy_.encode_known(Y)
-        elif incremental and classes is not None:
+        declared = None  # the hierarchy partial_fit's `classes` describes
+        if incremental and classes is not None:
             classes = np.asarray(classes)
-            hierarchy, _ = LabelHierarchy.from_labels(
+            declared, _ = LabelHierarchy.from_labels(
                 classes[:, None] if classes.ndim == 1 else classes
             )
-            codes = hierarchy.encode_known(Y)
+        if resume:
+            self._check_resumable(y_was_1d, declared)
+            hierarchy, codes = self.hierarchy_, self.hierarchy_.encode_known(Y)
+        elif declared is not None:
+            hierarchy, codes = declared, declared.encode_known(Y)
         else:
             hierarchy, codes = LabelHierarchy.from_labels(Y)
         level_weights = self._check_level_weights(hierarchy.n_levels)
@@ -397,36 +433,34 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         precision = resolve_precision(self.precision, device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         dataset = ArrayDataset(X, codes, sample_weight, device)
-        if resume:
-            # Train a copy: if this training fails the fitted model stays intact.
-            net = copy.deepcopy(self.net_)
-            net.max_epochs, net.verbose = self.max_epochs, self.verbose
-            net.autocast = None if precision == "float32" else precision
-            net.criterion_.has_missing |= bool((codes < 0).any())
-        else:
-            class_weights = self._class_weights(codes, hierarchy)
-            net = self._build_net(
-                dataset.X,  # on the device: its statistics are computed there
-                codes,
-                hierarchy,
-                level_weights,
-                class_weights,
-                device,
-                precision,
-                seed,
-                incremental=incremental,
-            )
+        # Every call builds its net from the current parameters; a resumed one
+        # then takes over the fitted weights, optimizer state and history.
+        net = self._build_net(
+            dataset.X,  # on the device: its statistics are computed there
+            codes,
+            hierarchy,
+            level_weights,
+            self._class_weights(codes, hierarchy),
+            device,
+            precision,
+            seed,
+            incremental=incremental,
+            standardisation=self._fitted_standardisation() if resume else None,
+        )
         with torch.random.fork_rng(devices=_cuda_devices(device)):
             torch.manual_seed(seed)
             if resume or incremental:
-                if not net.initialized_:
-                    net.initialize()
+                net.initialize()
+                if resume:
+                    _continue_training(net, self.net_)
                 net.partial_fit(dataset, None, epochs=1 if incremental else None)
             else:
                 net.fit(dataset, None)
         net.module_.eval()
         best_epoch = self._check_training_outcome(net)
-        temperature = self._fit_temperature(net, X, codes, hierarchy, dataset, seed)
+        temperature = self._fit_temperature(
+            net, X, codes, hierarchy, dataset, seed, resume
+        )
 
         self.hierarchy_ = hierarchy
         self.classes_ = hierarchy.classes[0] if y_was_1d else hierarchy.classes
@@ -440,6 +474,50 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.temperature_ = temperature
         self.precision_ = precision
         return self
+
+    def _fitted_standardisation(self):
+        """The fitted network's input ``(mean, scale)``, as CPU copies."""
+        module = self.net_.module_
+        return tuple(
+            buffer.detach().to("cpu", copy=True)
+            for buffer in (module.input_mean, module.input_scale)
+        )
+
+    def _check_resumable(self, y_was_1d, declared):
+        """Fail clearly when a resumed fit cannot continue the fitted network.
+
+        ``warm_start`` and ``partial_fit`` go on training the network of the
+        first fit, so what fixes its shape cannot change: the trunk, the
+        inputs (checked by ``validate_data``) and the label hierarchy.
+        ``declared`` is the hierarchy of partial_fit's ``classes``, if given.
+        """
+        if y_was_1d != self._y_was_1d:
+            raise ValueError(
+                f"y is {'1-D' if y_was_1d else '2-D'} but the estimator was "
+                f"fitted on a {'1-D' if self._y_was_1d else '2-D'} y."
+            )
+        built = {
+            "hidden_layer_sizes": tuple(self.net_.module__hidden_layer_sizes),
+            "activation": self.net_.module__activation,
+        }
+        current = {
+            "hidden_layer_sizes": _check_hidden_layer_sizes(self.hidden_layer_sizes),
+            "activation": self.activation,
+        }
+        for name, value in current.items():
+            if value != built[name]:
+                raise ValueError(
+                    f"{name}={value!r} differs from {built[name]!r}, which the "
+                    f"fitted network was built with; warm_start and partial_fit "
+                    f"continue training that network. Set {name} back to "
+                    f"{built[name]!r}, or fit afresh (warm_start=False)."
+                )
+        if declared is not None and not _same_hierarchy(declared, self.hierarchy_):
+            raise ValueError(
+                "classes describes another hierarchy than the one the estimator "
+                "was fitted on (by the first partial_fit call); pass the same "
+                "paths on every call, or None after the first."
+            )
 
     def _validate_fit_data(self, X, y, reset=True):
         """Validate X and y; return float32 X, 2-D label matrix, 1-D flag."""
@@ -469,11 +547,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             assert_all_finite(y, input_name="y")
         check_consistent_length(X, y)
         if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn(
+            _warn(
                 "A column-vector y was passed when a 1d array was expected. Please "
                 "change the shape of y to (n_samples,), for example using ravel().",
                 DataConversionWarning,
-                stacklevel=3,
             )
             y = y.ravel()
         if y.ndim == 2 and y.shape[1] == 0:
@@ -537,9 +614,19 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         precision,
         seed,
         incremental,
+        standardisation=None,
     ):
+        """The skorch net for the current parameters (not initialized).
+
+        ``incremental`` (``partial_fit``): one epoch on every row, so no early
+        stopping and a constant learning rate. ``standardisation`` is the
+        ``(mean, scale)`` of the inputs; None computes it from ``X``.
+        """
+        # partial_fit trains on every row it is given.
         early_stopping = self.early_stopping and not incremental
-        mean, scale = _feature_standardisation(X)
+        if standardisation is None:
+            standardisation = _feature_standardisation(X)
+        mean, scale = standardisation
         callbacks = [("divergence_guard", DivergenceGuard())]
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -627,11 +714,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                     f"{guard.diverged_epoch_} and no earlier epoch was; lower lr "
                     f"or scale the features."
                 )
-            warnings.warn(
+            _warn(
                 f"Training diverged at epoch {guard.diverged_epoch_} (loss not "
                 f"finite); keeping the weights of the best finite epoch.",
                 ConvergenceWarning,
-                stacklevel=4,
             )
         stopper = callbacks.get("early_stopping")
         if stopper is not None and stopper.best_model_weights_ is not None:
@@ -642,18 +728,20 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return len(net.history)
 
     # -------------------------------------------------------------- predict
-    def _fit_temperature(self, net, X, codes, hierarchy, dataset, seed):
-        """Calibration temperature from the early-stopping split (else 1).
+    def _fit_temperature(self, net, X, codes, hierarchy, dataset, seed, resume):
+        """Calibration temperature from the early-stopping split.
 
-        Fitted in torch on the training device, on at most
-        ``CALIBRATION_MAX_ROWS`` labelled held-out rows.
+        1 without ``calibrate``. Without a held-out split (``partial_fit``, or
+        ``early_stopping=False``) a resumed model keeps the temperature it
+        has; a new one gets 1. Fitted in torch on the training device, on at
+        most ``CALIBRATION_MAX_ROWS`` labelled held-out rows.
         """
         split = net.train_split
-        if not isinstance(split, HoldoutSplit):
-            return getattr(self, "temperature_", 1.0)
-        valid = split.__dict__.pop("valid_indices_", None)  # not worth pickling
+        valid = getattr(split, "__dict__", {}).pop("valid_indices_", None)
         if not self.calibrate:
-            return getattr(self, "temperature_", 1.0)
+            return 1.0
+        if not isinstance(split, HoldoutSplit):
+            return self.temperature_ if resume else 1.0
         if valid is None:
             _, valid = split.indices(dataset)
         valid = valid[codes[valid, -1] >= 0]
@@ -793,6 +881,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Since every label has one parent, a correct fine label means the
         whole path is correct. This is what ``GridSearchCV`` maximises by
         default; see :mod:`mgclassifier.metrics` for hierarchical scorers.
+        Rows whose finest label is missing (None, NaN, "") are skipped, as
+        the training loss skips them at that level, so partially labelled
+        data can be cross-validated.
 
         Parameters
         ----------
@@ -803,12 +894,93 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         score : float
+            Accuracy over the rows that have a finest label.
+
+        Raises
+        ------
+        ValueError
+            If no row of ``y`` has a finest label.
         """
+        X, y, sample_weight = _drop_rows_without_finest_label(X, y, sample_weight)
         y_pred = self.predict(X)
         y = np.asarray(y)
         if not self._y_was_1d:
             y, y_pred = y[:, -1], y_pred[:, -1]
         return accuracy_score(y, y_pred, sample_weight=sample_weight)
+
+
+def _continue_training(net, fitted):
+    """Make the initialized ``net`` start where the ``fitted`` net stopped.
+
+    ``net`` was built from the current parameters (learning rate, dropout,
+    loss weights, callbacks, ...); it takes over the fitted weights, Adam's
+    moments and the history. Weights and moments are copied, so ``fitted``
+    stays usable if this training fails; the history is shared and grows in
+    place (a failed fit cuts it back). Tensors are matched by their position
+    in ``parameters()``, which dropout layers (present only when dropout > 0)
+    do not shift.
+    """
+    params = list(net.module_.parameters())
+    fitted_params = list(fitted.module_.parameters())
+    with torch.no_grad():
+        for target, source in zip(
+            [*params, *net.module_.buffers()],
+            [*fitted_params, *fitted.module_.buffers()],
+            strict=True,
+        ):
+            target.copy_(source)
+    # Adam's state by parameter position, keyed as the new optimizer's
+    # state_dict numbers its parameters; its param groups (lr, weight decay)
+    # stay the current ones. load_state_dict moves the state to the device.
+    position = {id(p): i for i, p in enumerate(fitted_params)}
+    number = {
+        id(p): i
+        for i, p in enumerate(
+            p for group in net.optimizer_.param_groups for p in group["params"]
+        )
+    }
+    state = net.optimizer_.state_dict()
+    state["state"] = {
+        number[id(params[position[id(param)]])]: {
+            key: value.clone() if torch.is_tensor(value) else value
+            for key, value in param_state.items()
+        }
+        for param, param_state in fitted.optimizer_.state.items()
+    }
+    net.optimizer_.load_state_dict(state)
+    net.history_ = fitted.history_
+
+
+def _same_hierarchy(a, b):
+    """Whether two LabelHierarchy objects have the same classes and parents."""
+    return (
+        a.n_levels == b.n_levels
+        and all(np.array_equal(x, y) for x, y in zip(a.classes, b.classes))
+        and all(np.array_equal(x, y) for x, y in zip(a.parents, b.parents))
+    )
+
+
+_INTERNAL_DIRS = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep
+    for path in (__file__, sklearn.__file__)  # this package's folder, sklearn's
+)
+
+
+def _warn(message, category):
+    """``warnings.warn`` attributed to the first caller outside the library.
+
+    ``fit`` reaches its warnings through several frames of this package and
+    scikit-learn's ``_fit_context`` wrapper, and through ``Pipeline`` or
+    ``GridSearchCV`` when those call it: a fixed ``stacklevel`` would point
+    inside them. The frames of mgclassifier and scikit-learn are skipped (as
+    ``skip_file_prefixes`` does from Python 3.12 on).
+    """
+    frame, stacklevel = sys._getframe(), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(
+        _INTERNAL_DIRS
+    ):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, category, stacklevel=stacklevel)
 
 
 def _level_class_weight(entry, level_codes, classes, level):

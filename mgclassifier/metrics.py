@@ -6,11 +6,16 @@ level.  A node of the hierarchy is identified by ``(level, label)``, so the
 same label at two different levels denotes two different nodes.  Empty
 strings, ``None`` and NaN mark a path that stops early: such entries, and
 every entry after them on the same row, are not nodes.
+
+The scorers (``scorer(estimator, X, y)``) are for a fitted
+:class:`~mgclassifier.MultiGranularityClassifier`, which always predicts full
+paths: they skip the rows whose finest label is missing (partially labelled
+data), as the estimator's ``score`` does.
 """
 
 import numpy as np
 from sklearn.metrics import average_precision_score
-from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils import _safe_indexing, check_array, check_consistent_length
 
 from ._hierarchy import is_missing_label
 
@@ -88,6 +93,29 @@ def _path_agreement(y_true, y_pred):
     # node of level l exactly when both have a node there with equal labels.
     shared = true_nodes & pred_nodes & (y_true == y_pred).astype(bool)
     return true_nodes, pred_nodes, shared
+
+
+def _drop_rows_without_finest_label(X, y, sample_weight=None):
+    """``X``, ``y`` and ``sample_weight`` without the rows whose finest label
+    is missing.
+
+    The estimator trains each level only on the rows labelled there and
+    always predicts a full path, so a row without a finest label has nothing
+    to score it against. Inputs come back unchanged when every row is
+    labelled.
+    """
+    finest = _as_label_matrix(y, "y")[:, -1]
+    keep = ~_is_missing_vec(finest).astype(bool)
+    if keep.all():
+        return X, y, sample_weight
+    if not keep.any():
+        raise ValueError(
+            "No sample of y has a label at the finest level; there is nothing to score."
+        )
+    check_consistent_length(X, finest, sample_weight)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)[keep]
+    return _safe_indexing(X, keep), _safe_indexing(y, keep), sample_weight
 
 
 def _safe_ratio(num, den):
@@ -381,12 +409,20 @@ def hierarchical_f1_scorer(estimator, X, y):
     X : array-like of shape (n_samples, n_features)
         Input samples.
     y : array-like of shape (n_samples, n_levels) or (n_samples,)
-        True paths.
+        True paths. Rows whose finest label is missing are skipped (see
+        Notes).
 
     Returns
     -------
     score : float
         Hierarchical F1 score; greater is better.
+
+    Notes
+    -----
+    The estimator trains each level on the rows labelled there and always
+    predicts full paths; a row whose finest label is missing (None, NaN,
+    "") is unlabelled for the score, not a shorter path, and is left out, as
+    in ``MultiGranularityClassifier.score``.
 
     Examples
     --------
@@ -398,6 +434,7 @@ def hierarchical_f1_scorer(estimator, X, y):
     >>> hierarchical_f1_scorer(Constant(), [[0], [1]], [["a", "a1"], ["a", "a2"]])
     0.75
     """
+    X, y, _ = _drop_rows_without_finest_label(X, y)
     return hierarchical_f1_score(y, estimator.predict(X))
 
 
@@ -414,7 +451,8 @@ def average_precision_scorer(estimator, X, y):
     X : array-like of shape (n_samples, n_features)
         Input samples.
     y : array-like of shape (n_samples, n_levels) or (n_samples,)
-        True paths.
+        True paths. Rows whose finest label is missing are skipped, as in
+        :func:`hierarchical_f1_scorer`.
 
     Returns
     -------
@@ -433,6 +471,7 @@ def average_precision_scorer(estimator, X, y):
     >>> round(score, 4)
     0.7556
     """
+    X, y, _ = _drop_rows_without_finest_label(X, y)
     proba = estimator.predict_proba(X)
     return hierarchical_average_precision(y, proba, estimator.classes_)
 
@@ -447,12 +486,14 @@ def fine_accuracy_scorer(estimator, X, y):
     X : array-like of shape (n_samples, n_features)
         Input samples.
     y : array-like of shape (n_samples, n_levels) or (n_samples,)
-        True paths; only the last column is used.
+        True paths; only the last column is used. Rows whose finest label is
+        missing are skipped, as in :func:`hierarchical_f1_scorer`.
 
     Returns
     -------
     score : float
-        Fraction of samples whose finest label is right; greater is better.
+        Fraction of the labelled samples whose finest label is right;
+        greater is better.
 
     Examples
     --------
@@ -464,6 +505,7 @@ def fine_accuracy_scorer(estimator, X, y):
     >>> fine_accuracy_scorer(Constant(), [[0], [1]], [["a", "a1"], ["a", "a2"]])
     0.5
     """
+    X, y, _ = _drop_rows_without_finest_label(X, y)
     return float(accuracy_per_level(y, estimator.predict(X))[-1])
 
 

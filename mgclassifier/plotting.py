@@ -41,7 +41,7 @@ def _get_ax(ax):
     return ax, ax.figure
 
 
-_LEVEL_KEY = re.compile(r"^(train|valid)_(loss|acc)_level_(\d+)$")
+_LEVEL_KEY = re.compile(r"^(train|valid)_loss_level_(\d+)$")
 
 
 def _as_float(value):
@@ -58,9 +58,8 @@ class TrainingHistoryDisplay:
 
     One colour per level of the hierarchy; training curves are solid and
     validation curves dashed, and a vertical dotted line marks the epoch whose
-    weights the model kept. Per-level accuracies (history keys
-    ``train_acc_level_<l>`` / ``valid_acc_level_<l>``), when the history has
-    them, are drawn on a second y axis with the same colours.
+    weights the model kept. These are the per-level losses the estimator
+    records in ``history_``; other keys of the history are not drawn.
 
     It is recommended to create a display with :meth:`from_estimator`.
 
@@ -86,16 +85,12 @@ class TrainingHistoryDisplay:
         The training curve of each level.
     valid_lines_ : list of (matplotlib Line2D or None)
         The validation curve of each level (None where there is none).
-    acc_lines_ : list of matplotlib Line2D
-        The accuracy curves, if the history has any.
     best_epoch_line_ : matplotlib Line2D or None
         The best-epoch marker.
     ax_ : matplotlib Axes
         The axis of the losses.
-    ax_acc_ : matplotlib Axes or None
-        The secondary axis of the accuracies, if any.
     figure_ : matplotlib Figure
-        The figure holding the axes.
+        The figure holding the axis.
 
     See Also
     --------
@@ -130,7 +125,7 @@ class TrainingHistoryDisplay:
         self.level_names = level_names
 
     def _curves(self):
-        """Epochs and ``{(subset, metric, level): values}`` from the history."""
+        """Epochs and ``{(subset, level): loss values}`` from the history."""
         rows = list(self.history)
         if not rows:
             raise ValueError("The history is empty: there is nothing to plot.")
@@ -142,12 +137,12 @@ class TrainingHistoryDisplay:
             for key in row:
                 match = _LEVEL_KEY.match(str(key))
                 if match:
-                    subset, metric, level = match.groups()
-                    keys[(subset, metric, int(level))] = key
-        if not any(metric == "loss" for _, metric, _ in keys):
+                    subset, level = match.groups()
+                    keys[(subset, int(level))] = key
+        if not keys:
             # A history without per-level entries: draw the total loss.
             keys = {
-                (subset, "loss", 0): f"{subset}_loss"
+                (subset, 0): f"{subset}_loss"
                 for subset in ("train", "valid")
                 if any(f"{subset}_loss" in row for row in rows)
             }
@@ -176,7 +171,7 @@ class TrainingHistoryDisplay:
         """
         _check_matplotlib_support(f"{type(self).__name__}.plot")
         epochs, curves = self._curves()
-        levels = sorted({level for (_, metric, level) in curves if metric == "loss"})
+        levels = sorted({level for _, level in curves})
         n_levels = max(levels) + 1
         names = self.level_names
         if names is None:
@@ -194,7 +189,7 @@ class TrainingHistoryDisplay:
             ("valid", "--", self.valid_lines_),
         ):
             for level in levels:
-                values = curves.get((subset, "loss", level))
+                values = curves.get((subset, level))
                 if values is None:
                     lines.append(None)
                     continue
@@ -219,29 +214,8 @@ class TrainingHistoryDisplay:
         ax.set_title("Training history")
         if log_scale:
             ax.set_yscale("log")
-
-        self.acc_lines_, self.ax_acc_ = [], None
-        acc = sorted(spec for spec in curves if spec[1] == "acc")
-        if acc:
-            self.ax_acc_ = ax.twinx()
-            for subset, _, level in acc:
-                (line,) = self.ax_acc_.plot(
-                    epochs,
-                    curves[(subset, "acc", level)],
-                    linestyle="-" if subset == "train" else "--",
-                    marker=".",
-                    color=colors[level],
-                    alpha=0.6,
-                    label=f"{names[level]} accuracy ({subset})",
-                )
-                self.acc_lines_.append(line)
-            self.ax_acc_.set_ylabel("Accuracy")
         if legend:
-            handles, labels = ax.get_legend_handles_labels()
-            if self.ax_acc_ is not None:
-                more = self.ax_acc_.get_legend_handles_labels()
-                handles, labels = handles + more[0], labels + more[1]
-            ax.legend(handles, labels, fontsize="small")
+            ax.legend(fontsize="small")
         self.epochs_ = epochs
         self.ax_ = ax
         self.figure_ = fig

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import torch
 from conftest import tiny_classifier as tiny
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 
@@ -94,6 +95,24 @@ def test_missing_fine_labels_train_only_coarse_heads(tree_data, missing):
     assert all(str(fine).startswith(f"{coarse}/") for coarse, fine in Y_pred)
     assert np.mean(Y_pred[:, 0] == Y[:, 0]) > 0.8
     assert np.isfinite(clf.history_[-1, "train_loss_level_1"])
+
+
+def test_score_and_cross_validation_skip_rows_without_a_fine_label(tree_data):
+    X, Y = tree_data
+    Y_partial = pd.DataFrame(Y, columns=["family", "species"], dtype=object)
+    Y_partial.loc[::3, "species"] = None
+    labelled = np.arange(len(X)) % 3 != 0
+    clf = tiny().fit(X, Y_partial)
+    assert clf.score(X, Y_partial) == clf.score(X[labelled], Y[labelled])
+    weights = np.linspace(0.5, 2.0, len(X))
+    assert clf.score(X, Y_partial, sample_weight=weights) == clf.score(
+        X[labelled], Y[labelled], sample_weight=weights[labelled]
+    )
+    # Default scoring (the estimator's score) on partially labelled folds.
+    scores = cross_val_score(tiny(), X, Y_partial, cv=KFold(3))
+    assert scores.shape == (3,) and np.all(scores > 0.3)  # chance is 1/6
+    with pytest.raises(ValueError, match="No sample of y has a label at the finest"):
+        clf.score(X[:1], Y_partial[:1])
 
 
 def test_warm_start_continues_training(tree_data):

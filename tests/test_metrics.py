@@ -297,6 +297,43 @@ def test_scorers_with_fake_estimator():
         assert isinstance(scorer(est, X, y), float)
 
 
+class RowEstimator:
+    """Stand-in fitted estimator: X holds row numbers of canned outputs."""
+
+    classes_ = FixedEstimator().classes_
+
+    def predict(self, X):
+        return FixedEstimator().predict(np.zeros((3, 1)))[_rows(X)]
+
+    def predict_proba(self, X):
+        return [p[_rows(X)] for p in FixedEstimator().predict_proba(np.zeros((3, 1)))]
+
+
+def _rows(X):
+    return np.asarray(X, dtype=int)[:, 0]
+
+
+@pytest.mark.parametrize("missing", [None, np.nan, "", pd.NA])
+@pytest.mark.parametrize("name", sorted(SCORERS))
+def test_scorers_skip_rows_without_a_finest_label(name, missing):
+    # Row 1 has no fine label: it is left out, as the training loss leaves it
+    # out at that level, instead of counting as a wrong or shorter path.
+    scorer, est = SCORERS[name], RowEstimator()
+    y = pd.DataFrame([["a", "a1"], ["b", missing], ["a", "a2"]], dtype=object)
+    labelled = [["a", "a1"], ["a", "a2"]]
+    expected = scorer(est, [[0], [2]], labelled)
+    assert scorer(est, [[0], [1], [2]], y) == pytest.approx(expected)
+    assert scorer(est, np.array([[0], [1], [2]]), y.to_numpy()) == pytest.approx(
+        expected
+    )
+    # By hand: a/a1 is right, b/b1 for a/a2 shares no node with it.
+    by_hand = {"fine_accuracy": 1 / 2, "hierarchical_f1": 2 / 4}
+    if name in by_hand:
+        assert expected == pytest.approx(by_hand[name])
+    with pytest.raises(ValueError, match="No sample of y has a label at the finest"):
+        scorer(est, [[1]], y.iloc[[1]])
+
+
 class PerLevelNB(ClassifierMixin, BaseEstimator):
     """One Gaussian naive Bayes per level; predict returns 2-D labels."""
 

@@ -1,5 +1,7 @@
 """Saving and loading fitted estimators: pickle, skops, and CUDA-less loading."""
 
+import io
+import json
 import os
 import pickle
 import warnings
@@ -189,27 +191,65 @@ class _Payload:
         return (exec, (code,))
 
 
+def _payload_npy():
+    """A .npy file holding an object array whose element is the payload:
+    ``np.load(..., allow_pickle=True)`` would unpickle it and run the code."""
+    buffer = io.BytesIO()
+    array = np.empty(1, dtype=object)
+    array[0] = _Payload()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def _member_of_key(node, key):
+    """The archive member that stores the array under dict key ``key``."""
+    if isinstance(node, dict):
+        content = node.get("content")
+        if isinstance(content, dict) and isinstance(content.get(key), dict):
+            if "file" in content[key]:
+                return content[key]["file"]
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _member_of_key(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def test_payload_runs_when_unpickled(monkeypatch):
+    # Control for the test below: the planted member does run code when
+    # loaded the unsafe way.
+    monkeypatch.setenv("MGCLASSIFIER_TEST_PAYLOAD", "not run")
+    np.load(io.BytesIO(_payload_npy()), allow_pickle=True)
+    assert os.environ["MGCLASSIFIER_TEST_PAYLOAD"] == "ran"
+
+
 def test_skops_load_runs_no_code_hidden_in_the_file(
     fitted_multi, tmp_path, monkeypatch
 ):
-    # Replace every opaque member of the archive by a pickle that runs code,
-    # then load with the documented trust list: secure loading must not run it.
+    # Replace the .npy member holding the heads' weights by an object array
+    # that unpickles to a code call, then load with the documented trust
+    # list: loading must refuse the member without running it.
     monkeypatch.setenv("MGCLASSIFIER_TEST_PAYLOAD", "not run")
     path, evil = tmp_path / "model.skops", tmp_path / "tampered.skops"
     sio.dump(fitted_multi, path)
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(evil, "w") as dst:
-        opaque = _opaque_members(src)
+        target = _member_of_key(json.loads(src.read("schema.json")), "heads.weight")
+        assert target is not None and target.endswith(".npy")
         for info in src.infolist():
             content = src.read(info)
-            if info.filename in opaque:
-                content = pickle.dumps(_Payload())
-            dst.writestr(info, content)
+            dst.writestr(info, _payload_npy() if info.filename == target else content)
+    with zipfile.ZipFile(evil) as archive:
+        assert archive.read(target) == _payload_npy()
     # The tampering is invisible to the trust check...
     assert sio.get_untrusted_types(file=evil) == expected_types(fitted_multi)
-    try:
+    # ...but the array is read without pickle: loading fails, nothing runs.
+    with pytest.raises(ValueError, match="allow_pickle=False"):
         sio.load(evil, trusted=expected_types(fitted_multi))
-    except Exception:
-        pass  # a broken model is fine; running the payload is not
     assert os.environ["MGCLASSIFIER_TEST_PAYLOAD"] == "not run"
 
 

@@ -139,25 +139,24 @@ def test_history_display_on_given_axis_with_options(fitted):
     assert ax2.get_legend() is None
 
 
-def test_history_display_accuracies_on_twin_axis():
+def test_history_display_draws_only_the_recorded_losses(fitted):
+    # Each curve is a key the estimator records in history_; other keys
+    # (accuracies a user's callback might add) get no curve and no axis.
     history = [
-        {
-            "epoch": e,
-            "train_loss_level_0": 1.0 / e,
-            "train_loss_level_1": 2.0 / e,
-            "train_acc_level_0": 1 - 0.5 / e,
-            "train_acc_level_1": 1 - 0.8 / e,
-        }
-        for e in range(1, 4)
+        {**row, "train_acc_level_0": 0.5, "valid_acc_level_1": 0.5}
+        for row in fitted.history_
     ]
-    disp = TrainingHistoryDisplay(history).plot()
-    assert len(disp.figure_.axes) == 2
-    assert disp.ax_acc_ is not None and disp.ax_acc_.get_ylabel() == "Accuracy"
-    assert len(disp.acc_lines_) == 2
-    np.testing.assert_allclose(
-        disp.acc_lines_[1].get_ydata(), [1 - 0.8 / e for e in range(1, 4)]
-    )
-    assert len(disp.ax_.get_legend().get_texts()) == 4
+    disp = TrainingHistoryDisplay(history, level_names=["c", "f"]).plot()
+    assert disp.figure_.axes == [disp.ax_]
+    assert not hasattr(disp, "acc_lines_")
+    curves = {line.get_label(): line.get_ydata() for line in disp.ax_.get_lines()}
+    assert curves.keys() == {"c (train)", "f (train)", "c (valid)", "f (valid)"}
+    for subset in ("train", "valid"):
+        for level, name in enumerate("cf"):
+            np.testing.assert_array_equal(
+                curves[f"{name} ({subset})"],
+                fitted.history_[:, f"{subset}_loss_level_{level}"],
+            )
 
 
 def test_history_display_total_loss_fallback_and_non_finite():

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_tree_data, tiny_classifier
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._net import MultiGranularityNet
@@ -593,6 +595,30 @@ def test_divergence_keeps_last_finite_weights(monkeypatch, tree_data, early_stop
         assert torch.isfinite(param).all()
     assert_proba_ok(clf, X)
     assert_valid_paths(clf.predict(X), Y)
+
+
+@pytest.mark.parametrize("how", ["fit", "warm fit", "pipeline"])
+def test_warnings_point_at_the_callers_line(monkeypatch, tree_data, how):
+    # Raised several frames deep in fit (and in scikit-learn's wrappers), a
+    # warning must name the line of the user's code that called fit.
+    X, Y = tree_data
+    y = Y[:, 1]
+    clf = fast_clf(max_epochs=10)
+    if how == "warm fit":
+        clf.set_params(warm_start=True).fit(X, y)
+    fit = make_pipeline(StandardScaler(), clf).fit if how == "pipeline" else clf.fit
+    with pytest.warns(DataConversionWarning, match="column-vector y") as record:
+        fit(X, y[:, None])
+    resumed_from = clf.n_epochs_ if how == "warm fit" else 0
+    _nan_loss_from(monkeypatch, epoch=resumed_from + 3)
+    with pytest.warns(ConvergenceWarning, match="diverged") as more:
+        fit(X, y)
+    ours = (DataConversionWarning, ConvergenceWarning)
+    caught = [w for w in [*record, *more] if issubclass(w.category, ours)]
+    assert [(w.category, w.filename) for w in caught] == [
+        (DataConversionWarning, __file__),
+        (ConvergenceWarning, __file__),
+    ]
 
 
 def test_divergence_in_first_epoch_raises_and_keeps_old_model(monkeypatch, tree_data):
