@@ -125,8 +125,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         finest level when every class allows it, otherwise random.
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.
-    patience : int, default=10
-        Epochs without improvement before training stops.
+    patience : int, default=5
+        Epochs without improvement before training stops (the weights of
+        the best epoch are kept). On ImCLEF07A and the synthetic benchmark
+        hierarchies patience 10 restored the same best epochs as 5, after
+        10-30% more epochs.
     max_epochs : int, default=40
         Maximum number of passes over the training data; also the length of
         the ``"onecycle"`` learning-rate schedule.
@@ -288,7 +291,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         calibrate=True,
         early_stopping=True,
         validation_fraction=0.1,
-        patience=10,
+        patience=5,
         max_epochs=40,
         batch_size=256,
         lr=3e-3,
