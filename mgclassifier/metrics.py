@@ -2,10 +2,13 @@
 
 Label matrices have shape ``(n_samples, n_levels)`` with columns ordered
 from the coarsest to the finest level; a 1-D ``y`` is treated as a single
-level.  A node of the hierarchy is identified by ``(level, label)``, so the
-same label at two different levels denotes two different nodes.  Empty
-strings, ``None`` and NaN mark a path that stops early: such entries, and
-every entry after them on the same row, are not nodes.
+level.  A node of the hierarchy is identified by its path from the root:
+two rows share the node of level ``l`` when they agree on every level down
+to ``l``.  So the same label at two different levels, or under two
+different parents ("Accessories" under "Clothing" and under "Electronics"),
+denotes different nodes.  Empty strings, ``None`` and NaN mark a path that
+stops early: such entries, and every entry after them on the same row, are
+not nodes.
 """
 
 import numpy as np
@@ -84,10 +87,23 @@ def _path_agreement(y_true, y_pred):
     """Node masks of both paths and where they share the same node."""
     true_nodes = _node_mask(y_true)
     pred_nodes = _node_mask(y_pred)
-    # Each path holds at most one node per level, so two paths share the
-    # node of level l exactly when both have a node there with equal labels.
-    shared = true_nodes & pred_nodes & (y_true == y_pred).astype(bool)
+    # A node is its path from the root: two paths share the node of level l
+    # exactly when both have nodes with equal labels at every level down to
+    # l (an equal label under another parent is another node).
+    equal = true_nodes & pred_nodes & (y_true == y_pred).astype(bool)
+    shared = np.cumprod(equal, axis=1).astype(bool)
     return true_nodes, pred_nodes, shared
+
+
+def _correct_per_level(y_true, y_pred):
+    """Per sample and level: same node, or no node on either side."""
+    true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
+    return shared | (~true_nodes & ~pred_nodes)
+
+
+def _path_correct(y_true, y_pred):
+    """Whether each predicted row is exactly the true path."""
+    return _correct_per_level(*_check_label_pair(y_true, y_pred)).all(axis=1)
 
 
 def _safe_ratio(num, den):
@@ -113,8 +129,10 @@ def accuracy_per_level(y_true, y_pred):
     Returns
     -------
     accuracy : ndarray of shape (n_levels,)
-        Fraction of samples whose label is correct at each level. Two missing
-        labels (shorter paths on both sides) count as agreeing.
+        Fraction of samples whose node is correct at each level: the
+        predicted path agrees with the true one on every level down to that
+        one. Two missing labels (shorter paths on both sides) count as
+        agreeing; a right label under a wrong parent does not.
 
     Examples
     --------
@@ -124,22 +142,23 @@ def accuracy_per_level(y_true, y_pred):
     >>> accuracy_per_level(y_true, y_pred)
     array([0.75, 0.5 ])
     """
-    y_true, y_pred = _check_label_pair(y_true, y_pred)
-    true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
-    correct = shared | (~true_nodes & ~pred_nodes)
-    return correct.mean(axis=0)
+    return _correct_per_level(*_check_label_pair(y_true, y_pred)).mean(axis=0)
 
 
 def hierarchical_precision_recall_fscore(y_true, y_pred):
     """Hierarchical precision, recall and F-score (set-of-ancestors).
 
     Each sample is represented by the set of nodes on its path (the label and
-    all its ancestors); the measures are micro-averaged over samples, as in
-    Kiritchenko et al. (2005) and HiClass::
+    all its ancestors, each node identified by its path from the root); the
+    measures are micro-averaged over samples, as in Kiritchenko et al. (2005)
+    and HiClass::
 
         hP = sum_i |T_i & P_i| / sum_i |P_i|
         hR = sum_i |T_i & P_i| / sum_i |T_i|
         hF = 2 * hP * hR / (hP + hR)
+
+    A correct path that stops early scores better than a longer path that
+    goes wrong: the first loses recall only, the second precision as well.
 
     Parameters
     ----------
@@ -166,6 +185,13 @@ def hierarchical_precision_recall_fscore(y_true, y_pred):
     >>> hp, hr, hf = hierarchical_precision_recall_fscore(y_true, y_pred)
     >>> print(f"{hp:.3f} {hr:.3f} {hf:.3f}")
     0.500 0.600 0.545
+
+    Stopping at the right parent beats guessing the wrong child:
+
+    >>> y_true = [["a", "a1"]]
+    >>> hierarchical_f1_score(y_true, [["a", None]]) > hierarchical_f1_score(
+    ...     y_true, [["a", "a2"]])
+    True
     """
     y_true, y_pred = _check_label_pair(y_true, y_pred)
     true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
@@ -320,7 +346,9 @@ def mistake_severity(y_true, y_pred):
     The distance between two paths is the number of edges between their
     deepest nodes: ``len(a) + len(b) - 2 * common_prefix``, which is
     ``2 * (L - common_prefix)`` for two full paths of length ``L``. Paths are
-    compared level by level from the coarsest.
+    compared level by level from the coarsest; a sample is a mistake when
+    its predicted path differs from the true one (a right label under a
+    wrong parent is another node, so it is a mistake).
 
     Parameters
     ----------
@@ -346,20 +374,11 @@ def mistake_severity(y_true, y_pred):
     y_true, y_pred = _check_label_pair(y_true, y_pred)
     true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
     true_len, pred_len = true_nodes.sum(axis=1), pred_nodes.sum(axis=1)
-    prefix = np.cumprod(shared, axis=1).sum(axis=1)
+    prefix = shared.sum(axis=1)
     distance = true_len + pred_len - 2 * prefix
-    # Only the deepest (finest) node decides whether a sample is a mistake:
-    # an inconsistent prediction with the right leaf is not counted.
-    wrong = (true_len != pred_len) | ~_deepest_equal(y_true, y_pred, true_len)
+    # Right exactly when both deepest nodes are the same node (path).
+    wrong = (true_len != pred_len) | (prefix != true_len)
     return float(distance[wrong].mean()) if wrong.any() else 0.0
-
-
-def _deepest_equal(y_true, y_pred, lengths):
-    """Whether both rows carry the same label at depth ``lengths`` - 1."""
-    rows = np.arange(len(lengths))
-    cols = np.maximum(lengths - 1, 0)
-    # A length-0 path (no node at all) has no deepest label to compare.
-    return (lengths == 0) | (y_true[rows, cols] == y_pred[rows, cols]).astype(bool)
 
 
 # ---------------------------------------------------------------------------
@@ -452,7 +471,8 @@ def fine_accuracy_scorer(estimator, X, y):
     Returns
     -------
     score : float
-        Fraction of samples whose finest label is right; greater is better.
+        Fraction of samples whose finest node is right (the finest label
+        under the right ancestors: the whole path); greater is better.
 
     Examples
     --------

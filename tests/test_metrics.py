@@ -104,8 +104,47 @@ def test_hierarchical_prf_on_four_samples():
 def test_hierarchical_prf_nodes_are_level_specific():
     # Same labels at swapped levels are different nodes: nothing is shared.
     assert hierarchical_precision_recall_fscore([[1, 2]], [[2, 1]]) == (0.0,) * 3
-    hp, hr, _ = hierarchical_precision_recall_fscore([["x", "x"]], [["y", "x"]])
+    hp, hr, _ = hierarchical_precision_recall_fscore([["x", "x"]], [["x", "y"]])
     assert (hp, hr) == (0.5, 0.5)
+
+
+def test_nodes_are_paths_so_a_label_under_another_parent_is_not_shared():
+    y_true = [["Clothing", "Accessories"], ["Electronics", "Accessories"]]
+    y_pred = [["Electronics", "Accessories"], ["Electronics", "Accessories"]]
+    # Row 0 shares nothing: its 'Accessories' sits under another parent.
+    assert hierarchical_precision_recall_fscore(y_true, y_pred) == (0.5, 0.5, 0.5)
+    np.testing.assert_allclose(accuracy_per_level(y_true, y_pred), [0.5, 0.5])
+    assert mistake_severity(y_true, y_pred) == 4.0
+    assert fine_accuracy_scorer(_Constant(y_pred), np.zeros((2, 1)), y_true) == 0.5
+    # The same rows with the labels made unique give the same numbers.
+    unique = [[p[0], "/".join(p)] for p in y_true]
+    unique_pred = [[p[0], "/".join(p)] for p in y_pred]
+    assert hierarchical_precision_recall_fscore(
+        unique, unique_pred
+    ) == hierarchical_precision_recall_fscore(y_true, y_pred)
+
+
+class _Constant:
+    def __init__(self, y_pred):
+        self.y_pred = np.asarray(y_pred, dtype=object)
+
+    def predict(self, X):
+        return self.y_pred[: len(X)]
+
+
+def test_correct_shorter_path_beats_wrong_longer_path():
+    y_true = [["a", "a/x", "a/x/1"]]
+    shorter = [["a", "a/x", None]]  # stops one level early, right so far
+    longer = [["a", "a/y", "a/y/1"]]  # full path, wrong from level 1 on
+    assert hierarchical_precision_recall_fscore(y_true, shorter) == pytest.approx(
+        (1.0, 2 / 3, 0.8)
+    )
+    assert hierarchical_precision_recall_fscore(y_true, longer) == pytest.approx(
+        (1 / 3, 1 / 3, 1 / 3)
+    )
+    assert mistake_severity(y_true, shorter) < mistake_severity(y_true, longer)
+    np.testing.assert_allclose(accuracy_per_level(y_true, shorter), [1, 1, 0])
+    np.testing.assert_allclose(accuracy_per_level(y_true, longer), [1, 0, 0])
 
 
 def test_hierarchical_prf_nan_none_and_after_missing():
@@ -247,9 +286,11 @@ def test_mistake_severity_mean_over_wrong_samples_only():
     assert mistake_severity(y_true, y_true) == 0.0
 
 
-def test_mistake_severity_right_leaf_wrong_ancestor_not_counted():
+def test_mistake_severity_right_leaf_under_wrong_ancestor_is_a_mistake():
+    # A node is its path: the leaf label under another root is another node,
+    # six edges away from the true leaf.
     y_pred = [["b", "a/x", "a/x/1"], ["a", "a/x", "a/x/2"]]
-    assert mistake_severity([TRUE_PATH] * 2, y_pred) == 2.0
+    assert mistake_severity([TRUE_PATH] * 2, y_pred) == 4.0
 
 
 def test_mistake_severity_shorter_path_and_1d():
