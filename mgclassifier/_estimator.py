@@ -9,7 +9,6 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
-from sklearn.metrics import accuracy_score
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
@@ -30,6 +29,7 @@ from ._hierarchy import LabelHierarchy, _py
 from ._loss import MultiLevelLoss
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net import MultiGranularityNet
+from .metrics import _path_correct
 
 AUXILIARY_LEVEL_WEIGHT = 0.25
 """Loss weight of each coarse level under ``level_weights="auxiliary"``."""
@@ -42,7 +42,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     granularity (coarse to fine) is trained on all levels together, so the
     coarse labels act as extra supervision for the fine ones. Predictions are
     decoded jointly over root-to-leaf paths: a predicted row is always a path
-    that exists in the hierarchy seen in ``fit``. Training runs through
+    that exists in the hierarchy seen in ``fit``. A label may appear under
+    several parents ("Accessories" under "Clothing" and under "Electronics"):
+    each such path is its own node of the network. Training runs through
     skorch; inputs are standardised inside the network.
 
     Parameters
@@ -86,7 +88,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         every level by ``n_samples / (n_classes * count(class))`` of its class
         there, as in scikit-learn. A dict ``{label: weight}`` applies to the
         finest level (classes not listed weigh 1). A list gives one entry
-        (None, "balanced" or a dict) per level, coarse to fine.
+        (None, "balanced" or a dict) per level, coarse to fine. With a label
+        under several parents, "balanced" counts each node (path) as a class
+        and a dict entry weighs every node that carries the label.
     coarse_decoding_weight : float, default=0.0
         How much the coarse heads vote when root-to-leaf paths are scored at
         prediction time: a path's score is the finest head's log-probability
@@ -131,8 +135,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : list of ndarray, or ndarray
-        Class labels of each level (coarse to fine); the column order of
-        :meth:`predict_proba`. A single array when ``fit`` got a 1-D ``y``.
+        Class labels of each level (coarse to fine), each distinct label once,
+        sorted; the column order of :meth:`predict_proba`. A label under
+        several parents is one entry: its column holds the probability summed
+        over those paths (``hierarchy_`` keeps the node-level view). A single
+        array when ``fit`` got a 1-D ``y``.
     n_levels_ : int
         Number of levels (1 for a 1-D ``y``).
     n_features_in_ : int
@@ -143,7 +150,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Column names of ``y`` when it was a DataFrame (or the name of a
         Series), else None.
     hierarchy_ : LabelHierarchy
-        The label tree read from ``y``: classes, parent maps, paths.
+        The label tree read from ``y``: a tree of nodes (one per distinct
+        path prefix) with parent maps and paths, and the label view
+        (``classes``, ``label_index``); ``node_paths(level)`` names the nodes.
     net_ : MultiGranularityNet
         The fitted skorch net; ``net_.module_`` is the torch module.
     history_ : skorch.History
@@ -167,7 +176,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     ``predict_proba`` is coherent with the hierarchy: every root-to-leaf path
     gets the renormalised product of its nodes' per-level probabilities, and
     the probability of a class is the sum over the paths through it. So a
-    coarse probability equals the sum of its children's.
+    coarse probability equals the sum of its children's (for a label under
+    several parents, the sum over all its nodes' children).
 
     If training is interrupted (``KeyboardInterrupt``) the model keeps the
     best weights seen so far, as skorch does. If the loss stops being finite
@@ -282,9 +292,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             Training data. Sparse input is never densified: each batch goes
             through the first layer as a torch sparse tensor.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
-            Labels, one column per level, coarse to fine; each label must
-            have exactly one parent in the previous column. A 1-D ``y`` fits
-            an ordinary single-level classifier.
+            Labels, one column per level, coarse to fine. A label may appear
+            under several parents in the previous column; each such path is
+            a node of its own. A 1-D ``y`` fits an ordinary single-level
+            classifier.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample loss weights.
 
@@ -483,7 +494,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         else:
             per_level = [spec] * hierarchy.n_levels
         return [
-            _level_class_weight(entry, codes[:, level], hierarchy.classes[level], level)
+            _level_class_weight(
+                entry, codes[:, level], hierarchy.node_labels(level), level
+            )
             for level, entry in enumerate(per_level)
         ]
 
@@ -664,7 +677,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : list of ndarray of shape (n_samples, n_classes_l), or ndarray
             One array per level, columns in ``classes_[l]`` order, rows summing
-            to 1; a coarse probability equals the sum of its children's. A
+            to 1; a coarse probability equals the sum of its children's. The
+            column of a label under several parents is the sum over its
+            nodes (:meth:`predict_node_proba` gives one column per node). A
             single array when ``fit`` got a 1-D ``y``.
         """
         leaf_proba = self._leaf_scores(X)  # checks that the model is fitted
@@ -676,6 +691,27 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(proba) if self._y_was_1d else [np.log(p) for p in proba]
+
+    def predict_node_proba(self, X):
+        """Probability of every node of every level: the node-level view.
+
+        A node is a path from the root, so a label under several parents has
+        one column per parent here, where :meth:`predict_proba` has one
+        column per label. Without repeated labels the two are equal.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : list of ndarray of shape (n_samples, n_nodes_l)
+            One array per level; column ``j`` is the node whose path is
+            ``hierarchy_.node_paths(l)[j]``. A node's probability is the sum
+            of its children's.
+        """
+        leaf_proba = self._leaf_scores(X)  # checks that the model is fitted
+        return self.hierarchy_.node_proba(leaf_proba)
 
     def predict(self, X):
         """Most probable root-to-leaf path of each sample.
@@ -694,11 +730,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return paths[:, 0] if self._y_was_1d else paths
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy on the finest level (equal to exact-path accuracy).
+        """Exact-path accuracy: the fraction of samples whose path is right.
 
-        Since every label has one parent, a correct fine label means the
-        whole path is correct. This is what ``GridSearchCV`` maximises by
-        default; see :mod:`mgclassifier.metrics` for hierarchical scorers.
+        A row counts when its predicted labels agree with ``y`` at every
+        level (missing labels with missing labels). When no label repeats
+        under two parents and paths are full, this is the finest level's
+        accuracy. This is what ``GridSearchCV`` maximises by default; see
+        :mod:`mgclassifier.metrics` for hierarchical scorers.
 
         Parameters
         ----------
@@ -710,15 +748,16 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         -------
         score : float
         """
-        y_pred = self.predict(X)
-        y = np.asarray(y)
-        if not self._y_was_1d:
-            y, y_pred = y[:, -1], y_pred[:, -1]
-        return accuracy_score(y, y_pred, sample_weight=sample_weight)
+        correct = _path_correct(y, self.predict(X))
+        return float(np.average(correct, weights=sample_weight))
 
 
 def _level_class_weight(entry, level_codes, classes, level):
-    """Weights of one level's classes from None, "balanced" or a dict."""
+    """Weights of one level's nodes from None, "balanced" or a dict.
+
+    ``classes`` is the label of each node; a label under several parents
+    appears once per node, and a dict entry weighs all of them.
+    """
     weights = np.ones(len(classes), dtype=np.float32)
     if entry is None:
         return weights
@@ -733,12 +772,14 @@ def _level_class_weight(entry, level_codes, classes, level):
             f"class_weight entries must be None, 'balanced' or a dict; got "
             f"{entry!r} for level {level}."
         )
-    index = {_py(label): i for i, label in enumerate(classes)}
+    index = {}
+    for i, label in enumerate(classes):
+        index.setdefault(_py(label), []).append(i)
     for label, weight in entry.items():
         if _py(label) not in index:
             raise ValueError(
                 f"class_weight names label {label!r}, which is not a class of "
-                f"level {level} ({[_py(c) for c in classes][:10]})."
+                f"level {level} ({list(index)[:10]})."
             )
         if not np.isfinite(weight) or weight < 0:
             raise ValueError(
