@@ -42,10 +42,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     granularity (coarse to fine) is trained on all levels together, so the
     coarse labels act as extra supervision for the fine ones. Predictions are
     decoded jointly over root-to-leaf paths: a predicted row is always a path
-    that exists in the hierarchy seen in ``fit``. A label may appear under
-    several parents ("Accessories" under "Clothing" and under "Electronics"):
-    each such path is its own node of the network. Training runs through
-    skorch; inputs are standardised inside the network.
+    that exists in the hierarchy seen in ``fit`` (or, with
+    ``min_path_probability``, the part of it the model is sure of). A label
+    may appear under several parents ("Accessories" under "Clothing" and
+    under "Electronics"): each such path is its own node of the network.
+    Training runs through skorch; inputs are standardised inside the network.
 
     Parameters
     ----------
@@ -97,6 +98,21 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         of its leaf plus this weight times the coarse heads'
         log-probabilities of its ancestors. 0 lets the coarse heads act as
         training signal only; 1 multiplies every level's probabilities.
+    min_path_probability : float in [0, 1] or None, default=None
+        Stop each predicted path at the deepest level the model is sure of.
+        None: :meth:`predict` returns the full decoded path. A number: it
+        returns the longest prefix of the decoded path whose probability is
+        at least this value; the levels below are None (in an object array,
+        whatever the labels' dtype), the marker of a shorter path that
+        partial labels and :mod:`mgclassifier.metrics` use. Probabilities
+        are coherent, so a prefix's probability never rises as it gets
+        longer; a row whose coarsest node is already below the value is all
+        None. A label under several parents is judged by its node (path),
+        not by its probability summed over parents. Read at predict time:
+        :meth:`predict_proba` is unaffected, and ``set_params`` on a fitted
+        model needs no refit. Tune it with ``GridSearchCV`` and
+        :func:`~mgclassifier.metrics.hierarchical_f1_scorer`, which rewards a
+        correct shorter path over a wrong longer one.
     calibrate : bool, default=True
         With early stopping, fit one temperature that divides all logits by
         minimising the log-loss of the held-out split, so probabilities are
@@ -177,7 +193,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     gets the renormalised product of its nodes' per-level probabilities, and
     the probability of a class is the sum over the paths through it. So a
     coarse probability equals the sum of its children's (for a label under
-    several parents, the sum over all its nodes' children).
+    several parents, the sum over all its nodes' children), and the
+    probability of a path's prefix never rises as the prefix gets longer.
 
     If training is interrupted (``KeyboardInterrupt``) the model keeps the
     best weights seen so far, as skorch does. If the loss stops being finite
@@ -213,6 +230,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "weight_averaging": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [None, StrOptions({"balanced"}), dict, list],
         "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
+        "min_path_probability": [None, Interval(Real, 0, 1, closed="both")],
         "calibrate": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -240,6 +258,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         weight_averaging=0.0,
         class_weight=None,
         coarse_decoding_weight=0.0,
+        min_path_probability=None,
         calibrate=True,
         early_stopping=True,
         validation_fraction=0.1,
@@ -264,6 +283,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.weight_averaging = weight_averaging
         self.class_weight = class_weight
         self.coarse_decoding_weight = coarse_decoding_weight
+        self.min_path_probability = min_path_probability
         self.calibrate = calibrate
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -724,9 +744,20 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples, n_levels), or (n_samples,)
             Labels, always a path that exists in the hierarchy seen in fit.
+            With ``min_path_probability``, an object array holding the
+            longest prefix of that path whose probability reaches it, and
+            None below.
         """
-        leaf = self._leaf_scores(X, normalise=False).argmax(axis=1)
-        paths = self.hierarchy_.decode_leaves(leaf)
+        if self.min_path_probability is None:
+            leaf = self._leaf_scores(X, normalise=False).argmax(axis=1)
+            paths = self.hierarchy_.decode_leaves(leaf)
+        else:
+            leaf_proba = self._leaf_scores(X)
+            leaf = leaf_proba.argmax(axis=1)
+            depth = self.hierarchy_.confident_depth(
+                leaf_proba, leaf, self.min_path_probability
+            )
+            paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
         return paths[:, 0] if self._y_was_1d else paths
 
     def score(self, X, y, sample_weight=None):

@@ -415,12 +415,34 @@ class LabelHierarchy:
         nodes = np.flatnonzero(self.label_index[level] == label)
         return self.node_paths(level - 1)[self.parents[level - 1][nodes]]
 
-    def decode_leaves(self, leaf_index):
-        """The user's labels along the path of each leaf node."""
+    def decode_leaves(self, leaf_index, depth=None):
+        """Labels of the path of each leaf node.
+
+        Parameters
+        ----------
+        leaf_index : ndarray of int of shape (n_samples,)
+        depth : ndarray of int of shape (n_samples,), default=None
+            Number of levels to keep on each row. None keeps every level.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_levels)
+            The user's labels; with ``depth``, an object array with None
+            below each row's depth (the marker of a shorter path).
+        """
         path_codes = self.paths[leaf_index]
-        labels = np.empty(path_codes.shape, dtype=self.label_dtype)
+        if depth is None:
+            labels = np.empty(path_codes.shape, dtype=self.label_dtype)
+        else:
+            labels = np.full(path_codes.shape, None, dtype=object)
         for level in range(self.n_levels):
-            labels[:, level] = self.node_labels(level)[path_codes[:, level]]
+            nodes = path_codes[:, level]
+            values = self.node_labels(level)[nodes]
+            if depth is None:
+                labels[:, level] = values
+            else:
+                keep = depth > level
+                labels[keep, level] = values[keep]
         return labels
 
     @property
@@ -468,7 +490,7 @@ class LabelHierarchy:
         -------
         list of ndarray of shape (n_samples, n_nodes_l)
             One array per level; a node's probability is exactly the sum of
-            its children's.
+            its children's, so along a path it never rises.
         """
         # One row per node while summing: each sum then adds whole rows.
         columns = [np.ascontiguousarray(leaf_proba.T)]
@@ -501,6 +523,33 @@ class LabelHierarchy:
         """
         node_proba = self.node_proba(leaf_proba)
         return self.label_proba(node_proba) if self.has_repeated_labels else node_proba
+
+    def path_proba(self, leaf_proba, leaf_index):
+        """Probability of each prefix of the path of the given leaves.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_levels)
+            Column ``l`` is the probability of the node at level ``l`` of row
+            ``i``'s path to leaf ``leaf_index[i]``. Probabilities are
+            coherent, so it never rises from one column to the next.
+        """
+        path_codes = self.paths[leaf_index]
+        rows = np.arange(len(leaf_index))
+        return np.column_stack(
+            [
+                proba[rows, path_codes[:, level]]
+                for level, proba in enumerate(self.node_proba(leaf_proba))
+            ]
+        )
+
+    def confident_depth(self, leaf_proba, leaf_index, min_probability):
+        """Length of the longest prefix of each path with probability >= the bound.
+
+        0 when even the coarsest node is below ``min_probability``.
+        """
+        sure = self.path_proba(leaf_proba, leaf_index) >= min_probability
+        return np.cumprod(sure, axis=1).sum(axis=1)
 
 
 def _indicator(index, n_rows):

@@ -139,6 +139,9 @@ def test_label_hierarchy_round_trips(Y, seed):
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9, rtol=0)
     assert_coherent(nodes, tree.parents)
     assert_label_sums(probas, nodes, tree)
+    # A prefix of a path is never less probable than the path itself.
+    leaf = rng.randint(n_leaves, size=7)
+    assert np.all(np.diff(tree.path_proba(leaf_proba, leaf), axis=1) <= 0)
     # log-space decoding renormalises over the tree's paths.
     level_log = [np.log(rng.dirichlet(np.ones(n), size=7)) for n in tree.n_classes]
     leaf_log = tree.leaf_log_proba(level_log)

@@ -293,6 +293,10 @@ BAD_INPUT = [
     _param("label_smoothing", 1.0, r"1\.0"),
     _param("alpha_l2", -1e-4, r"-0\.0001"),
     _param("device", 3, "3"),
+    _param("min_path_probability", 1.5, r"1\.5"),
+    _param("min_path_probability", -0.1, r"-0\.1"),
+    _param("min_path_probability", "high", "'high'"),
+    _param("min_path_probability", float("nan"), "nan"),
     pytest.param(
         _fit(level_weights=[1.0]),
         ValueError,
