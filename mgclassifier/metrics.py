@@ -7,9 +7,17 @@ two rows share the node of level ``l`` when they agree on every level down
 to ``l``.  So the same label at two different levels, or under two
 different parents ("Accessories" under "Clothing" and under "Electronics"),
 denotes different nodes.  Empty strings, ``None`` and NaN mark a path that
-stops early: such entries, and every entry after them on the same row, are
-not nodes.
+stops early (as :meth:`MultiGranularityClassifier.predict` returns with
+``min_path_probability``): such entries, and every entry after them on the
+same row, are not nodes.
+
+The metrics that read probabilities (AU(PRC), log-loss, Brier score,
+expected calibration error) take one array per level whose columns follow
+``classes[l]``, e.g. ``estimator.predict_proba(X)`` and
+``estimator.classes_``: one column per label of the level.
 """
+
+from numbers import Integral
 
 import numpy as np
 from sklearn.metrics import average_precision_score
@@ -21,12 +29,18 @@ __all__ = [
     "SCORERS",
     "accuracy_per_level",
     "average_precision_scorer",
+    "brier_score_per_level",
+    "expected_calibration_error_per_level",
     "fine_accuracy_scorer",
     "hierarchical_average_precision",
     "hierarchical_f1_score",
     "hierarchical_f1_scorer",
     "hierarchical_precision_recall_fscore",
+    "log_loss_per_level",
     "mistake_severity",
+    "neg_brier_score_scorer",
+    "neg_expected_calibration_error_scorer",
+    "neg_log_loss_scorer",
 ]
 
 
@@ -382,6 +396,215 @@ def mistake_severity(y_true, y_pred):
 
 
 # ---------------------------------------------------------------------------
+# Calibration: log-loss, Brier score, expected calibration error per level
+# ---------------------------------------------------------------------------
+
+
+def _level_outcomes(y_true, y_proba, classes):
+    """Per level: one-hot targets and probabilities of the labelled rows.
+
+    Rows whose true path stops above a level are left out of that level; a
+    true label missing from ``classes[l]`` gets a column of probability 0.
+    """
+    y_true, probas, classes = _check_proba_inputs(y_true, y_proba, classes)
+    for level, proba in enumerate(probas):
+        if proba.size and (proba.min() < 0 or proba.max() > 1):
+            raise ValueError(
+                f"y_proba[{level}] holds values outside [0, 1] (e.g. "
+                f"{proba[(proba < 0) | (proba > 1)][0]:g}); calibration metrics "
+                f"need probabilities."
+            )
+    nodes = _node_mask(y_true)
+    if not nodes.any():
+        raise ValueError("y_true contains no labelled node; the metric is undefined.")
+    outcomes = []
+    for level, (proba, cls) in enumerate(zip(probas, classes, strict=True)):
+        rows = nodes[:, level]
+        targets, scores = _level_targets_scores(y_true[:, level], rows, proba, cls)
+        outcomes.append((targets[rows].astype(bool), scores[rows]))
+    return outcomes
+
+
+def _per_level(outcomes, level_metric, average):
+    """Apply ``level_metric(targets, scores)`` per level; NaN for empty levels."""
+    if average not in (None, "macro"):
+        raise ValueError(f"average must be None or 'macro', got {average!r}.")
+    values = np.array(
+        [
+            level_metric(targets, scores) if len(targets) else np.nan
+            for targets, scores in outcomes
+        ]
+    )
+    return values if average is None else float(np.nanmean(values))
+
+
+def _check_n_bins(n_bins):
+    if isinstance(n_bins, bool) or not isinstance(n_bins, Integral) or n_bins < 1:
+        raise ValueError(f"n_bins must be an integer >= 1, got {n_bins!r}.")
+
+
+def _reliability_bins(targets, scores, n_bins):
+    """Top-label confidence bins: (confidence sum, correct count, count) per bin.
+
+    Bin ``b`` holds the samples whose highest probability lies in
+    ``(b / n_bins, (b + 1) / n_bins]`` (0 goes to the first bin).
+    """
+    confidence = scores.max(axis=1)
+    correct = targets[np.arange(len(targets)), scores.argmax(axis=1)]
+    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    return (
+        np.bincount(bins, weights=confidence, minlength=n_bins),
+        np.bincount(bins, weights=correct, minlength=n_bins),
+        np.bincount(bins, minlength=n_bins),
+    )
+
+
+def _level_reliability(y_true, y_proba, classes, n_bins):
+    """Per level ``(confidence sum, correct count, count)`` of each bin."""
+    _check_n_bins(n_bins)
+    return [
+        _reliability_bins(targets, scores, n_bins)
+        for targets, scores in _level_outcomes(y_true, y_proba, classes)
+    ]
+
+
+def log_loss_per_level(y_true, y_proba, classes, *, average=None):
+    """Log-loss (cross-entropy) of each level's probabilities.
+
+    The mean over the samples labelled at a level of ``-log p(true label)``,
+    with probabilities clipped to ``[eps, 1]`` (float64 ``eps``), as
+    :func:`sklearn.metrics.log_loss` does. Samples whose true path stops
+    above a level are left out of it.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths, columns ordered from coarse to fine.
+    y_proba : list of array-like of shape (n_samples, n_classes_l), or \
+array-like of shape (n_samples, n_classes)
+        Probabilities per level, columns following ``classes[l]`` (e.g.
+        ``estimator.predict_proba(X)``).
+    classes : list of array-like, or array-like
+        Class labels of each level (e.g. ``estimator.classes_``). A true
+        label missing from ``classes[l]`` has probability 0.
+    average : {None, "macro"}, default=None
+        None: one number per level. "macro": their unweighted mean (levels
+        without labelled samples left out), one summary number.
+
+    Returns
+    -------
+    loss : ndarray of shape (n_levels,) or float
+        Lower is better; NaN for a level without labelled samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import log_loss_per_level
+    >>> y_true = [["a", "a1"], ["b", "b1"]]
+    >>> classes = [["a", "b"], ["a1", "a2", "b1"]]
+    >>> proba = [np.array([[0.8, 0.2], [0.5, 0.5]]),
+    ...          np.array([[0.6, 0.2, 0.2], [0.25, 0.25, 0.5]])]
+    >>> log_loss_per_level(y_true, proba, classes).round(3)
+    array([0.458, 0.602])
+    >>> round(log_loss_per_level(y_true, proba, classes, average="macro"), 3)
+    0.53
+    """
+    eps = np.finfo(np.float64).eps
+
+    def level_log_loss(targets, scores):
+        return -np.mean(np.log(np.clip(scores[targets], eps, 1.0)))
+
+    outcomes = _level_outcomes(y_true, y_proba, classes)
+    return _per_level(outcomes, level_log_loss, average)
+
+
+def brier_score_per_level(y_true, y_proba, classes, *, average=None):
+    """Multiclass Brier score of each level's probabilities.
+
+    The mean over the samples labelled at a level of
+    ``sum_k (p_k - y_k) ** 2`` over that level's classes (Brier, 1950), in
+    [0, 2]: the same scale at every level, two classes included. For one
+    level this is :func:`sklearn.metrics.brier_score_loss` with
+    ``scale_by_half=False`` (sklearn's default halves it for two classes).
+
+    Parameters
+    ----------
+    y_true, y_proba, classes, average
+        See :func:`log_loss_per_level`.
+
+    Returns
+    -------
+    score : ndarray of shape (n_levels,) or float
+        Lower is better; NaN for a level without labelled samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import brier_score_per_level
+    >>> y_true = [["a", "a1"], ["b", "b1"]]
+    >>> classes = [["a", "b"], ["a1", "a2", "b1"]]
+    >>> proba = [np.array([[0.8, 0.2], [0.5, 0.5]]),
+    ...          np.array([[0.6, 0.2, 0.2], [0.25, 0.25, 0.5]])]
+    >>> brier_score_per_level(y_true, proba, classes).round(4)
+    array([0.29  , 0.3075])
+    """
+
+    def level_brier(targets, scores):
+        return np.mean(np.sum((scores - targets) ** 2, axis=1))
+
+    outcomes = _level_outcomes(y_true, y_proba, classes)
+    return _per_level(outcomes, level_brier, average)
+
+
+def expected_calibration_error_per_level(
+    y_true, y_proba, classes, *, n_bins=15, average=None
+):
+    """Expected calibration error (ECE) of each level's top label.
+
+    At each level the samples are binned by their highest probability (the
+    confidence of the predicted label) into ``n_bins`` equal-width bins of
+    [0, 1]; the ECE is the average over bins, weighted by their share of
+    samples, of ``|accuracy - mean confidence|`` (Guo et al., 2017). 0 is
+    perfectly calibrated. :class:`~mgclassifier.plotting.ReliabilityDiagramDisplay`
+    draws the bins.
+
+    Parameters
+    ----------
+    y_true, y_proba, classes
+        See :func:`log_loss_per_level`.
+    n_bins : int, default=15
+        Number of equal-width confidence bins.
+    average : {None, "macro"}, default=None
+        See :func:`log_loss_per_level`.
+
+    Returns
+    -------
+    ece : ndarray of shape (n_levels,) or float
+        In [0, 1], lower is better; NaN for a level without labelled samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import expected_calibration_error_per_level
+    >>> y_true = ["a", "a", "b", "a"]
+    >>> proba = np.array([[0.95, 0.05], [0.92, 0.08], [0.85, 0.15], [0.35, 0.65]])
+    >>> # Bin (0.9, 1]: 2 right, confidence 1.87 in all; (0.8, 0.9]: 0 right of
+    >>> # 0.85; (0.6, 0.7]: 0 right of 0.65. ECE = (0.13 + 0.85 + 0.65) / 4.
+    >>> expected_calibration_error_per_level(
+    ...     y_true, proba, ["a", "b"], n_bins=10).round(4)
+    array([0.4075])
+    """
+    _check_n_bins(n_bins)
+
+    def level_ece(targets, scores):
+        confidence, correct, count = _reliability_bins(targets, scores, n_bins)
+        return np.abs(correct - confidence).sum() / count.sum()
+
+    outcomes = _level_outcomes(y_true, y_proba, classes)
+    return _per_level(outcomes, level_ece, average)
+
+
+# ---------------------------------------------------------------------------
 # Scorers: plain callables ``scorer(estimator, X, y) -> float``
 # ---------------------------------------------------------------------------
 
@@ -487,9 +710,72 @@ def fine_accuracy_scorer(estimator, X, y):
     return float(accuracy_per_level(y, estimator.predict(X))[-1])
 
 
+def _neg_macro(metric, estimator, X, y):
+    """Minus the mean over levels of a calibration metric (greater is better)."""
+    proba = estimator.predict_proba(X)
+    return -metric(y, proba, estimator.classes_, average="macro")
+
+
+def neg_log_loss_scorer(estimator, X, y):
+    """Scorer returning minus the log-loss, averaged over levels.
+
+    :func:`log_loss_per_level` with ``average="macro"`` on
+    ``estimator.predict_proba(X)``, negated so that greater is better (as
+    sklearn's ``"neg_log_loss"``).
+
+    Parameters
+    ----------
+    estimator : object
+        Fitted estimator with ``predict_proba`` and ``classes_``.
+    X : array-like of shape (n_samples, n_features)
+        Input samples.
+    y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths.
+
+    Returns
+    -------
+    score : float
+        At most 0; greater is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import neg_log_loss_scorer
+    >>> class Fixed:
+    ...     classes_ = np.array(["a", "b"])
+    ...     def predict_proba(self, X):
+    ...         return np.array([[0.5, 0.5], [0.5, 0.5]])
+    >>> round(neg_log_loss_scorer(Fixed(), [[0], [1]], ["a", "b"]), 4)
+    -0.6931
+    """
+    return _neg_macro(log_loss_per_level, estimator, X, y)
+
+
+def neg_brier_score_scorer(estimator, X, y):
+    """Scorer returning minus the Brier score, averaged over levels.
+
+    :func:`brier_score_per_level` with ``average="macro"``, negated; see
+    :func:`neg_log_loss_scorer` for the parameters.
+    """
+    return _neg_macro(brier_score_per_level, estimator, X, y)
+
+
+def neg_expected_calibration_error_scorer(estimator, X, y):
+    """Scorer returning minus the expected calibration error, averaged over levels.
+
+    :func:`expected_calibration_error_per_level` (15 bins) with
+    ``average="macro"``, negated; see :func:`neg_log_loss_scorer` for the
+    parameters.
+    """
+    return _neg_macro(expected_calibration_error_per_level, estimator, X, y)
+
+
 #: Scorers by name, e.g. ``GridSearchCV(..., scoring=SCORERS)``.
 SCORERS = {
     "hierarchical_f1": hierarchical_f1_scorer,
     "average_precision": average_precision_scorer,
     "fine_accuracy": fine_accuracy_scorer,
+    "neg_log_loss": neg_log_loss_scorer,
+    "neg_brier_score": neg_brier_score_scorer,
+    "neg_expected_calibration_error": neg_expected_calibration_error_scorer,
 }

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from conftest import make_tree_data, sub_codes, tiny_classifier
 from sklearn.datasets import make_multilabel_classification
+from sklearn.model_selection import KFold, cross_validate
 
 from mgclassifier import LabelHierarchy
 from mgclassifier._estimator import _level_class_weight
@@ -21,6 +22,10 @@ from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_average_precision,
     hierarchical_f1_score,
+    log_loss_per_level,
+    neg_brier_score_scorer,
+    neg_expected_calibration_error_scorer,
+    neg_log_loss_scorer,
 )
 
 PRODUCTS = np.array(
@@ -303,3 +308,22 @@ def test_sklearn_multioutput_check_data_fits():
     leaf = clf.predict_node_proba(X)[-1].argmax(axis=1)
     np.testing.assert_array_equal(y_pred, clf.hierarchy_.decode_leaves(leaf))
     assert (y_pred == y).mean() > 0.6
+
+
+def test_calibration_scorers_in_cross_validate_with_repeated_labels():
+    X, Y = taxonomy_data()
+    scoring = {
+        "nll": neg_log_loss_scorer,
+        "brier": neg_brier_score_scorer,
+        "ece": neg_expected_calibration_error_scorer,
+    }
+    cv = KFold(2, shuffle=True, random_state=0)  # None labels: no stratified split
+    result = cross_validate(tiny_classifier(max_epochs=5), X, Y, cv=cv, scoring=scoring)
+    train, test = next(cv.split(X))
+    clf = tiny_classifier(max_epochs=5).fit(X[train], Y[train])
+    proba = clf.predict_proba(X[test])
+    expected = -log_loss_per_level(Y[test], proba, clf.classes_, average="macro")
+    assert result["test_nll"][0] == pytest.approx(expected)
+    for name in scoring:
+        assert np.all(np.isfinite(result[f"test_{name}"]))
+        assert np.all(result[f"test_{name}"] < 0)
