@@ -400,6 +400,10 @@ def mistake_severity(y_true, y_pred):
 # ---------------------------------------------------------------------------
 
 
+_PROBA_TOLERANCE = 1e-5
+"""How far outside [0, 1] a probability may lie (rounding) before it is refused."""
+
+
 def _level_outcomes(y_true, y_proba, classes):
     """Per level: one-hot targets and probabilities of the labelled rows.
 
@@ -408,12 +412,15 @@ def _level_outcomes(y_true, y_proba, classes):
     """
     y_true, probas, classes = _check_proba_inputs(y_true, y_proba, classes)
     for level, proba in enumerate(probas):
-        if proba.size and (proba.min() < 0 or proba.max() > 1):
+        outside = (proba < -_PROBA_TOLERANCE) | (proba > 1 + _PROBA_TOLERANCE)
+        if outside.any():
             raise ValueError(
                 f"y_proba[{level}] holds values outside [0, 1] (e.g. "
-                f"{proba[(proba < 0) | (proba > 1)][0]:g}); calibration metrics "
-                f"need probabilities."
+                f"{proba[outside][0]:.6g}); calibration metrics need probabilities."
             )
+    # Summed float32 probabilities can overshoot 1 by a few ulps (a copy:
+    # the caller's arrays stay as they are).
+    probas = [np.clip(proba, 0.0, 1.0) for proba in probas]
     nodes = _node_mask(y_true)
     if not nodes.any():
         raise ValueError("y_true contains no labelled node; the metric is undefined.")

@@ -432,6 +432,14 @@ def test_calibration_metrics_validate_their_input(metric):
         metric(y_true, proba, CAL_CLASSES, average="micro")
     with pytest.raises(ValueError, match=r"y_proba\[1\] holds values outside"):
         metric(y_true, [proba[0], proba[1] * 2], CAL_CLASSES)
+    # Rounding of summed probabilities is tolerated (and the input kept).
+    rounded, exact = [proba[0].copy(), proba[1]], [proba[0].copy(), proba[1]]
+    rounded[0][0], exact[0][0] = [1 + 1e-7, 0.0], [1.0, 0.0]
+    before = rounded[0].copy()
+    np.testing.assert_array_equal(
+        metric(y_true, rounded, CAL_CLASSES), metric(y_true, exact, CAL_CLASSES)
+    )
+    np.testing.assert_array_equal(rounded[0], before)
     with pytest.raises(ValueError, match="level"):
         metric(y_true, proba[:1], CAL_CLASSES)
     with pytest.raises(ValueError, match="no labelled node"):
