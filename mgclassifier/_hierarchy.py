@@ -228,6 +228,8 @@ class LabelHierarchy:
 
     def node_labels(self, level):
         """The label of every node of ``level`` (a repeated label repeats)."""
+        if not self._repeated[level]:
+            return self.classes[level]  # node j carries label j: no copy
         return self.classes[level][self.label_index[level]]
 
     def node_paths(self, level):
