@@ -703,7 +703,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             single array when ``fit`` got a 1-D ``y``.
         """
         leaf_proba = self._leaf_scores(X)  # checks that the model is fitted
-        probas = self.hierarchy_.level_proba(leaf_proba)
+        probas = self.hierarchy_.node_proba(leaf_proba)
+        # The label view: a label under several parents is one column, the
+        # sum of its nodes (nothing to do when no label repeats).
+        probas = self.hierarchy_.label_proba(probas)
         return probas[0] if self._y_was_1d else probas
 
     def predict_log_proba(self, X):

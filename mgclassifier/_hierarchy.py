@@ -501,7 +501,12 @@ class LabelHierarchy:
         return [np.ascontiguousarray(c.T) for c in columns[:-1]] + [leaf_proba]
 
     def label_proba(self, node_proba):
-        """Node probabilities summed per label: columns in ``classes`` order."""
+        """Node probabilities summed per label: columns in ``classes`` order.
+
+        ``node_proba`` itself when no label repeats.
+        """
+        if not self.has_repeated_labels:
+            return node_proba
         return [
             proba
             if not repeated
@@ -523,8 +528,7 @@ class LabelHierarchy:
             probability is the sum over the nodes that carry it; without
             repeated labels a coarse probability is the sum of its children's.
         """
-        node_proba = self.node_proba(leaf_proba)
-        return self.label_proba(node_proba) if self.has_repeated_labels else node_proba
+        return self.label_proba(self.node_proba(leaf_proba))
 
     def path_proba(self, leaf_proba, leaf_index):
         """Probability of each prefix of the path of the given leaves.
