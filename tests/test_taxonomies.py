@@ -327,3 +327,33 @@ def test_calibration_scorers_in_cross_validate_with_repeated_labels():
     for name in scoring:
         assert np.all(np.isfinite(result[f"test_{name}"]))
         assert np.all(result[f"test_{name}"] < 0)
+
+
+def test_plots_show_the_label_view():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mgclassifier.plotting import (
+        LevelConfusionMatrixDisplay,
+        ReliabilityDiagramDisplay,
+    )
+
+    X, Y = taxonomy_data()
+    clf = tiny_classifier(max_epochs=5).fit(X, Y)
+    try:
+        confusion = LevelConfusionMatrixDisplay.from_estimator(clf, X, Y, level=1)
+        np.testing.assert_array_equal(confusion.display_labels, clf.classes_[1])
+        assert confusion.confusion_matrix.shape == (5, 5)
+        assert confusion.confusion_matrix.sum() == len(X)
+        # Level 2 leaves out the rows whose path stops at level 1.
+        fine = LevelConfusionMatrixDisplay.from_estimator(clf, X, Y, level=2)
+        assert fine.confusion_matrix.sum() == sum(v is not None for v in Y[:, 2])
+        reliability = ReliabilityDiagramDisplay.from_estimator(clf, X, Y)
+        assert [c.sum() for c in reliability.counts] == [
+            len(X),
+            len(X),
+            sum(v is not None for v in Y[:, 2]),
+        ]
+    finally:
+        plt.close("all")
