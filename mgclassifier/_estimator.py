@@ -11,7 +11,6 @@ import sklearn
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
-from sklearn.metrics import accuracy_score
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
@@ -38,7 +37,7 @@ from ._loss import MultiLevelLoss
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net import MultiGranularityNet
 from ._precision import resolve_precision
-from .metrics import _drop_rows_without_finest_label
+from .metrics import _drop_rows_without_finest_label, _path_correct
 
 AUXILIARY_LEVEL_WEIGHT = 0.25
 """Loss weight of each coarse level under ``level_weights="auxiliary"``."""
@@ -56,8 +55,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     granularity (coarse to fine) is trained on all levels together, so the
     coarse labels act as extra supervision for the fine ones. Predictions are
     decoded jointly over root-to-leaf paths: a predicted row is always a path
-    that exists in the hierarchy seen in ``fit``. Training runs through
-    skorch; inputs are standardised inside the network.
+    that exists in the hierarchy seen in ``fit`` (or, with
+    ``min_path_probability``, the part of it the model is sure of). A label
+    may appear under several parents ("Accessories" under "Clothing" and
+    under "Electronics"): each such path is its own node of the network.
+    Training runs through skorch; inputs are standardised inside the network.
 
     Parameters
     ----------
@@ -104,13 +106,30 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         finest level (classes not listed weigh 1). A list gives one entry
         (None, "balanced" or a dict) per level, coarse to fine. "balanced"
         counts the classes in the data of each call (each chunk, for
-        :meth:`partial_fit`).
+        :meth:`partial_fit`). With a label under several parents, "balanced"
+        counts each node (path) as a class and a dict entry weighs every node
+        that carries the label.
     coarse_decoding_weight : float, default=0.25
         How much the coarse heads vote when root-to-leaf paths are scored at
         prediction time: a path's score is the finest head's log-probability
         of its leaf plus this weight times the coarse heads'
         log-probabilities of its ancestors. 0 lets the coarse heads act as
         training signal only; 1 multiplies every level's probabilities.
+    min_path_probability : float in [0, 1] or None, default=None
+        Stop each predicted path at the deepest level the model is sure of.
+        None: :meth:`predict` returns the full decoded path. A number: it
+        returns the longest prefix of the decoded path whose probability is
+        at least this value; the levels below are None (in an object array,
+        whatever the labels' dtype), the marker of a shorter path that
+        partial labels and :mod:`mgclassifier.metrics` use. Probabilities
+        are coherent, so a prefix's probability never rises as it gets
+        longer; a row whose coarsest node is already below the value is all
+        None. A label under several parents is judged by its node (path),
+        not by its probability summed over parents. Read at predict time:
+        :meth:`predict_proba` is unaffected, and ``set_params`` on a fitted
+        model needs no refit. Tune it with ``GridSearchCV`` and
+        :func:`~mgclassifier.metrics.hierarchical_f1_scorer`, which rewards a
+        correct shorter path over a wrong longer one.
     calibrate : bool, default=True
         With early stopping, fit one temperature that divides all logits by
         minimising the log-loss of the held-out split, so probabilities are
@@ -176,8 +195,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : list of ndarray, or ndarray
-        Class labels of each level (coarse to fine); the column order of
-        :meth:`predict_proba`. A single array when ``fit`` got a 1-D ``y``.
+        Class labels of each level (coarse to fine), each distinct label once,
+        sorted; the column order of :meth:`predict_proba`. A label under
+        several parents is one entry: its column holds the probability summed
+        over those paths (``hierarchy_`` keeps the node-level view). A single
+        array when ``fit`` got a 1-D ``y``.
     n_levels_ : int
         Number of levels (1 for a 1-D ``y``).
     n_features_in_ : int
@@ -188,7 +210,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Column names of ``y`` when it was a DataFrame (or the name of a
         Series), else None.
     hierarchy_ : LabelHierarchy
-        The label tree read from ``y``: classes, parent maps, paths.
+        The label tree read from ``y``: a tree of nodes (one per distinct
+        path prefix) with parent maps and paths, and the label view
+        (``classes``, ``label_index``); ``node_paths(level)`` names the nodes.
     net_ : MultiGranularityNet
         The fitted skorch net; ``net_.module_`` is the torch module.
     history_ : skorch.History
@@ -216,7 +240,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     ``predict_proba`` is coherent with the hierarchy: every root-to-leaf path
     gets the renormalised product of its nodes' per-level probabilities, and
     the probability of a class is the sum over the paths through it. So a
-    coarse probability equals the sum of its children's.
+    coarse probability equals the sum of its children's (for a label under
+    several parents, the sum over all its nodes' children), and the
+    probability of a path's prefix never rises as the prefix gets longer.
 
     If training is interrupted (``KeyboardInterrupt``) the model keeps the
     best weights seen so far, as skorch does. If the loss stops being finite
@@ -259,6 +285,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "weight_averaging": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [None, StrOptions({"balanced"}), dict, list],
         "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
+        "min_path_probability": [None, Interval(Real, 0, 1, closed="both")],
         "calibrate": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -288,6 +315,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         weight_averaging=0.0,
         class_weight=None,
         coarse_decoding_weight=0.25,
+        min_path_probability=None,
         calibrate=True,
         early_stopping=True,
         validation_fraction=0.1,
@@ -314,6 +342,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.weight_averaging = weight_averaging
         self.class_weight = class_weight
         self.coarse_decoding_weight = coarse_decoding_weight
+        self.min_path_probability = min_path_probability
         self.calibrate = calibrate
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -344,9 +373,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             Training data. Sparse input is never densified: each batch goes
             through the first layer as a torch sparse tensor.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
-            Labels, one column per level, coarse to fine; each label must
-            have exactly one parent in the previous column. A 1-D ``y`` fits
-            an ordinary single-level classifier.
+            Labels, one column per level, coarse to fine. A label may appear
+            under several parents in the previous column; each such path is
+            a node of its own. A 1-D ``y`` fits an ordinary single-level
+            classifier.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample loss weights.
 
@@ -602,7 +632,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         else:
             per_level = [spec] * hierarchy.n_levels
         return [
-            _level_class_weight(entry, codes[:, level], hierarchy.classes[level], level)
+            _level_class_weight(
+                entry, codes[:, level], hierarchy.node_labels(level), level
+            )
             for level, entry in enumerate(per_level)
         ]
 
@@ -824,6 +856,31 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         scores = _device_inference.path_logits(logits, level_sizes, paths, coarse)
         return (scores / self.temperature_).softmax(dim=1) if normalise else scores
 
+    def _leaf_proba(self, X):
+        """Probability of every root-to-leaf path, as numpy."""
+        check_is_fitted(self)
+        if self._predicts_on_device():
+            return self._device_leaf_scores(X).double().cpu().numpy()
+        return self._leaf_scores(X)
+
+    def _node_proba(self, X):
+        """Probability of every node of every level (list of numpy arrays).
+
+        For a model on a GPU the child sums run there too, and only the final
+        arrays are copied to the host.
+        """
+        check_is_fitted(self)
+        if not self._predicts_on_device():
+            return self.hierarchy_.node_proba(self._leaf_scores(X))
+        tree, device = self.hierarchy_, self.net_.device
+        probas = _device_inference.level_proba(
+            self._device_leaf_scores(X),
+            [torch.as_tensor(parent, device=device) for parent in tree.parents],
+            tree.n_classes,
+        )
+        # float64 like the CPU path; one copy of each final array.
+        return [proba.double().cpu().numpy() for proba in probas]
+
     def predict_proba(self, X):
         """Probability of every class of every level.
 
@@ -835,21 +892,15 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : list of ndarray of shape (n_samples, n_classes_l), or ndarray
             One array per level, columns in ``classes_[l]`` order, rows summing
-            to 1; a coarse probability equals the sum of its children's. A
+            to 1; a coarse probability equals the sum of its children's. The
+            column of a label under several parents is the sum over its
+            nodes (:meth:`predict_node_proba` gives one column per node). A
             single array when ``fit`` got a 1-D ``y``.
         """
-        check_is_fitted(self)
-        if self._predicts_on_device():
-            tree, device = self.hierarchy_, self.net_.device
-            probas = _device_inference.level_proba(
-                self._device_leaf_scores(X),
-                [torch.as_tensor(p, device=device) for p in tree.parents],
-                tree.n_classes,
-            )
-            # float64 like the CPU path; one copy of each final array.
-            probas = [p.double().cpu().numpy() for p in probas]
-        else:
-            probas = self.hierarchy_.level_proba(self._leaf_scores(X))
+        # The label view: a label under several parents is one column, the
+        # sum of its nodes (nothing to do when no label repeats).
+        node_proba = self._node_proba(X)  # checks that the model is fitted
+        probas = self.hierarchy_.label_proba(node_proba)
         return probas[0] if self._y_was_1d else probas
 
     def predict_log_proba(self, X):
@@ -857,6 +908,26 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(proba) if self._y_was_1d else [np.log(p) for p in proba]
+
+    def predict_node_proba(self, X):
+        """Probability of every node of every level: the node-level view.
+
+        A node is a path from the root, so a label under several parents has
+        one column per parent here, where :meth:`predict_proba` has one
+        column per label. Without repeated labels the two are equal.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : list of ndarray of shape (n_samples, n_nodes_l)
+            One array per level; column ``j`` is the node whose path is
+            ``hierarchy_.node_paths(l)[j]``. A node's probability is the sum
+            of its children's.
+        """
+        return self._node_proba(X)
 
     def predict(self, X):
         """Most probable root-to-leaf path of each sample.
@@ -869,24 +940,38 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples, n_levels), or (n_samples,)
             Labels, always a path that exists in the hierarchy seen in fit.
+            With ``min_path_probability``, an object array holding the
+            longest prefix of that path whose probability reaches it, and
+            None below.
         """
         check_is_fitted(self)
-        if self._predicts_on_device():
-            leaf = self._device_leaf_scores(X, normalise=False).argmax(1).cpu().numpy()
+        if self.min_path_probability is None:
+            if self._predicts_on_device():
+                leaf = self._device_leaf_scores(X, normalise=False).argmax(1).cpu()
+                leaf = leaf.numpy()
+            else:
+                leaf = self._leaf_scores(X, normalise=False).argmax(axis=1)
+            paths = self.hierarchy_.decode_leaves(leaf)
         else:
-            leaf = self._leaf_scores(X, normalise=False).argmax(axis=1)
-        paths = self.hierarchy_.decode_leaves(leaf)
+            leaf_proba = self._leaf_proba(X)
+            leaf = leaf_proba.argmax(axis=1)
+            depth = self.hierarchy_.confident_depth(
+                leaf_proba, leaf, self.min_path_probability
+            )
+            paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
         return paths[:, 0] if self._y_was_1d else paths
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy on the finest level (equal to exact-path accuracy).
+        """Exact-path accuracy: the fraction of samples whose path is right.
 
-        Since every label has one parent, a correct fine label means the
-        whole path is correct. This is what ``GridSearchCV`` maximises by
-        default; see :mod:`mgclassifier.metrics` for hierarchical scorers.
-        Rows whose finest label is missing (None, NaN, "") are skipped, as
-        the training loss skips them at that level, so partially labelled
-        data can be cross-validated.
+        A row counts when its predicted labels agree with ``y`` at every
+        level (missing labels with missing labels). When no label repeats
+        under two parents and paths are full, this is the finest level's
+        accuracy. This is what ``GridSearchCV`` maximises by default; see
+        :mod:`mgclassifier.metrics` for hierarchical scorers. Rows whose
+        finest label is missing (None, NaN, "") are skipped, as the training
+        loss skips them at that level, so partially labelled data can be
+        cross-validated.
 
         Parameters
         ----------
@@ -905,11 +990,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             If no row of ``y`` has a finest label.
         """
         X, y, sample_weight = _drop_rows_without_finest_label(X, y, sample_weight)
-        y_pred = self.predict(X)
-        y = np.asarray(y)
-        if not self._y_was_1d:
-            y, y_pred = y[:, -1], y_pred[:, -1]
-        return accuracy_score(y, y_pred, sample_weight=sample_weight)
+        correct = _path_correct(y, self.predict(X))
+        return float(np.average(correct, weights=sample_weight))
 
 
 def _continue_training(net, fitted):
@@ -987,7 +1069,11 @@ def _warn(message, category):
 
 
 def _level_class_weight(entry, level_codes, classes, level):
-    """Weights of one level's classes from None, "balanced" or a dict."""
+    """Weights of one level's nodes from None, "balanced" or a dict.
+
+    ``classes`` is the label of each node; a label under several parents
+    appears once per node, and a dict entry weighs all of them.
+    """
     weights = np.ones(len(classes), dtype=np.float32)
     if entry is None:
         return weights
@@ -1002,12 +1088,14 @@ def _level_class_weight(entry, level_codes, classes, level):
             f"class_weight entries must be None, 'balanced' or a dict; got "
             f"{entry!r} for level {level}."
         )
-    index = {_py(label): i for i, label in enumerate(classes)}
+    index = {}
+    for i, label in enumerate(classes):
+        index.setdefault(_py(label), []).append(i)
     for label, weight in entry.items():
         if _py(label) not in index:
             raise ValueError(
                 f"class_weight names label {label!r}, which is not a class of "
-                f"level {level} ({[_py(c) for c in classes][:10]})."
+                f"level {level} ({list(index)[:10]})."
             )
         if not np.isfinite(weight) or weight < 0:
             raise ValueError(

@@ -1,9 +1,10 @@
 """Label hierarchy: per-level encoding, parent maps and joint path decoding.
 
 This module knows nothing of torch. It turns a label matrix ``Y`` of shape
-(n_samples, n_levels) into integer codes per level, checks that the columns
-form a tree (every label has exactly one parent), and turns per-level
-log-probabilities back into probabilities that are coherent with the tree.
+(n_samples, n_levels) into a tree of nodes (a node is a path from the root,
+so a label may repeat under several parents) with a node index per sample
+and level, and turns per-level log-probabilities back into probabilities
+that are coherent with the tree, per node or summed per label.
 """
 
 import numbers
@@ -81,31 +82,36 @@ def _check_level_column(column, level):
     return column, missing
 
 
-def _first_offending_child(parent_codes, child_codes):
-    """Return (child, parent_a, parent_b) codes of a child with two parents."""
-    pairs = np.unique(np.column_stack([child_codes, parent_codes]), axis=0)
-    children, counts = np.unique(pairs[:, 0], return_counts=True)
-    child = children[counts > 1][0]
-    parents = pairs[pairs[:, 0] == child, 1]
-    return child, parents[0], parents[1]
-
-
 class LabelHierarchy:
-    """A label tree read from a label matrix, with encoding and decoding.
+    """A tree of nodes read from a label matrix, with encoding and decoding.
+
+    A node is a path from the root: the same label under two parents (say
+    ``"Accessories"`` under ``"Clothing"`` and under ``"Electronics"``) is
+    two nodes, each with its own output in the network. On top of the nodes
+    sits a *label view*: ``classes[l]`` holds each distinct label of level
+    ``l`` once, and the probability of a label is the sum over the nodes that
+    carry it. When no label repeats, node ``j`` of a level carries label
+    ``classes[l][j]`` and both views coincide.
 
     Parameters
     ----------
     classes : list of ndarray
-        Sorted class labels of each level, coarse to fine.
+        Sorted distinct labels of each level, coarse to fine.
     parents : list of ndarray of int
-        ``parents[l][j]`` is the index (in ``classes[l]``) of the parent of
-        class ``j`` of level ``l + 1``.
+        ``parents[l][j]`` is the index of the parent (a node of level ``l``)
+        of node ``j`` of level ``l + 1``.
+    label_index : list of ndarray of int, default=None
+        ``label_index[l][j]`` is the index in ``classes[l]`` of the label of
+        node ``j`` of level ``l``. None: one node per label, in the order of
+        ``classes``.
 
     Attributes
     ----------
     paths : ndarray of shape (n_leaves, n_levels)
-        For every finest-level class, the class index of its ancestor at each
-        level. Row ``i`` is the path of ``classes[-1][i]``.
+        For every leaf node, the node index of its ancestor at each level.
+        Row ``i`` is the path of leaf ``i``.
+    label_index : list of ndarray of int
+        As the parameter (identity maps when no label repeats).
 
     Examples
     --------
@@ -116,50 +122,133 @@ class LabelHierarchy:
     [['animal', 'plant'], ['cat', 'dog', 'fern']]
     >>> tree.paths.tolist()
     [[0, 0], [0, 1], [1, 2]]
+
+    A label under two parents is two nodes, one label:
+
+    >>> Y = np.array([["Clothing", "Shirts"], ["Clothing", "Accessories"],
+    ...               ["Electronics", "Accessories"], ["Electronics", "Phones"]])
+    >>> tree, codes = LabelHierarchy.from_labels(Y)
+    >>> tree.classes[1].tolist(), tree.n_nodes
+    (['Accessories', 'Phones', 'Shirts'], [2, 4])
+    >>> tree.node_paths(1).tolist()
+    [['Clothing', 'Accessories'], ['Electronics', 'Accessories'], \
+['Electronics', 'Phones'], ['Clothing', 'Shirts']]
+    >>> tree.level_proba(np.array([[0.1, 0.2, 0.3, 0.4]]))[1].round(2).tolist()
+    [[0.3, 0.3, 0.4]]
     """
 
-    def __init__(self, classes, parents):
+    def __init__(self, classes, parents, label_index=None):
         self.classes = list(classes)
         self.parents = [np.asarray(p, dtype=np.intp) for p in parents]
-        n_leaves = len(self.classes[-1])
+        if label_index is None:
+            label_index = [np.arange(len(c)) for c in self.classes]
+        self.label_index = [np.asarray(i, dtype=np.intp) for i in label_index]
+        n_leaves = len(self.label_index[-1])
         paths = np.empty((n_leaves, len(self.classes)), dtype=np.intp)
         paths[:, -1] = np.arange(n_leaves)
         for level in range(len(self.classes) - 2, -1, -1):
             paths[:, level] = self.parents[level][paths[:, level + 1]]
         self.paths = paths
         for level, parent in enumerate(self.parents):
-            if np.any(np.bincount(parent, minlength=len(self.classes[level])) == 0):
+            if np.any(np.bincount(parent, minlength=self.n_nodes[level]) == 0):
                 raise ValueError(f"Every class of level {level} needs a child.")
+        for level, index in enumerate(self.label_index):
+            if np.any(np.bincount(index, minlength=len(self.classes[level])) == 0):
+                raise ValueError(f"Every label of level {level} needs a node.")
+        self._set_repeated()
+
+    def _set_repeated(self):
+        # Levels where some label is carried by several nodes; the others take
+        # the fast path (node index == label index, nothing to sum).
+        self._repeated = [
+            len(index) != len(level_classes)
+            or not np.array_equal(index, np.arange(len(index)))
+            for index, level_classes in zip(self.label_index, self.classes)
+        ]
 
     def __getstate__(self):
-        # The child-sum matrices are rebuilt on demand: a saved model then
+        # The sparse sum matrices are rebuilt on demand: a saved model then
         # holds no scipy sparse object (skops would ask to trust one).
         state = self.__dict__.copy()
         state.pop("_child_sums", None)
+        state.pop("_label_sums", None)
         return state
 
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "label_index" not in state:  # saved before labels could repeat
+            self.label_index = [np.arange(len(c)) for c in self.classes]
+        self._set_repeated()
+
     def _child_sum(self, level):
-        """Sparse 0/1 matrix that sums level ``level + 1``'s classes into
+        """Sparse 0/1 matrix that sums level ``level + 1``'s nodes into
         their parents. scipy's sparse product is a plain loop with no BLAS
         call (numpy's BLAS threads would keep spinning and slow down torch's
         next forward pass)."""
         if "_child_sums" not in self.__dict__:
             self._child_sums = [
-                sp.csr_matrix(
-                    (np.ones(len(parent)), (parent, np.arange(len(parent)))),
-                    shape=(len(self.classes[level]), len(parent)),
-                )
+                _indicator(parent, self.n_nodes[level])
                 for level, parent in enumerate(self.parents)
             ]
         return self._child_sums[level]
+
+    def _label_sum(self, level):
+        """Sparse 0/1 matrix that sums a level's nodes into their labels."""
+        if "_label_sums" not in self.__dict__:
+            self._label_sums = [
+                _indicator(index, len(level_classes)) if repeated else None
+                for index, level_classes, repeated in zip(
+                    self.label_index, self.classes, self._repeated
+                )
+            ]
+        return self._label_sums[level]
 
     @property
     def n_levels(self):
         return len(self.classes)
 
     @property
+    def n_nodes(self):
+        """Number of nodes of each level (the width of its network head)."""
+        return [len(index) for index in self.label_index]
+
+    @property
     def n_classes(self):
-        return [len(c) for c in self.classes]
+        """Classes each level's head tells apart: its nodes (see ``n_nodes``).
+
+        Equal to ``len(classes[l])`` unless a label of level ``l`` repeats
+        under several parents.
+        """
+        return self.n_nodes
+
+    @property
+    def has_repeated_labels(self):
+        """Whether some label is carried by several nodes of its level."""
+        return any(self._repeated)
+
+    def node_labels(self, level):
+        """The label of every node of ``level`` (a repeated label repeats)."""
+        if not self._repeated[level]:
+            return self.classes[level]  # node j carries label j: no copy
+        return self.classes[level][self.label_index[level]]
+
+    def node_paths(self, level):
+        """The labels of every node of ``level`` and of its ancestors.
+
+        Returns
+        -------
+        ndarray of shape (n_nodes[level], level + 1)
+            Row ``j`` is the path from the root to node ``j``: the node-level
+            view behind the per-label columns of ``classes``.
+        """
+        nodes = np.arange(self.n_nodes[level])
+        rows = [nodes]
+        for parent_level in range(level - 1, -1, -1):
+            rows.insert(0, self.parents[parent_level][rows[0]])
+        paths = np.empty((len(nodes), level + 1), dtype=self.label_dtype)
+        for depth, row in enumerate(rows):
+            paths[:, depth] = self.node_labels(depth)[row]
+        return paths
 
     @classmethod
     def from_labels(cls, Y):
@@ -168,25 +257,28 @@ class LabelHierarchy:
         Parameters
         ----------
         Y : array-like of shape (n_samples, n_levels)
-            Labels, columns coarse to fine. Missing labels (None, NaN, ``""``)
-            are allowed only below a present label (a sample may stop early).
+            Labels, columns coarse to fine. A label may appear under several
+            parents (it is then one node per parent). Missing labels (None,
+            NaN, ``""``) are allowed only below a present label (a sample may
+            stop early).
 
         Returns
         -------
         hierarchy : LabelHierarchy
         codes : ndarray of shape (n_samples, n_levels)
-            Class index per level, ``MISSING`` (-1) where the label is missing.
+            Node index per level, ``MISSING`` (-1) where the label is missing.
 
         Raises
         ------
         ValueError
-            If a level has fewer than two classes, a label has two parents,
+            If a level has fewer than two nodes, a node has no labelled child,
             a coarse label is missing under a present fine label, or the
             labels are not discrete.
         """
         Y = _as_label_matrix(Y)
         n_samples, n_levels = Y.shape
-        classes, codes = [], np.empty((n_samples, n_levels), dtype=np.intp)
+        classes, label_index, parents = [], [], []
+        codes = np.full((n_samples, n_levels), MISSING, dtype=np.intp)
         previous_missing = np.zeros(n_samples, dtype=bool)
         for level in range(n_levels):
             column, missing = _check_level_column(Y[:, level], level)
@@ -198,56 +290,53 @@ class LabelHierarchy:
                     f"under a missing label at level {level - 1}; every present "
                     f"label needs its coarser labels."
                 )
-            level_classes, inverse = np.unique(column[~missing], return_inverse=True)
-            if len(level_classes) < 2:
+            level_classes, labels = np.unique(column[~missing], return_inverse=True)
+            if level == 0:
+                nodes, node_label = labels, np.arange(len(level_classes))
+            else:
+                # A node is a (label, parent node) pair; sorting the pairs by
+                # label first makes node j carry label j when none repeats.
+                n_parents = len(label_index[-1])
+                keys = labels * n_parents + codes[~missing, level - 1]
+                pairs, nodes = np.unique(keys, return_inverse=True)
+                node_label = pairs // n_parents
+                parents.append(pairs % n_parents)
+            if len(node_label) < 2:
                 found = f" ({_py(level_classes[0])!r})" if len(level_classes) else ""
                 raise ValueError(
                     f"Level {level} of Y has only one class{found}; every level "
                     f"needs at least two classes to learn from."
                 )
-            codes[:, level] = MISSING
-            codes[~missing, level] = inverse
+            codes[~missing, level] = nodes
             classes.append(level_classes)
+            label_index.append(node_label)
             previous_missing = missing
-        parents = [
-            cls._parent_map(codes, level, classes) for level in range(n_levels - 1)
-        ]
         for level, parent in enumerate(parents):
-            childless = np.setdiff1d(np.arange(len(classes[level])), parent)
+            childless = np.setdiff1d(np.arange(len(label_index[level])), parent)
             if childless.size:
+                row = int(np.flatnonzero(codes[:, level] == childless[0])[0])
+                repeated = len(label_index[level]) > len(classes[level])
                 raise ValueError(
-                    f"Class {_py(classes[level][childless[0]])!r} at level {level} "
-                    f"has no labelled child at level {level + 1}; every class "
-                    f"needs at least one sample labelled below it (paths that "
-                    f"stop early are not supported)."
+                    f"Class {_describe(Y[row, : level + 1], repeated)} at level "
+                    f"{level} (e.g. row {row}) has no labelled child at level "
+                    f"{level + 1}; every class needs at least one sample labelled "
+                    f"below it (paths that stop early are not supported)."
                 )
-        return cls(classes, parents), codes
-
-    @staticmethod
-    def _parent_map(codes, level, classes):
-        """Parent index of every class of ``level + 1``; fail on two parents."""
-        labelled = codes[:, level + 1] != MISSING
-        parent_codes = codes[labelled, level]
-        child_codes = codes[labelled, level + 1]
-        parent_of = np.full(len(classes[level + 1]), MISSING, dtype=np.intp)
-        parent_of[child_codes] = parent_codes
-        if np.any(parent_of[child_codes] != parent_codes):
-            child, p_a, p_b = _first_offending_child(parent_codes, child_codes)
-            raise ValueError(
-                f"Label {_py(classes[level + 1][child])!r} at level {level + 1} has "
-                f"two parents at level {level}: {_py(classes[level][p_a])!r} and "
-                f"{_py(classes[level][p_b])!r}. Each label must have exactly one "
-                f"parent; make such labels unique, e.g. 'parent/child'."
-            )
-        return parent_of
+        return cls(classes, parents, label_index), codes
 
     def encode(self, Y):
-        """Class index per level for known labels; -1 for unknown or missing."""
+        """Node index per level for known paths; -1 for unknown or missing."""
         return self._encode(_as_label_matrix(Y))[0]
 
     def _encode(self, Y):
-        """``(codes, missing)`` for a label matrix; ``missing`` marks no-labels."""
+        """``(codes, missing, labels)`` for a label matrix.
+
+        ``codes`` are node indices, ``labels`` indices in ``classes`` (-1 for
+        unknown labels), ``missing`` marks no-labels. A known label under a
+        parent it never had has a label index but no node.
+        """
         codes = np.full(Y.shape, MISSING, dtype=np.intp)
+        labels = np.full(Y.shape, MISSING, dtype=np.intp)
         missing = np.zeros(Y.shape, dtype=bool)
         for level, level_classes in enumerate(self.classes):
             column, missing[:, level] = _check_level_column(Y[:, level], level)
@@ -259,8 +348,20 @@ class LabelHierarchy:
             index = np.searchsorted(level_classes, values)
             index = np.clip(index, 0, len(level_classes) - 1)
             known = level_classes[index] == values
-            codes[present[known], level] = index[known]
-        return codes, missing
+            labels[present[known], level] = index[known]
+            if not self._repeated[level]:
+                codes[:, level] = labels[:, level]
+                continue
+            # The node of a repeated label is found by its (label, parent) pair.
+            n_parents = self.n_nodes[level - 1]
+            pairs = self.label_index[level] * n_parents + self.parents[level - 1]
+            order = np.argsort(pairs)
+            rows = np.flatnonzero((labels[:, level] >= 0) & (codes[:, level - 1] >= 0))
+            query = labels[rows, level] * n_parents + codes[rows, level - 1]
+            position = np.clip(np.searchsorted(pairs[order], query), 0, len(order) - 1)
+            found = pairs[order][position] == query
+            codes[rows[found], level] = order[position[found]]
+        return codes, missing, labels
 
     def encode_known(self, Y):
         """Encode labels that must all lie on paths of this tree.
@@ -269,7 +370,8 @@ class LabelHierarchy:
         ------
         ValueError
             If ``Y`` has another number of levels, holds a label the tree
-            does not have, or a label under a parent other than its own.
+            does not have, or a label under a parent the tree does not give
+            it (the message names the label, its level and the row).
         """
         Y = _as_label_matrix(Y)
         if Y.ndim != 2 or Y.shape[1] != self.n_levels:
@@ -277,36 +379,72 @@ class LabelHierarchy:
                 f"y has {Y.shape[1] if Y.ndim == 2 else 1} level(s) but the fitted "
                 f"hierarchy has {self.n_levels}."
             )
-        codes, missing = self._encode(Y)
+        codes, missing, labels = self._encode(Y)
         for level in range(self.n_levels):
-            unknown = np.flatnonzero((codes[:, level] == MISSING) & ~missing[:, level])
+            unknown = np.flatnonzero((labels[:, level] == MISSING) & ~missing[:, level])
             if unknown.size:
                 raise ValueError(
-                    f"Label {_py(Y[unknown[0], level])!r} at level {level} is not in "
-                    f"the hierarchy the estimator was fitted on; pass every path in "
-                    f"`classes` on the first partial_fit, or refit from scratch."
+                    f"Label {_py(Y[unknown[0], level])!r} at level {level} is not "
+                    f"in the hierarchy the estimator was fitted on (row "
+                    f"{unknown[0]}); pass every path in `classes` on the first "
+                    f"partial_fit, or refit from scratch."
                 )
             if level == 0:
                 continue
-            labelled = np.flatnonzero(codes[:, level] != MISSING)
-            expected = self.parents[level - 1][codes[labelled, level]]
-            wrong = labelled[expected != codes[labelled, level - 1]]
+            labelled = np.flatnonzero(labels[:, level] != MISSING)
+            parent = self.parents[level - 1][np.maximum(codes[labelled, level], 0)]
+            wrong = labelled[
+                (codes[labelled, level] == MISSING)
+                | (parent != codes[labelled, level - 1])
+            ]
             if wrong.size:
                 row = wrong[0]
+                repeated = self._repeated[level - 1]
+                found = _describe(Y[row, :level], repeated, full=True)
+                known = " or ".join(
+                    _describe(path, repeated, full=True)
+                    for path in self._parent_paths(level, labels[row, level])
+                )
                 raise ValueError(
                     f"Label {_py(Y[row, level])!r} at level {level} appears under "
-                    f"{_py(Y[row, level - 1])!r}, but its parent in the fitted "
-                    f"hierarchy is "
-                    f"{_py(self.classes[level - 1][expected[wrong == row][0]])!r}."
+                    f"{found} (row {row}), but its parent in the fitted hierarchy "
+                    f"is {known}."
                 )
         return codes
 
-    def decode_leaves(self, leaf_index):
-        """Labels of the full path of each finest-level class index."""
+    def _parent_paths(self, level, label):
+        """Paths of the parents of the nodes of ``level`` carrying ``label``."""
+        nodes = np.flatnonzero(self.label_index[level] == label)
+        return self.node_paths(level - 1)[self.parents[level - 1][nodes]]
+
+    def decode_leaves(self, leaf_index, depth=None):
+        """Labels of the path of each leaf node.
+
+        Parameters
+        ----------
+        leaf_index : ndarray of int of shape (n_samples,)
+        depth : ndarray of int of shape (n_samples,), default=None
+            Number of levels to keep on each row. None keeps every level.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_levels)
+            The user's labels; with ``depth``, an object array with None
+            below each row's depth (the marker of a shorter path).
+        """
         path_codes = self.paths[leaf_index]
-        labels = np.empty(path_codes.shape, dtype=self.label_dtype)
-        for level, level_classes in enumerate(self.classes):
-            labels[:, level] = level_classes[path_codes[:, level]]
+        if depth is None:
+            labels = np.empty(path_codes.shape, dtype=self.label_dtype)
+        else:
+            labels = np.full(path_codes.shape, None, dtype=object)
+        for level in range(self.n_levels):
+            nodes = path_codes[:, level]
+            values = self.node_labels(level)[nodes]
+            if depth is None:
+                labels[:, level] = values
+            else:
+                keep = depth > level
+                labels[keep, level] = values[keep]
         return labels
 
     @property
@@ -328,7 +466,7 @@ class LabelHierarchy:
 
         Parameters
         ----------
-        level_log_proba : list of ndarray of shape (n_samples, n_classes_l)
+        level_log_proba : list of ndarray of shape (n_samples, n_nodes_l)
         coarse_weight : float, default=1.0
             Weight of the coarse levels' votes (0: finest level alone).
 
@@ -343,8 +481,8 @@ class LabelHierarchy:
             scores += coarse_weight * level_log_proba[level][:, self.paths[:, level]]
         return scores - logsumexp(scores, axis=1, keepdims=True)
 
-    def level_proba(self, leaf_proba):
-        """Aggregate path probabilities to every level (coherent by design).
+    def node_proba(self, leaf_proba):
+        """Aggregate path probabilities to every node (coherent by design).
 
         Parameters
         ----------
@@ -352,15 +490,92 @@ class LabelHierarchy:
 
         Returns
         -------
-        list of ndarray
-            One array per level; a coarse probability is exactly the sum of
-            the probabilities of its children.
+        list of ndarray of shape (n_samples, n_nodes_l)
+            One array per level; a node's probability is exactly the sum of
+            its children's, so along a path it never rises.
         """
-        # One row per class while summing: each sum then adds whole rows.
+        # One row per node while summing: each sum then adds whole rows.
         columns = [np.ascontiguousarray(leaf_proba.T)]
         for level in range(self.n_levels - 2, -1, -1):
             columns.insert(0, self._child_sum(level) @ columns[0])
         return [np.ascontiguousarray(c.T) for c in columns[:-1]] + [leaf_proba]
+
+    def label_proba(self, node_proba):
+        """Node probabilities summed per label: columns in ``classes`` order.
+
+        ``node_proba`` itself when no label repeats.
+        """
+        if not self.has_repeated_labels:
+            return node_proba
+        return [
+            proba
+            if not repeated
+            else np.ascontiguousarray((self._label_sum(level) @ proba.T).T)
+            for level, (proba, repeated) in enumerate(zip(node_proba, self._repeated))
+        ]
+
+    def level_proba(self, leaf_proba):
+        """Probability of every label of every level from path probabilities.
+
+        Parameters
+        ----------
+        leaf_proba : ndarray of shape (n_samples, n_leaves)
+
+        Returns
+        -------
+        list of ndarray of shape (n_samples, len(classes[l]))
+            One array per level, columns in ``classes[l]`` order. A label's
+            probability is the sum over the nodes that carry it; without
+            repeated labels a coarse probability is the sum of its children's.
+        """
+        return self.label_proba(self.node_proba(leaf_proba))
+
+    def path_proba(self, leaf_proba, leaf_index):
+        """Probability of each prefix of the path of the given leaves.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_levels)
+            Column ``l`` is the probability of the node at level ``l`` of row
+            ``i``'s path to leaf ``leaf_index[i]``. Probabilities are
+            coherent, so it never rises from one column to the next.
+        """
+        path_codes = self.paths[leaf_index]
+        rows = np.arange(len(leaf_index))
+        return np.column_stack(
+            [
+                proba[rows, path_codes[:, level]]
+                for level, proba in enumerate(self.node_proba(leaf_proba))
+            ]
+        )
+
+    def confident_depth(self, leaf_proba, leaf_index, min_probability):
+        """Length of the longest prefix of each path with probability >= the bound.
+
+        0 when even the coarsest node is below ``min_probability``.
+        """
+        sure = self.path_proba(leaf_proba, leaf_index) >= min_probability
+        return np.cumprod(sure, axis=1).sum(axis=1)
+
+
+def _indicator(index, n_rows):
+    """Sparse 0/1 matrix of shape (n_rows, len(index)) with a 1 at (index[j], j)."""
+    return sp.csr_matrix(
+        (np.ones(len(index)), (index, np.arange(len(index)))),
+        shape=(n_rows, len(index)),
+    )
+
+
+def _describe(path, repeated, full=False):
+    """A label for messages, with its path when labels repeat at its level.
+
+    ``full=True`` writes just the path ('a' > 'b') in that case.
+    """
+    label = repr(_py(path[-1]))
+    if not repeated:
+        return label
+    joined = " > ".join(repr(_py(v)) for v in path)
+    return joined if full else f"{label} (path {joined})"
 
 
 def _as_label_matrix(Y):

@@ -2,16 +2,27 @@
 
 Label matrices have shape ``(n_samples, n_levels)`` with columns ordered
 from the coarsest to the finest level; a 1-D ``y`` is treated as a single
-level.  A node of the hierarchy is identified by ``(level, label)``, so the
-same label at two different levels denotes two different nodes.  Empty
-strings, ``None`` and NaN mark a path that stops early: such entries, and
-every entry after them on the same row, are not nodes.
+level.  A node of the hierarchy is identified by its path from the root:
+two rows share the node of level ``l`` when they agree on every level down
+to ``l``.  So the same label at two different levels, or under two
+different parents ("Accessories" under "Clothing" and under "Electronics"),
+denotes different nodes.  Empty strings, ``None`` and NaN mark a path that
+stops early (as :meth:`MultiGranularityClassifier.predict` returns with
+``min_path_probability``): such entries, and every entry after them on the
+same row, are not nodes.
+
+The metrics that read probabilities (AU(PRC), log-loss, Brier score,
+expected calibration error) take one array per level whose columns follow
+``classes[l]``, e.g. ``estimator.predict_proba(X)`` and
+``estimator.classes_``: one column per label of the level.
 
 The scorers (``scorer(estimator, X, y)``) are for a fitted
-:class:`~mgclassifier.MultiGranularityClassifier`, which always predicts full
-paths: they skip the rows whose finest label is missing (partially labelled
-data), as the estimator's ``score`` does.
+:class:`~mgclassifier.MultiGranularityClassifier`: they skip the rows whose
+finest label is missing (partially labelled data), as the estimator's
+``score`` does.
 """
+
+from numbers import Integral
 
 import numpy as np
 from sklearn.metrics import average_precision_score
@@ -23,12 +34,18 @@ __all__ = [
     "SCORERS",
     "accuracy_per_level",
     "average_precision_scorer",
+    "brier_score_per_level",
+    "expected_calibration_error_per_level",
     "fine_accuracy_scorer",
     "hierarchical_average_precision",
     "hierarchical_f1_score",
     "hierarchical_f1_scorer",
     "hierarchical_precision_recall_fscore",
+    "log_loss_per_level",
     "mistake_severity",
+    "neg_brier_score_scorer",
+    "neg_expected_calibration_error_scorer",
+    "neg_log_loss_scorer",
 ]
 
 
@@ -89,9 +106,11 @@ def _path_agreement(y_true, y_pred):
     """Node masks of both paths and where they share the same node."""
     true_nodes = _node_mask(y_true)
     pred_nodes = _node_mask(y_pred)
-    # Each path holds at most one node per level, so two paths share the
-    # node of level l exactly when both have a node there with equal labels.
-    shared = true_nodes & pred_nodes & (y_true == y_pred).astype(bool)
+    # A node is its path from the root: two paths share the node of level l
+    # exactly when both have nodes with equal labels at every level down to
+    # l (an equal label under another parent is another node).
+    equal = true_nodes & pred_nodes & (y_true == y_pred).astype(bool)
+    shared = np.cumprod(equal, axis=1).astype(bool)
     return true_nodes, pred_nodes, shared
 
 
@@ -99,9 +118,9 @@ def _drop_rows_without_finest_label(X, y, sample_weight=None):
     """``X``, ``y`` and ``sample_weight`` without the rows whose finest label
     is missing.
 
-    The estimator trains each level only on the rows labelled there and
-    always predicts a full path, so a row without a finest label has nothing
-    to score it against. Inputs come back unchanged when every row is
+    The estimator trains each level only on the rows labelled there, so a
+    row without a finest label has no full path to score a prediction
+    against. Inputs come back unchanged when every row is
     labelled.
     """
     finest = _as_label_matrix(y, "y")[:, -1]
@@ -116,6 +135,17 @@ def _drop_rows_without_finest_label(X, y, sample_weight=None):
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)[keep]
     return _safe_indexing(X, keep), _safe_indexing(y, keep), sample_weight
+
+
+def _correct_per_level(y_true, y_pred):
+    """Per sample and level: same node, or no node on either side."""
+    true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
+    return shared | (~true_nodes & ~pred_nodes)
+
+
+def _path_correct(y_true, y_pred):
+    """Whether each predicted row is exactly the true path."""
+    return _correct_per_level(*_check_label_pair(y_true, y_pred)).all(axis=1)
 
 
 def _safe_ratio(num, den):
@@ -141,8 +171,10 @@ def accuracy_per_level(y_true, y_pred):
     Returns
     -------
     accuracy : ndarray of shape (n_levels,)
-        Fraction of samples whose label is correct at each level. Two missing
-        labels (shorter paths on both sides) count as agreeing.
+        Fraction of samples whose node is correct at each level: the
+        predicted path agrees with the true one on every level down to that
+        one. Two missing labels (shorter paths on both sides) count as
+        agreeing; a right label under a wrong parent does not.
 
     Examples
     --------
@@ -152,22 +184,23 @@ def accuracy_per_level(y_true, y_pred):
     >>> accuracy_per_level(y_true, y_pred)
     array([0.75, 0.5 ])
     """
-    y_true, y_pred = _check_label_pair(y_true, y_pred)
-    true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
-    correct = shared | (~true_nodes & ~pred_nodes)
-    return correct.mean(axis=0)
+    return _correct_per_level(*_check_label_pair(y_true, y_pred)).mean(axis=0)
 
 
 def hierarchical_precision_recall_fscore(y_true, y_pred):
     """Hierarchical precision, recall and F-score (set-of-ancestors).
 
     Each sample is represented by the set of nodes on its path (the label and
-    all its ancestors); the measures are micro-averaged over samples, as in
-    Kiritchenko et al. (2005) and HiClass::
+    all its ancestors, each node identified by its path from the root); the
+    measures are micro-averaged over samples, as in Kiritchenko et al. (2005)
+    and HiClass::
 
         hP = sum_i |T_i & P_i| / sum_i |P_i|
         hR = sum_i |T_i & P_i| / sum_i |T_i|
         hF = 2 * hP * hR / (hP + hR)
+
+    A correct path that stops early scores better than a longer path that
+    goes wrong: the first loses recall only, the second precision as well.
 
     Parameters
     ----------
@@ -194,6 +227,13 @@ def hierarchical_precision_recall_fscore(y_true, y_pred):
     >>> hp, hr, hf = hierarchical_precision_recall_fscore(y_true, y_pred)
     >>> print(f"{hp:.3f} {hr:.3f} {hf:.3f}")
     0.500 0.600 0.545
+
+    Stopping at the right parent beats guessing the wrong child:
+
+    >>> y_true = [["a", "a1"]]
+    >>> hierarchical_f1_score(y_true, [["a", None]]) > hierarchical_f1_score(
+    ...     y_true, [["a", "a2"]])
+    True
     """
     y_true, y_pred = _check_label_pair(y_true, y_pred)
     true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
@@ -348,7 +388,9 @@ def mistake_severity(y_true, y_pred):
     The distance between two paths is the number of edges between their
     deepest nodes: ``len(a) + len(b) - 2 * common_prefix``, which is
     ``2 * (L - common_prefix)`` for two full paths of length ``L``. Paths are
-    compared level by level from the coarsest.
+    compared level by level from the coarsest; a sample is a mistake when
+    its predicted path differs from the true one (a right label under a
+    wrong parent is another node, so it is a mistake).
 
     Parameters
     ----------
@@ -374,20 +416,227 @@ def mistake_severity(y_true, y_pred):
     y_true, y_pred = _check_label_pair(y_true, y_pred)
     true_nodes, pred_nodes, shared = _path_agreement(y_true, y_pred)
     true_len, pred_len = true_nodes.sum(axis=1), pred_nodes.sum(axis=1)
-    prefix = np.cumprod(shared, axis=1).sum(axis=1)
+    prefix = shared.sum(axis=1)
     distance = true_len + pred_len - 2 * prefix
-    # Only the deepest (finest) node decides whether a sample is a mistake:
-    # an inconsistent prediction with the right leaf is not counted.
-    wrong = (true_len != pred_len) | ~_deepest_equal(y_true, y_pred, true_len)
+    # Right exactly when both deepest nodes are the same node (path).
+    wrong = (true_len != pred_len) | (prefix != true_len)
     return float(distance[wrong].mean()) if wrong.any() else 0.0
 
 
-def _deepest_equal(y_true, y_pred, lengths):
-    """Whether both rows carry the same label at depth ``lengths`` - 1."""
-    rows = np.arange(len(lengths))
-    cols = np.maximum(lengths - 1, 0)
-    # A length-0 path (no node at all) has no deepest label to compare.
-    return (lengths == 0) | (y_true[rows, cols] == y_pred[rows, cols]).astype(bool)
+# ---------------------------------------------------------------------------
+# Calibration: log-loss, Brier score, expected calibration error per level
+# ---------------------------------------------------------------------------
+
+
+_PROBA_TOLERANCE = 1e-5
+"""How far outside [0, 1] a probability may lie (rounding) before it is refused."""
+
+
+def _level_outcomes(y_true, y_proba, classes):
+    """Per level: one-hot targets and probabilities of the labelled rows.
+
+    Rows whose true path stops above a level are left out of that level; a
+    true label missing from ``classes[l]`` gets a column of probability 0.
+    """
+    y_true, probas, classes = _check_proba_inputs(y_true, y_proba, classes)
+    for level, proba in enumerate(probas):
+        outside = (proba < -_PROBA_TOLERANCE) | (proba > 1 + _PROBA_TOLERANCE)
+        if outside.any():
+            raise ValueError(
+                f"y_proba[{level}] holds values outside [0, 1] (e.g. "
+                f"{proba[outside][0]:.6g}); calibration metrics need probabilities."
+            )
+    # Summed float32 probabilities can overshoot 1 by a few ulps (a copy:
+    # the caller's arrays stay as they are).
+    probas = [np.clip(proba, 0.0, 1.0) for proba in probas]
+    nodes = _node_mask(y_true)
+    if not nodes.any():
+        raise ValueError("y_true contains no labelled node; the metric is undefined.")
+    outcomes = []
+    for level, (proba, cls) in enumerate(zip(probas, classes, strict=True)):
+        rows = nodes[:, level]
+        targets, scores = _level_targets_scores(y_true[:, level], rows, proba, cls)
+        outcomes.append((targets[rows].astype(bool), scores[rows]))
+    return outcomes
+
+
+def _per_level(outcomes, level_metric, average):
+    """Apply ``level_metric(targets, scores)`` per level; NaN for empty levels."""
+    if average not in (None, "macro"):
+        raise ValueError(f"average must be None or 'macro', got {average!r}.")
+    values = np.array(
+        [
+            level_metric(targets, scores) if len(targets) else np.nan
+            for targets, scores in outcomes
+        ]
+    )
+    return values if average is None else float(np.nanmean(values))
+
+
+def _check_n_bins(n_bins):
+    if isinstance(n_bins, bool) or not isinstance(n_bins, Integral) or n_bins < 1:
+        raise ValueError(f"n_bins must be an integer >= 1, got {n_bins!r}.")
+
+
+def _reliability_bins(targets, scores, n_bins):
+    """Top-label confidence bins: (confidence sum, correct count, count) per bin.
+
+    Bin ``b`` holds the samples whose highest probability lies in
+    ``(b / n_bins, (b + 1) / n_bins]`` (0 goes to the first bin).
+    """
+    confidence = scores.max(axis=1)
+    correct = targets[np.arange(len(targets)), scores.argmax(axis=1)]
+    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    return (
+        np.bincount(bins, weights=confidence, minlength=n_bins),
+        np.bincount(bins, weights=correct, minlength=n_bins),
+        np.bincount(bins, minlength=n_bins),
+    )
+
+
+def _level_reliability(y_true, y_proba, classes, n_bins):
+    """Per level ``(confidence sum, correct count, count)`` of each bin."""
+    _check_n_bins(n_bins)
+    return [
+        _reliability_bins(targets, scores, n_bins)
+        for targets, scores in _level_outcomes(y_true, y_proba, classes)
+    ]
+
+
+def log_loss_per_level(y_true, y_proba, classes, *, average=None):
+    """Log-loss (cross-entropy) of each level's probabilities.
+
+    The mean over the samples labelled at a level of ``-log p(true label)``,
+    with probabilities clipped to ``[eps, 1]`` (float64 ``eps``), as
+    :func:`sklearn.metrics.log_loss` does. Samples whose true path stops
+    above a level are left out of it.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths, columns ordered from coarse to fine.
+    y_proba : list of array-like of shape (n_samples, n_classes_l), or \
+array-like of shape (n_samples, n_classes)
+        Probabilities per level, columns following ``classes[l]`` (e.g.
+        ``estimator.predict_proba(X)``).
+    classes : list of array-like, or array-like
+        Class labels of each level (e.g. ``estimator.classes_``). A true
+        label missing from ``classes[l]`` has probability 0.
+    average : {None, "macro"}, default=None
+        None: one number per level. "macro": their unweighted mean (levels
+        without labelled samples left out), one summary number.
+
+    Returns
+    -------
+    loss : ndarray of shape (n_levels,) or float
+        Lower is better; NaN for a level without labelled samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import log_loss_per_level
+    >>> y_true = [["a", "a1"], ["b", "b1"]]
+    >>> classes = [["a", "b"], ["a1", "a2", "b1"]]
+    >>> proba = [np.array([[0.8, 0.2], [0.5, 0.5]]),
+    ...          np.array([[0.6, 0.2, 0.2], [0.25, 0.25, 0.5]])]
+    >>> log_loss_per_level(y_true, proba, classes).round(3)
+    array([0.458, 0.602])
+    >>> round(log_loss_per_level(y_true, proba, classes, average="macro"), 3)
+    0.53
+    """
+    eps = np.finfo(np.float64).eps
+
+    def level_log_loss(targets, scores):
+        return -np.mean(np.log(np.clip(scores[targets], eps, 1.0)))
+
+    outcomes = _level_outcomes(y_true, y_proba, classes)
+    return _per_level(outcomes, level_log_loss, average)
+
+
+def brier_score_per_level(y_true, y_proba, classes, *, average=None):
+    """Multiclass Brier score of each level's probabilities.
+
+    The mean over the samples labelled at a level of
+    ``sum_k (p_k - y_k) ** 2`` over that level's classes (Brier, 1950), in
+    [0, 2]: the same scale at every level, two classes included. For one
+    level this is :func:`sklearn.metrics.brier_score_loss` with
+    ``scale_by_half=False`` (sklearn's default halves it for two classes).
+
+    Parameters
+    ----------
+    y_true, y_proba, classes, average
+        See :func:`log_loss_per_level`.
+
+    Returns
+    -------
+    score : ndarray of shape (n_levels,) or float
+        Lower is better; NaN for a level without labelled samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import brier_score_per_level
+    >>> y_true = [["a", "a1"], ["b", "b1"]]
+    >>> classes = [["a", "b"], ["a1", "a2", "b1"]]
+    >>> proba = [np.array([[0.8, 0.2], [0.5, 0.5]]),
+    ...          np.array([[0.6, 0.2, 0.2], [0.25, 0.25, 0.5]])]
+    >>> brier_score_per_level(y_true, proba, classes).round(4)
+    array([0.29  , 0.3075])
+    """
+
+    def level_brier(targets, scores):
+        return np.mean(np.sum((scores - targets) ** 2, axis=1))
+
+    outcomes = _level_outcomes(y_true, y_proba, classes)
+    return _per_level(outcomes, level_brier, average)
+
+
+def expected_calibration_error_per_level(
+    y_true, y_proba, classes, *, n_bins=15, average=None
+):
+    """Expected calibration error (ECE) of each level's top label.
+
+    At each level the samples are binned by their highest probability (the
+    confidence of the predicted label) into ``n_bins`` equal-width bins of
+    [0, 1]; the ECE is the average over bins, weighted by their share of
+    samples, of ``|accuracy - mean confidence|`` (Guo et al., 2017). 0 is
+    perfectly calibrated. :class:`~mgclassifier.plotting.ReliabilityDiagramDisplay`
+    draws the bins.
+
+    Parameters
+    ----------
+    y_true, y_proba, classes
+        See :func:`log_loss_per_level`.
+    n_bins : int, default=15
+        Number of equal-width confidence bins.
+    average : {None, "macro"}, default=None
+        See :func:`log_loss_per_level`.
+
+    Returns
+    -------
+    ece : ndarray of shape (n_levels,) or float
+        In [0, 1], lower is better; NaN for a level without labelled samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import expected_calibration_error_per_level
+    >>> y_true = ["a", "a", "b", "a"]
+    >>> proba = np.array([[0.95, 0.05], [0.92, 0.08], [0.85, 0.15], [0.35, 0.65]])
+    >>> # Bin (0.9, 1]: 2 right, confidence 1.87 in all; (0.8, 0.9]: 0 right of
+    >>> # 0.85; (0.6, 0.7]: 0 right of 0.65. ECE = (0.13 + 0.85 + 0.65) / 4.
+    >>> expected_calibration_error_per_level(
+    ...     y_true, proba, ["a", "b"], n_bins=10).round(4)
+    array([0.4075])
+    """
+    _check_n_bins(n_bins)
+
+    def level_ece(targets, scores):
+        confidence, correct, count = _reliability_bins(targets, scores, n_bins)
+        return np.abs(correct - confidence).sum() / count.sum()
+
+    outcomes = _level_outcomes(y_true, y_proba, classes)
+    return _per_level(outcomes, level_ece, average)
 
 
 # ---------------------------------------------------------------------------
@@ -492,8 +741,9 @@ def fine_accuracy_scorer(estimator, X, y):
     Returns
     -------
     score : float
-        Fraction of the labelled samples whose finest label is right;
-        greater is better.
+        Fraction of the labelled samples whose finest node is right (the
+        finest label under the right ancestors: the whole path); greater is
+        better.
 
     Examples
     --------
@@ -509,9 +759,75 @@ def fine_accuracy_scorer(estimator, X, y):
     return float(accuracy_per_level(y, estimator.predict(X))[-1])
 
 
+def _neg_macro(metric, estimator, X, y):
+    """Minus the mean over levels of a calibration metric (greater is better),
+    over the rows that have a finest label, as every scorer here."""
+    X, y, _ = _drop_rows_without_finest_label(X, y)
+    proba = estimator.predict_proba(X)
+    return -metric(y, proba, estimator.classes_, average="macro")
+
+
+def neg_log_loss_scorer(estimator, X, y):
+    """Scorer returning minus the log-loss, averaged over levels.
+
+    :func:`log_loss_per_level` with ``average="macro"`` on
+    ``estimator.predict_proba(X)``, negated so that greater is better (as
+    sklearn's ``"neg_log_loss"``). Rows whose finest label is missing are
+    skipped, as by the other scorers.
+
+    Parameters
+    ----------
+    estimator : object
+        Fitted estimator with ``predict_proba`` and ``classes_``.
+    X : array-like of shape (n_samples, n_features)
+        Input samples.
+    y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths.
+
+    Returns
+    -------
+    score : float
+        At most 0; greater is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mgclassifier.metrics import neg_log_loss_scorer
+    >>> class Fixed:
+    ...     classes_ = np.array(["a", "b"])
+    ...     def predict_proba(self, X):
+    ...         return np.array([[0.5, 0.5], [0.5, 0.5]])
+    >>> round(neg_log_loss_scorer(Fixed(), [[0], [1]], ["a", "b"]), 4)
+    -0.6931
+    """
+    return _neg_macro(log_loss_per_level, estimator, X, y)
+
+
+def neg_brier_score_scorer(estimator, X, y):
+    """Scorer returning minus the Brier score, averaged over levels.
+
+    :func:`brier_score_per_level` with ``average="macro"``, negated; see
+    :func:`neg_log_loss_scorer` for the parameters.
+    """
+    return _neg_macro(brier_score_per_level, estimator, X, y)
+
+
+def neg_expected_calibration_error_scorer(estimator, X, y):
+    """Scorer returning minus the expected calibration error, averaged over levels.
+
+    :func:`expected_calibration_error_per_level` (15 bins) with
+    ``average="macro"``, negated; see :func:`neg_log_loss_scorer` for the
+    parameters.
+    """
+    return _neg_macro(expected_calibration_error_per_level, estimator, X, y)
+
+
 #: Scorers by name, e.g. ``GridSearchCV(..., scoring=SCORERS)``.
 SCORERS = {
     "hierarchical_f1": hierarchical_f1_scorer,
     "average_precision": average_precision_scorer,
     "fine_accuracy": fine_accuracy_scorer,
+    "neg_log_loss": neg_log_loss_scorer,
+    "neg_brier_score": neg_brier_score_scorer,
+    "neg_expected_calibration_error": neg_expected_calibration_error_scorer,
 }

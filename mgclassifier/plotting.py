@@ -1,5 +1,8 @@
 """Visualisations of a fitted :class:`~mgclassifier.MultiGranularityClassifier`.
 
+Training history, per-level confusion matrices and per-level reliability
+diagrams.
+
 The displays follow scikit-learn's plotting API (see
 :class:`sklearn.metrics.ConfusionMatrixDisplay`): a display object stores the
 data to draw, :meth:`plot` draws it and stores the matplotlib artists as
@@ -17,8 +20,13 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from ._hierarchy import is_missing_label
+from .metrics import _level_reliability
 
-__all__ = ["LevelConfusionMatrixDisplay", "TrainingHistoryDisplay"]
+__all__ = [
+    "LevelConfusionMatrixDisplay",
+    "ReliabilityDiagramDisplay",
+    "TrainingHistoryDisplay",
+]
 
 
 def _check_matplotlib_support(caller_name):
@@ -589,4 +597,267 @@ xticks_rotation, values_format, cmap, ax, colorbar, im_kw, text_kw
             colorbar=colorbar,
             im_kw=im_kw,
             text_kw=text_kw,
+        )
+
+
+class ReliabilityDiagramDisplay:
+    """Reliability diagram: accuracy against confidence, one curve per level.
+
+    At each level the samples are binned by the probability of their most
+    probable label (the confidence); each bin is drawn at its mean confidence
+    and the fraction of those samples whose most probable label is right. A
+    calibrated model lies on the diagonal. The legend gives each level's
+    expected calibration error
+    (:func:`~mgclassifier.metrics.expected_calibration_error_per_level`,
+    the bins' mean distance to the diagonal weighted by their sample counts).
+
+    It is recommended to create a display with :meth:`from_estimator` or
+    :meth:`from_predictions`.
+
+    Parameters
+    ----------
+    confidence : list of ndarray
+        Mean confidence of each non-empty bin, one array per drawn level.
+    accuracy : list of ndarray
+        Fraction of right top labels in each non-empty bin, per level.
+    counts : list of ndarray
+        Number of samples in each non-empty bin, per level.
+    ece : list of float, default=None
+        Expected calibration error of each level, for the legend.
+    levels : list of int, default=None
+        Index of each drawn level (coarse = 0). None: 0, 1, ...
+    level_names : list of str, default=None
+        Legend name of each drawn level. None uses "level <index>".
+
+    Attributes
+    ----------
+    lines_ : list of matplotlib Line2D
+        The curve of each level.
+    reference_line_ : matplotlib Line2D or None
+        The diagonal of perfect calibration.
+    ax_ : matplotlib Axes
+        The axis of the diagram.
+    figure_ : matplotlib Figure
+        The figure holding the axis.
+
+    See Also
+    --------
+    sklearn.calibration.CalibrationDisplay : the binary reliability diagram.
+    mgclassifier.metrics.expected_calibration_error_per_level : its summary.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from mgclassifier.plotting import ReliabilityDiagramDisplay
+    >>> y_true = [["a", "a1"], ["a", "a2"], ["b", "b1"], ["b", "b1"]]
+    >>> proba = [np.array([[0.9, 0.1], [0.7, 0.3], [0.2, 0.8], [0.4, 0.6]]),
+    ...          np.array([[0.6, 0.3, 0.1], [0.4, 0.35, 0.25], [0.1, 0.1, 0.8],
+    ...                    [0.2, 0.1, 0.7]])]
+    >>> classes = [["a", "b"], ["a1", "a2", "b1"]]
+    >>> disp = ReliabilityDiagramDisplay.from_predictions(
+    ...     y_true, proba, classes, n_bins=4, level_names=["coarse", "fine"])
+    >>> [line.get_label() for line in disp.lines_]
+    ['coarse (ECE 0.250)', 'fine (ECE 0.325)']
+    >>> disp.accuracy[1].tolist(), disp.counts[1].tolist()
+    ([0.0, 1.0, 1.0], [1, 2, 1])
+    """
+
+    def __init__(
+        self, confidence, accuracy, counts, *, ece=None, levels=None, level_names=None
+    ):
+        self.confidence = confidence
+        self.accuracy = accuracy
+        self.counts = counts
+        self.ece = ece
+        self.levels = levels
+        self.level_names = level_names
+
+    def plot(self, ax=None, *, ref_line=True, legend=True):
+        """Plot the diagram.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axis to draw on. None creates a new figure and axis.
+        ref_line : bool, default=True
+            Draw the diagonal of perfect calibration.
+        legend : bool, default=True
+            Add a legend.
+
+        Returns
+        -------
+        display : ReliabilityDiagramDisplay
+            The display, with the artists stored as attributes.
+        """
+        _check_matplotlib_support(f"{type(self).__name__}.plot")
+        n_drawn = len(self.confidence)
+        levels = list(range(n_drawn)) if self.levels is None else list(self.levels)
+        names = self.level_names
+        if names is None:
+            names = [f"level {level}" for level in levels]
+        elif len(names) < n_drawn:
+            raise ValueError(
+                f"level_names has {len(names)} names but {n_drawn} levels are drawn."
+            )
+        ax, fig = _get_ax(ax)
+        self.reference_line_ = None
+        if ref_line:
+            (self.reference_line_,) = ax.plot(
+                [0, 1], [0, 1], linestyle=":", color="0.4", label="perfectly calibrated"
+            )
+        self.lines_ = []
+        for i, level in enumerate(levels):
+            label = names[i]
+            if self.ece is not None:
+                label += f" (ECE {self.ece[i]:.3f})"
+            (line,) = ax.plot(
+                self.confidence[i],
+                self.accuracy[i],
+                marker="o",
+                color=f"C{level % 10}",
+                label=label,
+            )
+            self.lines_.append(line)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("Confidence (probability of the predicted label)")
+        ax.set_ylabel("Accuracy")
+        ax.set_title("Reliability diagram")
+        if legend:
+            ax.legend(fontsize="small", loc="upper left")
+        self.ax_ = ax
+        self.figure_ = fig
+        return self
+
+    @classmethod
+    def from_predictions(
+        cls,
+        y_true,
+        y_proba,
+        classes,
+        *,
+        levels=None,
+        n_bins=15,
+        level_names=None,
+        ax=None,
+        ref_line=True,
+        legend=True,
+    ):
+        """Plot the reliability diagram of per-level probabilities.
+
+        Samples whose true path stops above a level are left out of it.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples, n_levels) or (n_samples,)
+            True paths, columns coarse to fine.
+        y_proba : list of array-like of shape (n_samples, n_classes_l), or \
+array-like of shape (n_samples, n_classes)
+            Probabilities per level, columns following ``classes[l]``.
+        classes : list of array-like, or array-like
+            Class labels of each level.
+        levels : list of int, default=None
+            Levels to draw (negative values count from the finest). None
+            draws every level.
+        n_bins : int, default=15
+            Number of equal-width confidence bins.
+        level_names : list of str, default=None
+            Legend name of each level of ``y_true`` (all of them, coarse to
+            fine). None uses "level <index>".
+        ax, ref_line, legend
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : ReliabilityDiagramDisplay
+        """
+        _check_matplotlib_support(f"{cls.__name__}.from_predictions")
+        bins = _level_reliability(y_true, y_proba, classes, n_bins)
+        n_levels = len(bins)
+        if levels is None:
+            levels = list(range(n_levels))
+        for level in levels:
+            if not -n_levels <= level < n_levels:
+                raise ValueError(
+                    f"level {level} is out of range for y_true with {n_levels} "
+                    f"level(s)."
+                )
+        levels = [level % n_levels for level in levels]
+        if level_names is not None:
+            if len(level_names) < n_levels:
+                raise ValueError(
+                    f"level_names has {len(level_names)} names but y_true has "
+                    f"{n_levels} levels."
+                )
+            level_names = [level_names[level] for level in levels]
+        confidence, accuracy, counts, ece = [], [], [], []
+        for level in levels:
+            confidence_sum, correct, count = bins[level]
+            filled = count > 0
+            confidence.append(confidence_sum[filled] / count[filled])
+            accuracy.append(correct[filled] / count[filled])
+            counts.append(count[filled])
+            ece.append(float(np.abs(correct - confidence_sum).sum() / count.sum()))
+        display = cls(
+            confidence,
+            accuracy,
+            counts,
+            ece=ece,
+            levels=levels,
+            level_names=level_names,
+        )
+        return display.plot(ax=ax, ref_line=ref_line, legend=legend)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        levels=None,
+        n_bins=15,
+        level_names=None,
+        ax=None,
+        ref_line=True,
+        legend=True,
+    ):
+        """Plot the reliability diagram of a fitted estimator's probabilities.
+
+        Parameters
+        ----------
+        estimator : MultiGranularityClassifier
+            A fitted estimator; ``predict_proba(X)`` and ``classes_`` give the
+            probabilities and their columns.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples, n_levels) or (n_samples,)
+            True labels.
+        levels, n_bins, ax, ref_line, legend
+            See :meth:`from_predictions`.
+        level_names : list of str, default=None
+            Legend name of each level. None uses the estimator's
+            ``level_names_`` (the column names of a DataFrame ``y``) when it
+            has them, else "level <index>".
+
+        Returns
+        -------
+        display : ReliabilityDiagramDisplay
+        """
+        _check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        check_is_fitted(estimator)
+        if level_names is None:
+            level_names = getattr(estimator, "level_names_", None)
+        return cls.from_predictions(
+            y,
+            estimator.predict_proba(X),
+            estimator.classes_,
+            levels=levels,
+            n_bins=n_bins,
+            level_names=level_names,
+            ax=ax,
+            ref_line=ref_line,
+            legend=legend,
         )

@@ -21,6 +21,16 @@ def make_tree_data(n_samples=300, n_features=6, branching=(3, 2), seed=0):
     return X, Y.astype(str)
 
 
+def sub_codes(Y):
+    """``make_tree_data`` labels cut to each level's own digit ('1/0' -> '0').
+
+    Numbered sub-codes: below the coarsest level every label sits under
+    every parent, so each label is several nodes of the tree.
+    """
+    Y = np.asarray(Y, dtype=str)
+    return np.vectorize(lambda label: label.rsplit("/", 1)[-1])(Y)
+
+
 def tiny_classifier(**params):
     """A MultiGranularityClassifier small enough to fit in well under a second
     on ``make_tree_data``; ``params`` override the defaults."""

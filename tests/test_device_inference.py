@@ -104,6 +104,11 @@ def test_device_prediction_path_equals_the_cpu_path(
         assert a.dtype == np.float64
         np.testing.assert_allclose(a, b, atol=1e-6)
     np.testing.assert_array_equal(clf.predict(X), cpu_pred)
+    # Shorter paths are read from the same probabilities.
+    clf.set_params(min_path_probability=0.6)
+    device_short = clf.predict(X)
+    monkeypatch.setattr(type(clf), "_predicts_on_device", lambda self: False)
+    np.testing.assert_array_equal(device_short, clf.predict(X))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none here")

@@ -78,13 +78,16 @@ def test_one_dimensional_y_is_a_flat_classifier(tree_data, small_clf):
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(1)])
 
 
-def test_label_with_two_parents_is_named(tree_data, small_clf):
+def test_label_with_two_parents_is_two_nodes(tree_data, small_clf):
     X, Y = tree_data
     Y = Y.astype(object)
-    Y[0] = ["0", "shared"]
-    Y[1] = ["1", "shared"]
-    with pytest.raises(ValueError, match="'shared' at level 1 has two parents"):
-        small_clf.fit(X, Y)
+    Y[Y[:, 1] == "0/0", 1] = "shared"
+    Y[Y[:, 1] == "1/0", 1] = "shared"
+    clf = small_clf.fit(X, Y)
+    assert clf.hierarchy_.n_nodes == [3, 6]
+    assert len(clf.classes_[1]) == 5 and "shared" in clf.classes_[1]
+    assert_valid_paths(clf.predict(X), Y)
+    assert {("0", "shared"), ("1", "shared")} <= {tuple(r) for r in clf.predict(X)}
 
 
 def test_dataframe_feature_names(tree_data, small_clf):

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import (
     GridSearchCV,
     KFold,
@@ -17,12 +18,18 @@ from mgclassifier.metrics import (
     SCORERS,
     accuracy_per_level,
     average_precision_scorer,
+    brier_score_per_level,
+    expected_calibration_error_per_level,
     fine_accuracy_scorer,
     hierarchical_average_precision,
     hierarchical_f1_score,
     hierarchical_f1_scorer,
     hierarchical_precision_recall_fscore,
+    log_loss_per_level,
     mistake_severity,
+    neg_brier_score_scorer,
+    neg_expected_calibration_error_scorer,
+    neg_log_loss_scorer,
 )
 
 Y_TRUE = [["a", "a1"], ["a", "a2"], ["b", "b1"], ["b", "b2"]]
@@ -104,8 +111,47 @@ def test_hierarchical_prf_on_four_samples():
 def test_hierarchical_prf_nodes_are_level_specific():
     # Same labels at swapped levels are different nodes: nothing is shared.
     assert hierarchical_precision_recall_fscore([[1, 2]], [[2, 1]]) == (0.0,) * 3
-    hp, hr, _ = hierarchical_precision_recall_fscore([["x", "x"]], [["y", "x"]])
+    hp, hr, _ = hierarchical_precision_recall_fscore([["x", "x"]], [["x", "y"]])
     assert (hp, hr) == (0.5, 0.5)
+
+
+def test_nodes_are_paths_so_a_label_under_another_parent_is_not_shared():
+    y_true = [["Clothing", "Accessories"], ["Electronics", "Accessories"]]
+    y_pred = [["Electronics", "Accessories"], ["Electronics", "Accessories"]]
+    # Row 0 shares nothing: its 'Accessories' sits under another parent.
+    assert hierarchical_precision_recall_fscore(y_true, y_pred) == (0.5, 0.5, 0.5)
+    np.testing.assert_allclose(accuracy_per_level(y_true, y_pred), [0.5, 0.5])
+    assert mistake_severity(y_true, y_pred) == 4.0
+    assert fine_accuracy_scorer(_Constant(y_pred), np.zeros((2, 1)), y_true) == 0.5
+    # The same rows with the labels made unique give the same numbers.
+    unique = [[p[0], "/".join(p)] for p in y_true]
+    unique_pred = [[p[0], "/".join(p)] for p in y_pred]
+    assert hierarchical_precision_recall_fscore(
+        unique, unique_pred
+    ) == hierarchical_precision_recall_fscore(y_true, y_pred)
+
+
+class _Constant:
+    def __init__(self, y_pred):
+        self.y_pred = np.asarray(y_pred, dtype=object)
+
+    def predict(self, X):
+        return self.y_pred[: len(X)]
+
+
+def test_correct_shorter_path_beats_wrong_longer_path():
+    y_true = [["a", "a/x", "a/x/1"]]
+    shorter = [["a", "a/x", None]]  # stops one level early, right so far
+    longer = [["a", "a/y", "a/y/1"]]  # full path, wrong from level 1 on
+    assert hierarchical_precision_recall_fscore(y_true, shorter) == pytest.approx(
+        (1.0, 2 / 3, 0.8)
+    )
+    assert hierarchical_precision_recall_fscore(y_true, longer) == pytest.approx(
+        (1 / 3, 1 / 3, 1 / 3)
+    )
+    assert mistake_severity(y_true, shorter) < mistake_severity(y_true, longer)
+    np.testing.assert_allclose(accuracy_per_level(y_true, shorter), [1, 1, 0])
+    np.testing.assert_allclose(accuracy_per_level(y_true, longer), [1, 0, 0])
 
 
 def test_hierarchical_prf_nan_none_and_after_missing():
@@ -247,15 +293,164 @@ def test_mistake_severity_mean_over_wrong_samples_only():
     assert mistake_severity(y_true, y_true) == 0.0
 
 
-def test_mistake_severity_right_leaf_wrong_ancestor_not_counted():
+def test_mistake_severity_right_leaf_under_wrong_ancestor_is_a_mistake():
+    # A node is its path: the leaf label under another root is another node,
+    # six edges away from the true leaf.
     y_pred = [["b", "a/x", "a/x/1"], ["a", "a/x", "a/x/2"]]
-    assert mistake_severity([TRUE_PATH] * 2, y_pred) == 2.0
+    assert mistake_severity([TRUE_PATH] * 2, y_pred) == 4.0
 
 
 def test_mistake_severity_shorter_path_and_1d():
     # Predicting only the parent is one edge away from the true leaf.
     assert mistake_severity([["a", "a/x"]], [["a", ""]]) == 1.0
     assert mistake_severity(["a", "b", "c"], ["a", "c", "c"]) == 2.0
+
+
+# ---------------------------------------------------------------------------
+# Calibration: log-loss, Brier score, expected calibration error
+# ---------------------------------------------------------------------------
+CAL_CLASSES = [np.array(["a", "b"]), np.array(["a1", "a2", "b1"])]
+
+
+def calibration_case(n_samples=60, seed=0):
+    """Random coherent-ish probabilities; every fifth true path stops early."""
+    rng = np.random.RandomState(seed)
+    paths = np.array([["a", "a1"], ["a", "a2"], ["b", "b1"]], dtype=object)
+    y_true = paths[rng.randint(3, size=n_samples)]
+    y_true[::5, 1] = None
+    fine = rng.dirichlet(np.ones(3), size=n_samples)
+    coarse = np.column_stack([fine[:, :2].sum(axis=1), fine[:, 2]])
+    return y_true, [coarse, fine]
+
+
+def _direct_ece(labels, proba, classes, n_bins):
+    """ECE from its definition: loop over (lo, hi] bins, 0 in the first."""
+    confidence = proba.max(axis=1)
+    correct = classes[proba.argmax(axis=1)] == labels
+    total = 0.0
+    for b in range(n_bins):
+        lo, hi = b / n_bins, (b + 1) / n_bins
+        members = (confidence > lo) & (confidence <= hi)
+        if b == 0:
+            members |= confidence == 0
+        if members.any():
+            gap = abs(correct[members].mean() - confidence[members].mean())
+            total += members.sum() / len(labels) * gap
+    return total
+
+
+def test_log_loss_and_brier_match_sklearn_level_by_level():
+    y_true, proba = calibration_case()
+    labelled = [np.ones(len(y_true), bool), y_true[:, 1] != None]  # noqa: E711
+    expected_ll = [
+        log_loss(y_true[rows, level], proba[level][rows], labels=CAL_CLASSES[level])
+        for level, rows in enumerate(labelled)
+    ]
+    expected_brier = [
+        brier_score_loss(
+            y_true[rows, level],
+            proba[level][rows],
+            labels=CAL_CLASSES[level],
+            scale_by_half=False,  # the binary level too: one scale for all levels
+        )
+        for level, rows in enumerate(labelled)
+    ]
+    np.testing.assert_allclose(
+        log_loss_per_level(y_true, proba, CAL_CLASSES), expected_ll
+    )
+    np.testing.assert_allclose(
+        brier_score_per_level(y_true, proba, CAL_CLASSES), expected_brier
+    )
+    assert log_loss_per_level(
+        y_true, proba, CAL_CLASSES, average="macro"
+    ) == pytest.approx(np.mean(expected_ll))
+    assert brier_score_per_level(
+        y_true, proba, CAL_CLASSES, average="macro"
+    ) == pytest.approx(np.mean(expected_brier))
+
+
+@pytest.mark.parametrize("n_bins", [1, 5, 15])
+def test_expected_calibration_error_matches_its_definition(n_bins):
+    y_true, proba = calibration_case()
+    labelled = y_true[:, 1] != None  # noqa: E711
+    expected = [
+        _direct_ece(y_true[:, 0], proba[0], CAL_CLASSES[0], n_bins),
+        _direct_ece(y_true[labelled, 1], proba[1][labelled], CAL_CLASSES[1], n_bins),
+    ]
+    ece = expected_calibration_error_per_level(
+        y_true, proba, CAL_CLASSES, n_bins=n_bins
+    )
+    np.testing.assert_allclose(ece, expected)
+    assert np.all((ece > 0) & (ece < 1))
+
+
+def test_calibration_metrics_of_perfect_and_of_calibrated_predictions():
+    y_true = ["a", "b", "a", "b"]
+    sure = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    assert log_loss_per_level(y_true, sure, ["a", "b"])[0] == pytest.approx(0)
+    assert brier_score_per_level(y_true, sure, ["a", "b"])[0] == 0
+    assert expected_calibration_error_per_level(y_true, sure, ["a", "b"])[0] == 0
+    # Saying 0.75 and being right 3 times out of 4 is perfectly calibrated.
+    y_true = ["a", "a", "a", "b"]
+    three_quarters = np.tile([0.75, 0.25], (4, 1))
+    ece = expected_calibration_error_per_level(y_true, three_quarters, ["a", "b"])
+    assert ece[0] == pytest.approx(0)
+    assert brier_score_per_level(y_true, three_quarters, ["a", "b"])[0] > 0
+
+
+def test_calibration_metrics_unseen_label_and_empty_level():
+    # 'c' is unknown to the model: probability 0, so a large log-loss, a Brier
+    # term of 1 + sum(p^2), and a wrong top label.
+    proba = np.array([[0.6, 0.4]])
+    assert log_loss_per_level(["c"], proba, ["a", "b"])[0] == pytest.approx(
+        -np.log(np.finfo(np.float64).eps)
+    )
+    assert brier_score_per_level(["c"], proba, ["a", "b"])[0] == pytest.approx(
+        1 + 0.36 + 0.16
+    )
+    assert expected_calibration_error_per_level(["c"], proba, ["a", "b"])[
+        0
+    ] == pytest.approx(0.6)
+    # No sample reaches level 1: NaN there, and the summary skips it.
+    y_true = [["a", None], ["b", None]]
+    proba = [np.array([[0.8, 0.2], [0.4, 0.6]]), np.full((2, 2), 0.5)]
+    classes = [["a", "b"], ["a1", "b1"]]
+    per_level = brier_score_per_level(y_true, proba, classes)
+    assert per_level[0] == pytest.approx((0.08 + 0.32) / 2) and np.isnan(per_level[1])
+    assert brier_score_per_level(y_true, proba, classes, average="macro") == (
+        pytest.approx(per_level[0])
+    )
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [log_loss_per_level, brier_score_per_level, expected_calibration_error_per_level],
+)
+def test_calibration_metrics_validate_their_input(metric):
+    y_true, proba = calibration_case()
+    with pytest.raises(ValueError, match="average must be None or 'macro'"):
+        metric(y_true, proba, CAL_CLASSES, average="micro")
+    with pytest.raises(ValueError, match=r"y_proba\[1\] holds values outside"):
+        metric(y_true, [proba[0], proba[1] * 2], CAL_CLASSES)
+    # Rounding of summed probabilities is tolerated (and the input kept).
+    rounded, exact = [proba[0].copy(), proba[1]], [proba[0].copy(), proba[1]]
+    rounded[0][0], exact[0][0] = [1 + 1e-7, 0.0], [1.0, 0.0]
+    before = rounded[0].copy()
+    np.testing.assert_array_equal(
+        metric(y_true, rounded, CAL_CLASSES), metric(y_true, exact, CAL_CLASSES)
+    )
+    np.testing.assert_array_equal(rounded[0], before)
+    with pytest.raises(ValueError, match="level"):
+        metric(y_true, proba[:1], CAL_CLASSES)
+    with pytest.raises(ValueError, match="no labelled node"):
+        metric([None, None], np.full((2, 2), 0.5), ["a", "b"])
+
+
+@pytest.mark.parametrize("n_bins", [0, 2.5, True])
+def test_expected_calibration_error_checks_n_bins(n_bins):
+    y_true, proba = calibration_case()
+    with pytest.raises(ValueError, match="n_bins must be an integer >= 1"):
+        expected_calibration_error_per_level(y_true, proba, CAL_CLASSES, n_bins=n_bins)
 
 
 # ---------------------------------------------------------------------------
@@ -288,10 +483,22 @@ def test_scorers_with_fake_estimator():
     assert hierarchical_f1_scorer(est, X, y) == pytest.approx(1 / 3)
     assert fine_accuracy_scorer(est, X, y) == pytest.approx(1 / 3)
     assert average_precision_scorer(est, X, y) == pytest.approx(HAND_AP_2_LEVELS)
+    proba = est.predict_proba(X)
+    for scorer, metric in [
+        (neg_log_loss_scorer, log_loss_per_level),
+        (neg_brier_score_scorer, brier_score_per_level),
+        (neg_expected_calibration_error_scorer, expected_calibration_error_per_level),
+    ]:
+        expected = -metric(y, proba, est.classes_).mean()
+        assert scorer(est, X, y) == pytest.approx(expected)
+        assert expected < 0
     assert SCORERS == {
         "hierarchical_f1": hierarchical_f1_scorer,
         "average_precision": average_precision_scorer,
         "fine_accuracy": fine_accuracy_scorer,
+        "neg_log_loss": neg_log_loss_scorer,
+        "neg_brier_score": neg_brier_score_scorer,
+        "neg_expected_calibration_error": neg_expected_calibration_error_scorer,
     }
     for scorer in SCORERS.values():
         assert isinstance(scorer(est, X, y), float)
@@ -377,7 +584,10 @@ def test_scorers_in_cross_val_score(hierarchical_data, name):
     cv = KFold(3)
     scores = cross_val_score(PerLevelNB(), X, Y, cv=cv, scoring=SCORERS[name])
     np.testing.assert_allclose(scores, _manual_cv_scores(X, Y, SCORERS[name], cv))
-    assert np.all((scores > 0.3) & (scores <= 1.0))
+    if name.startswith("neg_"):  # losses: at most 0, here well above chance
+        assert np.all((scores <= 0) & (scores > -0.5))
+    else:
+        assert np.all((scores > 0.3) & (scores <= 1.0))
 
 
 def test_scorers_multimetric_grid_search(hierarchical_data):

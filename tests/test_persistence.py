@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.serialization
-from conftest import make_tree_data, tiny_classifier
+from conftest import make_tree_data, sub_codes, tiny_classifier
 from skorch.exceptions import DeviceWarning
 
 from mgclassifier import MultiGranularityClassifier
@@ -80,7 +80,14 @@ def fitted_averaged(data):
     return tiny_classifier(max_epochs=4, weight_averaging=0.9).fit(X, Y)
 
 
-@pytest.fixture(params=["multi", "1d", "averaged"])
+@pytest.fixture(scope="module")
+def fitted_repeated(data):
+    """Labels that repeat under every parent: the hierarchy's label view."""
+    X, Y = data
+    return tiny_classifier(max_epochs=4).fit(X, sub_codes(Y))
+
+
+@pytest.fixture(params=["multi", "1d", "averaged", "repeated"])
 def fitted(request):
     return request.getfixturevalue(f"fitted_{request.param}")
 

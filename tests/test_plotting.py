@@ -1,4 +1,4 @@
-"""mgclassifier.plotting: training-history and per-level confusion displays."""
+"""mgclassifier.plotting: history, per-level confusion and reliability displays."""
 
 import importlib
 import sys
@@ -13,8 +13,10 @@ from conftest import make_tree_data  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from mgclassifier import MultiGranularityClassifier  # noqa: E402
+from mgclassifier.metrics import expected_calibration_error_per_level  # noqa: E402
 from mgclassifier.plotting import (  # noqa: E402
     LevelConfusionMatrixDisplay,
+    ReliabilityDiagramDisplay,
     TrainingHistoryDisplay,
 )
 
@@ -300,6 +302,89 @@ def test_display_constructor_and_plot():
     assert disp.ax_.get_title() == "Level 2"
 
 
+def _bins_by_hand(labels, proba, classes, n_bins):
+    """Mean confidence, accuracy and count of each non-empty bin, by a loop."""
+    confidence = proba.max(axis=1)
+    correct = np.asarray(classes)[proba.argmax(axis=1)] == labels
+    index = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    rows = [
+        (confidence[index == b].mean(), correct[index == b].mean(), (index == b).sum())
+        for b in range(n_bins)
+        if (index == b).any()
+    ]
+    return [np.array(column) for column in zip(*rows)]
+
+
+def test_reliability_from_estimator_matches_the_metric(fitted, data, tmp_path):
+    X, Y = data
+    disp = ReliabilityDiagramDisplay.from_estimator(fitted, X, Y, n_bins=10)
+    probas = fitted.predict_proba(X)
+    ece = expected_calibration_error_per_level(Y, probas, fitted.classes_, n_bins=10)
+    np.testing.assert_allclose(disp.ece, ece)
+    assert len(disp.lines_) == 2
+    assert [line.get_label() for line in disp.lines_] == [
+        f"level {level} (ECE {value:.3f})" for level, value in enumerate(ece)
+    ]
+    for level in range(2):
+        confidence, accuracy, counts = _bins_by_hand(
+            Y[:, level], probas[level], fitted.classes_[level], 10
+        )
+        np.testing.assert_allclose(disp.confidence[level], confidence)
+        np.testing.assert_allclose(disp.accuracy[level], accuracy)
+        np.testing.assert_array_equal(disp.counts[level], counts)
+        np.testing.assert_allclose(disp.lines_[level].get_xdata(), confidence)
+        np.testing.assert_allclose(disp.lines_[level].get_ydata(), accuracy)
+        assert counts.sum() == len(X)
+    np.testing.assert_array_equal(disp.reference_line_.get_xdata(), [0, 1])
+    assert disp.ax_.get_xlim() == (0, 1) and disp.ax_.get_ylabel() == "Accuracy"
+    path = tmp_path / "reliability.png"
+    disp.figure_.savefig(path)
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_reliability_levels_names_and_options(fitted, fitted_1d, data):
+    X, Y = data
+    fig, ax = plt.subplots()
+    disp = ReliabilityDiagramDisplay.from_estimator(
+        fitted,
+        X,
+        Y,
+        levels=[-1],
+        level_names=["family", "genus"],
+        ax=ax,
+        ref_line=False,
+        legend=False,
+    )
+    assert disp.ax_ is ax and disp.figure_ is fig
+    assert disp.levels == [1] and disp.reference_line_ is None
+    assert [line.get_label() for line in disp.lines_] == [
+        f"genus (ECE {disp.ece[0]:.3f})"
+    ]
+    assert ax.get_legend() is None
+    assert disp.lines_[0].get_color() == "C1"  # the level keeps its colour
+    single = ReliabilityDiagramDisplay.from_estimator(fitted_1d, X, Y[:, -1])
+    assert len(single.lines_) == 1 and single.counts[0].sum() == len(X)
+    with pytest.raises(ValueError, match="level 2 is out of range"):
+        ReliabilityDiagramDisplay.from_estimator(fitted, X, Y, levels=[2])
+    with pytest.raises(ValueError, match="level_names has 1 names"):
+        ReliabilityDiagramDisplay.from_estimator(fitted, X, Y, level_names=["x"])
+
+
+def test_reliability_from_predictions_leaves_out_short_paths():
+    y_true = [["a", "a1"], ["b", None], ["b", "b1"]]
+    proba = [
+        np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8]]),
+        np.array([[0.8, 0.2], [0.1, 0.9], [0.6, 0.4]]),
+    ]
+    disp = ReliabilityDiagramDisplay.from_predictions(
+        y_true, proba, [["a", "b"], ["a1", "b1"]], n_bins=2
+    )
+    assert [c.sum() for c in disp.counts] == [3, 2]
+    np.testing.assert_allclose(disp.confidence[1], [0.7])  # (0.8 + 0.6) / 2
+    np.testing.assert_allclose(disp.accuracy[1], [0.5])  # a1 right, b1 wrong
+    assert disp.ece[1] == pytest.approx(0.2)
+
+
 def test_module_imports_without_matplotlib(monkeypatch):
     import mgclassifier.plotting as plotting
 
@@ -311,5 +396,9 @@ def test_module_imports_without_matplotlib(monkeypatch):
                 reloaded.TrainingHistoryDisplay([{"epoch": 1}]).plot()
             with pytest.raises(ImportError, match="requires matplotlib"):
                 reloaded.LevelConfusionMatrixDisplay.from_predictions([0, 1], [0, 1])
+            with pytest.raises(ImportError, match="requires matplotlib"):
+                reloaded.ReliabilityDiagramDisplay.from_predictions(
+                    [0, 1], np.eye(2), [0, 1]
+                )
     finally:
         importlib.reload(plotting)

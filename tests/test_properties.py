@@ -1,9 +1,10 @@
 """Property-based tests (hypothesis): random hierarchies, random shapes.
 
 A hierarchy is drawn as a random tree (depth 1 to 4, 2 to 4 children per
-node) with string labels (unique because they spell the path) or integer
-labels (globally unique per level, so each has one parent). Every leaf occurs
-at least once in the training labels.
+node) with string labels (unique because they spell the path), integer
+labels (globally unique per level, so each has one parent) or integer
+sub-codes (a node's index among its siblings, so the same label repeats under
+every parent). Every leaf occurs at least once in the training labels.
 """
 
 import numpy as np
@@ -32,13 +33,16 @@ def label_matrices(draw, max_depth=4):
     rng = np.random.RandomState(seed)
     rows = np.r_[np.arange(len(paths)), rng.randint(len(paths), size=n_extra)]
     rows = rng.permutation(rows)
-    if draw(st.booleans()):
+    kind = draw(st.sampled_from(["path", "unique", "sub-code"]))
+    if kind == "path":
         prefix = draw(st.text(alphabet="abXY_- ", max_size=3))
         columns = [
             [prefix + "/".join(map(str, paths[r][: level + 1])) for r in rows]
             for level in range(depth)
         ]
         Y = np.array(columns, dtype=str).T
+    elif kind == "sub-code":
+        Y = np.array([paths[r] for r in rows], dtype=np.int64).reshape(len(rows), -1)
     else:
         Y = np.empty((len(rows), depth), dtype=np.int64)
         for level in range(depth):
@@ -53,6 +57,13 @@ def assert_coherent(probas, parents):
     for level, parent in enumerate(parents):
         summed = probas[level + 1] @ np.eye(probas[level].shape[1])[parent]
         np.testing.assert_allclose(probas[level], summed, atol=1e-5, rtol=0)
+
+
+def assert_label_sums(label_probas, node_probas, tree):
+    """Each label's column is the sum of its nodes' columns."""
+    for level, (label, node) in enumerate(zip(label_probas, node_probas)):
+        to_label = np.eye(len(tree.classes[level]))[tree.label_index[level]]
+        np.testing.assert_allclose(label, node @ to_label, atol=1e-6, rtol=0)
 
 
 @settings(
@@ -91,9 +102,13 @@ def test_fitted_model_respects_the_hierarchy(Y, n_features, seed):
         assert proba.shape == (len(Y), len(level_classes))
         assert np.all(np.isfinite(proba)) and proba.min() >= 0
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6, rtol=0)
-    assert_coherent(probas, clf.hierarchy_.parents)
-    # predict is the most probable path: its leaf is the fine argmax.
-    np.testing.assert_array_equal(pred[:, -1], classes[-1][probas[-1].argmax(1)])
+    tree = clf.hierarchy_
+    nodes = clf.predict_node_proba(X)
+    assert [p.shape[1] for p in nodes] == tree.n_nodes
+    assert_coherent(nodes, tree.parents)
+    assert_label_sums(probas, nodes, tree)
+    # predict is the most probable path: its leaf is the finest node's argmax.
+    np.testing.assert_array_equal(pred, tree.decode_leaves(nodes[-1].argmax(1)))
 
 
 @settings(
@@ -113,14 +128,20 @@ def test_label_hierarchy_round_trips(Y, seed):
     np.testing.assert_array_equal(tree.encode(Y), codes)
 
     rng = np.random.RandomState(seed)
-    n_leaves = len(tree.classes[-1])
+    n_leaves = tree.n_nodes[-1]
     leaf_proba = rng.dirichlet(np.full(n_leaves, 0.5), size=7)
+    nodes = tree.node_proba(leaf_proba)
     probas = tree.level_proba(leaf_proba)
-    assert [p.shape for p in probas] == [(7, n) for n in tree.n_classes]
-    np.testing.assert_array_equal(probas[-1], leaf_proba)
-    for proba in probas:
+    assert [p.shape for p in nodes] == [(7, n) for n in tree.n_nodes]
+    assert [p.shape for p in probas] == [(7, len(c)) for c in tree.classes]
+    np.testing.assert_array_equal(nodes[-1], leaf_proba)
+    for proba in nodes + probas:
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9, rtol=0)
-    assert_coherent(probas, tree.parents)
+    assert_coherent(nodes, tree.parents)
+    assert_label_sums(probas, nodes, tree)
+    # A prefix of a path is never less probable than the path itself.
+    leaf = rng.randint(n_leaves, size=7)
+    assert np.all(np.diff(tree.path_proba(leaf_proba, leaf), axis=1) <= 0)
     # log-space decoding renormalises over the tree's paths.
     level_log = [np.log(rng.dirichlet(np.ones(n), size=7)) for n in tree.n_classes]
     leaf_log = tree.leaf_log_proba(level_log)

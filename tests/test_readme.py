@@ -1,5 +1,10 @@
-"""The README's Python examples run as written, in order, in one namespace."""
+"""The README's Python examples run as written, in order, in one namespace.
 
+A python block followed directly by a ```text block must print that text.
+"""
+
+import contextlib
+import io
 import pathlib
 import re
 
@@ -9,20 +14,31 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
 def python_blocks():
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    """``(code, expected output or None)`` of each python block, in order."""
+    pattern = r"```python\n(.*?)```(?:\s*```text\n(.*?)```)?"
+    return re.findall(pattern, README.read_text(), flags=re.DOTALL)
 
 
 def test_readme_has_examples():
-    assert len(python_blocks()) >= 6
+    blocks = python_blocks()
+    assert len(blocks) >= 6
+    assert any("min_path_probability" in code and out for code, out in blocks)
 
 
 def test_readme_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples write model.skops and a PNG
     namespace = {"__name__": "readme"}
-    for number, block in enumerate(python_blocks(), start=1):
+    for number, (block, expected) in enumerate(python_blocks(), start=1):
+        printed = io.StringIO()
         try:
-            exec(compile(block, f"README.md python block {number}", "exec"), namespace)
+            with contextlib.redirect_stdout(printed):
+                exec(
+                    compile(block, f"README.md python block {number}", "exec"),
+                    namespace,
+                )
         except Exception as exc:  # name the block that broke
             pytest.fail(f"README python block {number} failed: {exc!r}\n{block}")
+        if expected:
+            assert printed.getvalue().strip() == expected.strip(), f"block {number}"
     assert (tmp_path / "model.skops").exists()
     assert (tmp_path / "mgclassifier_plots.png").stat().st_size > 0

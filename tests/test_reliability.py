@@ -90,14 +90,6 @@ def _param(name, value, match_value):
     )
 
 
-def _int_tree_with_conflict():
-    """3 integer levels; fine label 7 sits under middle labels 10 and 11."""
-    Y = np.array([[0, 10, 5], [0, 10, 6], [1, 11, 8], [1, 11, 9]] * 10)
-    Y[1] = [0, 10, 7]
-    Y[2] = [1, 11, 7]
-    return Y
-
-
 BAD_INPUT = [
     # -- X
     pytest.param(
@@ -181,16 +173,10 @@ BAD_INPUT = [
     ),
     # -- Y: the hierarchy
     pytest.param(
-        _fit(Yf=lambda Y: _with(_with(Y, 0, 1, "twin"), 2, 1, "twin")),
+        _fit(Yf=lambda Y: _with(_with(Y, 0, 0, "c"), 0, 1, None)),
         ValueError,
-        "Label 'twin' at level 1 has two parents at level 0: 'a' and 'b'",
-        id="fine-label-two-parents-str",
-    ),
-    pytest.param(
-        _fit(Yf=lambda Y: _int_tree_with_conflict()),
-        ValueError,
-        "Label 7 at level 2 has two parents at level 1: 10 and 11",
-        id="fine-label-two-parents-int-3-levels",
+        r"Class 'c' at level 0 \(e.g. row 0\) has no labelled child at level 1",
+        id="no-child-after-partial-label",
     ),
     pytest.param(
         _fit(Yf=lambda Y: np.column_stack([np.full(len(Y), "only"), Y[:, 1]])),
@@ -309,6 +295,10 @@ BAD_INPUT = [
     _param("label_smoothing", 1.0, r"1\.0"),
     _param("alpha_l2", -1e-4, r"-0\.0001"),
     _param("device", 3, "3"),
+    _param("min_path_probability", 1.5, r"1\.5"),
+    _param("min_path_probability", -0.1, r"-0\.1"),
+    _param("min_path_probability", "high", "'high'"),
+    _param("min_path_probability", float("nan"), "nan"),
     pytest.param(
         _fit(level_weights=[1.0]),
         ValueError,
@@ -434,7 +424,7 @@ def _raise_mid_training(monkeypatch):
 
 @pytest.mark.parametrize(
     "failure",
-    ["two-parents", "nan-in-X", "continuous-y", "mid-training-error"],
+    ["missing-coarse-label", "nan-in-X", "continuous-y", "mid-training-error"],
 )
 def test_failed_fit_leaves_fitted_estimator_unchanged(monkeypatch, failure):
     X, Y = small_data()
@@ -442,8 +432,8 @@ def test_failed_fit_leaves_fitted_estimator_unchanged(monkeypatch, failure):
     snapshot = _snapshot(clf, X)
     net = clf.net_
     Xb, Yb, error = X, Y, ValueError
-    if failure == "two-parents":
-        Yb = _with(_with(Y, 0, 1, "twin"), 2, 1, "twin")
+    if failure == "missing-coarse-label":
+        Yb = _with(Y, 0, 0, None)
     elif failure == "nan-in-X":
         Xb = _x_with(X, np.nan)
     elif failure == "continuous-y":
