@@ -65,8 +65,10 @@ def calibration_rows(data, random_state, max_epochs):
     rows = []
     for calibrate in (True, False):
         model = MultiGranularityClassifier(
-            calibrate=calibrate, random_state=random_state, max_epochs=max_epochs
+            calibrate=calibrate, random_state=random_state
         )
+        if max_epochs is not None:  # --quick only: the defaults otherwise
+            model.set_params(max_epochs=max_epochs)
         start = time.perf_counter()
         model.fit(data.X_train, data.y_train)
         rows.append(
@@ -192,7 +194,7 @@ def main(threads=None, out=None, quick=False, random_state=0):
     limiter = set_threads(threads)  # noqa: F841 (kept alive for the whole run)
     start = time.perf_counter()
     data = load_imclef07a()
-    max_epochs = 200
+    max_epochs = None
     if quick:
         subset = np.random.RandomState(0).permutation(len(data.y_train))[:2000]
         data.X_train, data.y_train = data.X_train[subset], data.y_train[subset]

@@ -12,8 +12,9 @@ process, one after the other for each seed (so load on the machine hits all
 of them alike):
 
 - ``MultiGranularityClassifier(random_state=seed)``;
-- the estimator's previous defaults (trunk (1024, 512), constant learning
-  rate, up to 200 epochs, float32), for reference;
+- the estimator's previous defaults (``PREVIOUS_DEFAULTS``: trunk (1024,
+  512), constant learning rate 1e-3, up to 200 epochs with patience 10,
+  label smoothing 0.1, no coarse votes, float32), for reference;
 - ``make_pipeline(StandardScaler(), MLPClassifier((512, 256),
   early_stopping=True))``, flat on the finest level;
 - skorch's ``NeuralNetClassifier`` with the same MLP and an
@@ -58,8 +59,12 @@ PREVIOUS_DEFAULTS = dict(
     lr=1e-3,
     lr_schedule="constant",
     max_epochs=200,
+    patience=10,
+    label_smoothing=0.1,
+    coarse_decoding_weight=0.0,
     precision="float32",
 )
+"""The defaults before the time-to-model work (mgclassifier 0.1.0)."""
 
 
 def methods(quick, with_previous):

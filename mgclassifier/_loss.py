@@ -35,7 +35,8 @@ class MultiLevelLoss(nn.Module):
 
     Notes
     -----
-    Label smoothing is computed directly: per level one log-softmax, the
+    Without label smoothing each level is torch's fused cross-entropy. With
+    it the loss is computed directly: per level one log-softmax, the
     target's log-probability (``gather``) and the mean log-probability over
     the classes, combined for all levels at once.
     ``F.cross_entropy(..., label_smoothing=...)`` launches about a dozen
@@ -91,31 +92,45 @@ class MultiLevelLoss(nn.Module):
         logits = logits.float()  # bfloat16 under mixed precision: sum in float32
         level_logits = logits.split(self.level_sizes, dim=1)
         targets = codes.clamp_min(0)
-        smoothing = self.label_smoothing if training else 0.0
-        hits, means = [], []
-        for level, block in enumerate(level_logits):
-            log_proba = F.log_softmax(block, dim=1)
-            hits.append(log_proba.gather(1, targets[:, level, None]))
-            if smoothing > 0:
-                means.append(log_proba.mean(dim=1, keepdim=True))
-        per_sample = torch.cat(hits, dim=1)  # (n_samples, n_levels) log-probabilities
-        if smoothing > 0:
-            # Cross-entropy against (1 - s) * one-hot + s * uniform.
-            per_sample = per_sample.mul(1.0 - smoothing).add_(
-                torch.cat(means, dim=1), alpha=smoothing
-            )
         weight = self._sample_level_weights(codes, targets, sample_weight)
-        if weight is None:
-            per_level = per_sample.mean(dim=0).neg()
+        smoothing = self.label_smoothing if training else 0.0
+        if smoothing > 0:
+            per_sample = self._smoothed_cross_entropy(level_logits, targets, smoothing)
         else:
-            per_level = (per_sample * weight).sum(dim=0).neg() / weight.sum(
-                dim=0
-            ).clamp_min(1e-12)
+            # torch's fused cross-entropy (log-softmax and pick in one kernel
+            # each way): no (n_samples, n_classes) log-probabilities are kept.
+            reduction = "mean" if weight is None else "none"
+            losses = [
+                F.cross_entropy(block, targets[:, level], reduction=reduction)
+                for level, block in enumerate(level_logits)
+            ]
+            per_sample = torch.stack(losses, dim=-1)  # per level if "mean"
+        if weight is None:
+            per_level = per_sample if smoothing == 0 else per_sample.mean(dim=0)
+        else:
+            per_level = (per_sample * weight).sum(dim=0) / weight.sum(dim=0).clamp_min(
+                1e-12
+            )
         weights = self.train_level_weights if training else self.level_weights
         total = weights.dot(per_level)
         if training and self.consistency > 0:
             total = total + self.consistency * self._consistency_penalty(level_logits)
         return total, per_level.detach()
+
+    @staticmethod
+    def _smoothed_cross_entropy(level_logits, targets, smoothing):
+        """(n_samples, n_levels) cross-entropies against (1 - s) one-hot + s uniform.
+
+        Per level one log-softmax, then the target's log-probability and the
+        mean log-probability, combined for all levels at once.
+        """
+        hits, means = [], []
+        for level, block in enumerate(level_logits):
+            log_proba = F.log_softmax(block, dim=1)
+            hits.append(log_proba.gather(1, targets[:, level, None]))
+            means.append(log_proba.mean(dim=1, keepdim=True))
+        log_likelihood = torch.cat(hits, dim=1).mul_(1.0 - smoothing)
+        return log_likelihood.add_(torch.cat(means, dim=1), alpha=smoothing).neg_()
 
     def _sample_level_weights(self, codes, targets, sample_weight):
         """Weight of each (sample, level) term; None when all weigh 1."""
