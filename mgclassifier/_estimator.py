@@ -421,7 +421,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.input_tags.sparse = True
+        tags.input_tags.sparse = self.module is None  # custom trunks: dense only
         return tags
 
     # ------------------------------------------------------------------ fit
@@ -901,12 +901,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             torch.manual_seed(seed)
             try:
                 trunk = build_trunk(self.module, trunk_params)
-            except (TypeError, ValueError):
-                raise
+            except ValueError:
+                raise  # an instance with module__ parameters: says so
             except Exception as exc:
-                raise ValueError(
-                    f"module {getattr(self.module, '__name__', self.module)!r} "
-                    f"could not be built with {trunk_params}: "
+                # TypeError for wrong arguments, ValueError for anything else.
+                error = TypeError if isinstance(exc, TypeError) else ValueError
+                raise error(
+                    f"module {getattr(self.module, '__name__', self.module)} could "
+                    f"not be built with the parameters {trunk_params}: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
             rows = X[:2]

@@ -173,6 +173,28 @@ def test_token_ids_stay_int64():
     assert clf.predict(X.astype(np.int16)).shape == (len(X), 2)
 
 
+def test_custom_trunk_inputs_are_validated_as_usual():
+    X, Y = image_data(n=20)
+    X_nan = X.copy()
+    X_nan[3, 0, 2, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        tiny_classifier(module=SmallCNN).fit(X_nan, Y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        tiny_classifier(module=SmallCNN).fit(X[:10], Y)
+    assert (
+        not MultiGranularityClassifier(module=SmallCNN)
+        .__sklearn_tags__()
+        .input_tags.sparse
+    )
+    assert MultiGranularityClassifier().__sklearn_tags__().input_tags.sparse
+
+
+def test_trunk_that_cannot_be_built_is_named(data):
+    X, Y = data
+    with pytest.raises(TypeError, match="module ResidualMLP could not be built.*depth"):
+        tiny_classifier(module=ResidualMLP, module__depth=3).fit(X, Y)
+
+
 def test_builtin_trunk_keeps_its_validation():
     X, Y = image_data(n=20)
     with pytest.raises(ValueError, match="dim 4"):
