@@ -233,7 +233,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     n_levels_ : int
         Number of levels (1 for a 1-D ``y``).
     n_features_in_ : int
-        Number of features seen in ``fit``.
+        Number of features seen in ``fit`` (``X.shape[1]``: the channels of
+        an image array).
     feature_names_in_ : ndarray of str
         Feature names, when ``X`` was a DataFrame with string column names.
     level_names_ : list of str or None
@@ -329,7 +330,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
-        "module": "no_validation",  # checked by _check_module at fit
+        "module": "no_validation",  # checked by _check_module_params at fit
         "head_layers": [None, "array-like"],
     }
 
@@ -432,7 +433,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. Sparse input is never densified: each batch goes
-            through the first layer as a torch sparse tensor.
+            through the first layer as a torch sparse tensor. With a custom
+            ``module``, also an array of shape (n_samples, ...) (images) or
+            of integer token ids, which stay int64.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
             Labels, one column per level, coarse to fine. A label may appear
             under several parents in the previous column; each such path is
@@ -599,7 +602,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 f"y is {'1-D' if y_was_1d else '2-D'} but the estimator was "
                 f"fitted on a {'1-D' if self._y_was_1d else '2-D'} y."
             )
-        built, current = self._fitted_structure, self._structure()
+        built, current = getattr(self, "_fitted_structure", None), self._structure()
+        if built is None:  # a model fitted before module= and head_layers existed
+            built = {
+                "module": None,
+                "hidden_layer_sizes": tuple(self.net_.module__hidden_layer_sizes),
+                "activation": self.net_.module__activation,
+                "head_layers": None,
+            }
         for name in {**built, **current}:
             value, was = current.get(name), built.get(name)
             if not _same_param(value, was):
