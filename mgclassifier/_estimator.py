@@ -1276,9 +1276,10 @@ def _same_param(a, b):
 def _custom_trunk_input(X):
     """A validated array for a custom trunk: integers as int64 (token ids for
     an embedding layer), everything else float32."""
-    if X.dtype.kind in "iu":
-        return X.astype(np.int64, copy=False)
-    return X.astype(np.float32, copy=False)
+    X = X.astype(np.int64 if X.dtype.kind in "iu" else np.float32, copy=False)
+    # A trunk may work in place on its input: never on the caller's read-only
+    # memory (a joblib memory map, say).
+    return X if X.flags.writeable else X.copy()
 
 
 def _same_hierarchy(a, b):

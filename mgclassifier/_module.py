@@ -347,9 +347,15 @@ def trunk_feature_width(trunk, X, n_levels):
         with torch.no_grad():
             out = trunk(X)
     except Exception as exc:
+        hint = (
+            ""
+            if X.is_floating_point()
+            else " (integer X is passed as int64, for an embedding layer; give a "
+            "trunk that expects numbers float X, e.g. X.astype(np.float32))"
+        )
         raise ValueError(
             f"module {name} failed on a batch of shape {tuple(X.shape)} "
-            f"({X.dtype}): {type(exc).__name__}: {exc}"
+            f"({X.dtype}): {type(exc).__name__}: {exc}{hint}"
         ) from exc
     if isinstance(out, (list, tuple)):
         shapes = [

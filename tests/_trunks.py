@@ -50,3 +50,14 @@ class ThreeOutputs(nn.Module):
     def forward(self, X):
         h = self.linear(X)
         return [h, h, h]
+
+
+class TableMLP(nn.Module):
+    """One hidden layer for a table; casts integer features to float."""
+
+    def __init__(self, n_features, width=32):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(n_features, width), nn.ReLU())
+
+    def forward(self, X):
+        return self.layers(X.float())

@@ -2,6 +2,7 @@
 beyond flat tables, heads at different depths, bad trunks, persistence."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -162,6 +163,30 @@ def test_image_arrays_with_a_cnn():
     np.testing.assert_allclose(clf.predict_proba(X[:3])[1], proba[1][:3], rtol=1e-5)
     with pytest.raises(ValueError, match="features"):
         clf.predict(np.repeat(X, 3, axis=1))  # 3 channels, fitted on 1
+
+
+def test_image_predictions_chunk_along_the_first_axis_and_partial_fit():
+    X, Y = image_data(n=60)
+    clf = tiny_classifier(module=SmallCNN, module__n_filters=4, max_epochs=2)
+    clf.partial_fit(X, Y).partial_fit(X, Y)
+    assert clf.n_epochs_ == 2
+    whole = clf.net_.predict_logits(X)
+    np.testing.assert_allclose(
+        clf.net_.predict_logits(X, chunk_size=7), whole, rtol=1e-5
+    )
+    assert whole.shape == (60, sum(clf.hierarchy_.n_classes))
+    # A read-only input (a memory map) is copied, not handed to the trunk.
+    proba = clf.predict_proba(X)
+    X.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns on non-writable arrays
+        assert_same_proba(clf.predict_proba(X), proba)
+
+
+def test_integer_features_for_a_float_trunk_get_a_hint(data):
+    X, Y = data
+    with pytest.raises(ValueError, match=r"failed on a batch.*int64.*X.astype"):
+        tiny_classifier(module=ResidualMLP).fit(np.round(X).astype(int), Y)
 
 
 def test_token_ids_stay_int64():
