@@ -66,7 +66,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     ``min_path_probability``, the part of it the model is sure of). A label
     may appear under several parents ("Accessories" under "Clothing" and
     under "Electronics"): each such path is its own node of the network.
-    Training runs through skorch; inputs are standardised inside the network.
+    Training runs through skorch; flat float inputs are standardised inside
+    the network. The trunk may be any torch module (``module``).
 
     Parameters
     ----------

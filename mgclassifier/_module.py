@@ -156,6 +156,8 @@ class MultiHeadMLP(nn.Module):
             ends.append(len(layers))
         self.trunk = nn.Sequential(*layers)
         last = len(widths) - 1
+        if head_layers is not None and not widths:
+            raise ValueError("head_layers needs at least one hidden layer.")
         if head_layers is not None and any(
             (depth % len(widths)) != last for depth in head_layers
         ):
