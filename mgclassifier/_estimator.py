@@ -1,5 +1,6 @@
 """MultiGranularityClassifier: parameters, validation, fit, predict."""
 
+import inspect
 import os
 import sys
 import warnings
@@ -34,7 +35,13 @@ from ._callbacks import (
 from ._data import ArrayDataset, BatchIterator, HoldoutSplit
 from ._hierarchy import LabelHierarchy, _py
 from ._loss import MultiLevelLoss
-from ._module import ACTIVATIONS, MultiHeadMLP
+from ._module import (
+    ACTIVATIONS,
+    MultiHeadMLP,
+    TrunkWithHeads,
+    build_trunk,
+    trunk_feature_width,
+)
 from ._net import MultiGranularityNet
 from ._precision import resolve_precision
 from .metrics import _drop_rows_without_finest_label, _path_correct
@@ -59,7 +66,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     ``min_path_probability``, the part of it the model is sure of). A label
     may appear under several parents ("Accessories" under "Clothing" and
     under "Electronics"): each such path is its own node of the network.
-    Training runs through skorch; inputs are standardised inside the network.
+    Training runs through skorch; flat float inputs are standardised inside
+    the network. The trunk may be any torch module (``module``).
 
     Parameters
     ----------
@@ -191,6 +199,29 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         1 prints one line per epoch (train and validation loss, per level,
         and the epoch's duration); 2 also shows a tqdm progress bar over the
         batches of each epoch.
+    module : torch.nn.Module class or instance, default=None
+        The shared trunk. None: the built-in MLP (``hidden_layer_sizes``,
+        ``activation``, ``dropout``, ``head_layers``). Otherwise any module
+        that maps a batch of ``X`` to a 2-D tensor ``(batch, width)`` read by
+        every head, or to a list/tuple of one such tensor per level (coarse
+        to fine), each read by its own head; ``width`` is found by a forward
+        pass on two rows before training. A class is instantiated on every
+        fit with the ``module__<name>`` parameters (``module__n_filters=32``;
+        settable by ``set_params``, searched by ``GridSearchCV``, kept by
+        ``clone``); if its ``__init__`` has an ``n_features`` parameter that
+        is not given, it gets ``X.shape[1]``. An instance is deep-copied on
+        every fit (it starts from its own weights, not re-initialised). With
+        a custom trunk ``X`` may also be an image array ``(n, C, H, W)`` or
+        an integer matrix of token ids (kept int64); only 2-D float inputs
+        are standardised.
+    head_layers : array-like of int, default=None
+        Built-in trunk only: for each level (coarse to fine), the index of
+        the ``hidden_layer_sizes`` layer whose output its head reads
+        (negative indices count from the last layer), so coarse heads can
+        sit on earlier layers than fine ones (B-CNN). None: every head reads
+        the last layer.
+    **module__params : module__<name>=value
+        Parameters of a ``module`` class (see ``module``).
 
     Attributes
     ----------
@@ -203,7 +234,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     n_levels_ : int
         Number of levels (1 for a 1-D ``y``).
     n_features_in_ : int
-        Number of features seen in ``fit``.
+        Number of features seen in ``fit`` (``X.shape[1]``: the channels of
+        an image array).
     feature_names_in_ : ndarray of str
         Feature names, when ``X`` was a DataFrame with string column names.
     level_names_ : list of str or None
@@ -299,6 +331,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+        "module": "no_validation",  # checked by _check_module_params at fit
+        "head_layers": [None, "array-like"],
     }
 
     def __init__(
@@ -329,6 +363,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         random_state=None,
         warm_start=False,
         verbose=0,
+        module=None,
+        head_layers=None,
+        **module__params,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -356,11 +393,37 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.module = module
+        self.head_layers = head_layers
+        for name, value in module__params.items():
+            _check_module_param_name(name)
+            setattr(self, name, value)
+
+    # The trunk's own parameters, module__<name>, are attributes like the
+    # others (as in skorch's NeuralNet): get_params lists them, so clone and
+    # GridSearchCV carry them through the constructor's **module__params.
+    def _module_params(self):
+        return {
+            name: value
+            for name, value in vars(self).items()
+            if name.startswith("module__")
+        }
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update(self._module_params())
+        return params
+
+    def set_params(self, **params):
+        for name in [name for name in params if name.startswith("module__")]:
+            _check_module_param_name(name)
+            setattr(self, name, params.pop(name))
+        return super().set_params(**params) if params else self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.input_tags.sparse = True
+        tags.input_tags.sparse = self.module is None  # custom trunks: dense only
         return tags
 
     # ------------------------------------------------------------------ fit
@@ -371,7 +434,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. Sparse input is never densified: each batch goes
-            through the first layer as a torch sparse tensor.
+            through the first layer as a torch sparse tensor. With a custom
+            ``module``, also an array of shape (n_samples, ...) (images) or
+            of integer token ids, which stay int64.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
             Labels, one column per level, coarse to fine. A label may appear
             under several parents in the previous column; each such path is
@@ -458,6 +523,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         else:
             hierarchy, codes = LabelHierarchy.from_labels(Y)
         level_weights = self._check_level_weights(hierarchy.n_levels)
+        self._check_module_params(hierarchy.n_levels)
+        structure = self._structure()
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
@@ -506,11 +573,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = best_epoch
         self.temperature_ = temperature
         self.precision_ = precision
+        self._fitted_structure = structure
         return self
 
     def _fitted_standardisation(self):
-        """The fitted network's input ``(mean, scale)``, as CPU copies."""
+        """The fitted network's input ``(mean, scale)``, as CPU copies.
+
+        None for a custom trunk fitted on inputs that are not standardised
+        (image arrays, token ids).
+        """
         module = self.net_.module_
+        if module.input_mean is None:
+            return None
         return tuple(
             buffer.detach().to("cpu", copy=True)
             for buffer in (module.input_mean, module.input_scale)
@@ -529,21 +603,22 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 f"y is {'1-D' if y_was_1d else '2-D'} but the estimator was "
                 f"fitted on a {'1-D' if self._y_was_1d else '2-D'} y."
             )
-        built = {
-            "hidden_layer_sizes": tuple(self.net_.module__hidden_layer_sizes),
-            "activation": self.net_.module__activation,
-        }
-        current = {
-            "hidden_layer_sizes": _check_hidden_layer_sizes(self.hidden_layer_sizes),
-            "activation": self.activation,
-        }
-        for name, value in current.items():
-            if value != built[name]:
+        built, current = getattr(self, "_fitted_structure", None), self._structure()
+        if built is None:  # a model fitted before module= and head_layers existed
+            built = {
+                "module": None,
+                "hidden_layer_sizes": tuple(self.net_.module__hidden_layer_sizes),
+                "activation": self.net_.module__activation,
+                "head_layers": None,
+            }
+        for name in {**built, **current}:
+            value, was = current.get(name), built.get(name)
+            if not _same_param(value, was):
                 raise ValueError(
-                    f"{name}={value!r} differs from {built[name]!r}, which the "
+                    f"{name}={value!r} differs from {was!r}, which the "
                     f"fitted network was built with; warm_start and partial_fit "
                     f"continue training that network. Set {name} back to "
-                    f"{built[name]!r}, or fit afresh (warm_start=False)."
+                    f"{was!r}, or fit afresh (warm_start=False)."
                 )
         if declared is not None and not _same_hierarchy(declared, self.hierarchy_):
             raise ValueError(
@@ -552,16 +627,45 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 "paths on every call, or None after the first."
             )
 
+    def _structure(self):
+        """The parameters that fix the network's shape, as they are now."""
+        if self.module is None:
+            return {
+                "module": None,
+                "hidden_layer_sizes": _check_hidden_layer_sizes(
+                    self.hidden_layer_sizes
+                ),
+                "activation": self.activation,
+                "head_layers": _head_layers_tuple(self.head_layers),
+            }
+        return {"module": self.module, **self._module_params()}
+
     def _validate_fit_data(self, X, y, reset=True):
-        """Validate X and y; return float32 X, 2-D label matrix, 1-D flag."""
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=np.float32,
-            ensure_min_samples=2,
-            reset=reset,
-        )
+        """Validate X and y; return float32 X, 2-D label matrix, 1-D flag.
+
+        With a custom trunk, X may also be n-dimensional (images) and integer
+        (token ids, returned as int64).
+        """
+        if self.module is None:
+            X = validate_data(
+                self,
+                X,
+                accept_sparse="csr",
+                dtype=np.float32,
+                ensure_min_samples=2,
+                reset=reset,
+            )
+        else:
+            X = _custom_trunk_input(
+                validate_data(
+                    self,
+                    X,
+                    dtype=None,
+                    allow_nd=True,
+                    ensure_min_samples=2,
+                    reset=reset,
+                )
+            )
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -591,6 +695,45 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         if not sp.issparse(X) and not X.flags.writeable:
             X = X.copy()  # torch refuses to wrap read-only memory
         return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
+
+    def _check_module_params(self, n_levels):
+        """Fail clearly on a ``module`` or ``head_layers`` that cannot work."""
+        if self.module is None:
+            stray = sorted(self._module_params())
+            if stray:
+                raise ValueError(
+                    f"{stray} set parameters of a custom trunk, but module=None "
+                    f"(the built-in MLP); set module to a torch.nn.Module class."
+                )
+            depths = _head_layers_tuple(self.head_layers)
+            n_layers = len(_check_hidden_layer_sizes(self.hidden_layer_sizes))
+            if depths is not None and (
+                len(depths) != n_levels
+                or any(not -n_layers <= d < n_layers for d in depths)
+            ):
+                raise ValueError(
+                    f"head_layers={list(depths)} must give one layer index per "
+                    f"level ({n_levels}), each in [-{n_layers}, {n_layers - 1}] "
+                    f"for hidden_layer_sizes with {n_layers} layers."
+                )
+            return
+        if self.head_layers is not None:
+            raise ValueError(
+                "head_layers applies to the built-in trunk (module=None); a "
+                "custom module returns one tensor per level instead."
+            )
+        if not (
+            isinstance(self.module, torch.nn.Module)
+            or (
+                isinstance(self.module, type)
+                and issubclass(self.module, torch.nn.Module)
+            )
+        ):
+            raise TypeError(
+                f"module must be a torch.nn.Module class or instance (or None for "
+                f"the built-in MLP), got {self.module!r} "
+                f"({type(self.module).__name__})."
+            )
 
     def _check_level_weights(self, n_levels):
         return _check_level_weight_vector(
@@ -659,9 +802,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         """
         # partial_fit trains on every row it is given.
         early_stopping = self.early_stopping and not incremental
-        if standardisation is None:
+        # Only flat float features are standardised (not images, token ids).
+        flat_float = X.ndim == 2 and (sp.issparse(X) or X.is_floating_point())
+        if standardisation is None and flat_float:
             standardisation = _feature_standardisation(X)
-        mean, scale = standardisation
+        mean, scale = standardisation if standardisation is not None else (None, None)
         callbacks = [("divergence_guard", DivergenceGuard())]
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -699,17 +844,26 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                     ),
                 )
             )
+        if self.module is None:
+            module = dict(
+                module=MultiHeadMLP,
+                module__n_features=X.shape[1],
+                module__level_sizes=hierarchy.n_classes,
+                module__hidden_layer_sizes=_check_hidden_layer_sizes(
+                    self.hidden_layer_sizes
+                ),
+                module__activation=self.activation,
+                module__dropout=self.dropout,
+                module__input_mean=mean,
+                module__input_scale=scale,
+            )
+            if self.head_layers is not None:
+                # Only when set: a default model's net keeps the old parameters.
+                module["module__head_layers"] = _head_layers_tuple(self.head_layers)
+        else:
+            module = self._custom_module_params(X, hierarchy, mean, scale, seed, device)
         return MultiGranularityNet(
-            module=MultiHeadMLP,
-            module__n_features=X.shape[1],
-            module__level_sizes=hierarchy.n_classes,
-            module__hidden_layer_sizes=_check_hidden_layer_sizes(
-                self.hidden_layer_sizes
-            ),
-            module__activation=self.activation,
-            module__dropout=self.dropout,
-            module__input_mean=mean,
-            module__input_scale=scale,
+            **module,
             criterion=MultiLevelLoss,
             criterion__level_sizes=hierarchy.n_classes,
             criterion__parents=hierarchy.parents,
@@ -735,6 +889,54 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
             device=device,
             verbose=self.verbose,
+        )
+
+    def _custom_module_params(self, X, hierarchy, mean, scale, seed, device):
+        """skorch's module__ parameters for a custom trunk under the heads.
+
+        Builds the trunk once (seeded, without moving the global RNG) and runs
+        it on two rows of ``X`` to find its output width(s).
+        """
+        trunk_params = {
+            name[len("module__") :]: value
+            for name, value in self._module_params().items()
+        }
+        if isinstance(self.module, type) and "n_features" not in trunk_params:
+            try:
+                signature = inspect.signature(self.module)
+            except (TypeError, ValueError):
+                signature = None
+            if signature is not None and "n_features" in signature.parameters:
+                trunk_params["n_features"] = int(X.shape[1])
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
+            torch.manual_seed(seed)
+            try:
+                trunk = build_trunk(self.module, trunk_params)
+            except ValueError:
+                raise  # an instance with module__ parameters: says so
+            except Exception as exc:
+                # TypeError for wrong arguments, ValueError for anything else.
+                error = TypeError if isinstance(exc, TypeError) else ValueError
+                raise error(
+                    f"module {getattr(self.module, '__name__', self.module)} could "
+                    f"not be built with the parameters {trunk_params}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            rows = X[:2]
+            if sp.issparse(rows):
+                raise TypeError(
+                    f"module {type(trunk).__name__} got a sparse X; a custom "
+                    f"trunk needs a dense array."
+                )
+            width = trunk_feature_width(trunk.to(device), rows, hierarchy.n_levels)
+        return dict(
+            module=TrunkWithHeads,
+            module__trunk=self.module,
+            module__trunk_params=trunk_params,
+            module__level_sizes=hierarchy.n_classes,
+            module__feature_width=width,
+            module__input_mean=mean,
+            module__input_scale=scale,
         )
 
     @staticmethod
@@ -808,6 +1010,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         prediction. Any other input, and any array that fails the quick
         checks, goes through validate_data for its checks and messages.
         """
+        if not isinstance(self.net_.module_, MultiHeadMLP):
+            return _custom_trunk_input(
+                validate_data(self, X, dtype=None, allow_nd=True, reset=False)
+            )
         if (
             type(X) is np.ndarray
             and X.ndim == 2
@@ -1034,6 +1240,47 @@ def _continue_training(net, fitted):
     }
     net.optimizer_.load_state_dict(state)
     net.history_ = fitted.history_
+
+
+def _check_module_param_name(name):
+    if not name.startswith("module__") or len(name) == len("module__"):
+        raise TypeError(
+            f"MultiGranularityClassifier got an unexpected keyword argument "
+            f"{name!r}; only the trunk's parameters, module__<name>, are "
+            f"accepted besides the documented ones."
+        )
+
+
+def _head_layers_tuple(head_layers):
+    """``head_layers`` as a tuple of ints (None stays None)."""
+    if head_layers is None:
+        return None
+    depths = np.asarray(head_layers, dtype=object).ravel()
+    for depth in depths:
+        if isinstance(depth, (bool, np.bool_)) or not isinstance(depth, Integral):
+            raise ValueError(
+                f"head_layers must hold layer indices (int), got {_py(depth)!r}."
+            )
+    return tuple(int(d) for d in depths)
+
+
+def _same_param(a, b):
+    """Whether a structural parameter kept its value (identity or equality)."""
+    if a is b:
+        return True
+    try:
+        return bool(type(a) is type(b) and np.all(a == b))
+    except Exception:
+        return False
+
+
+def _custom_trunk_input(X):
+    """A validated array for a custom trunk: integers as int64 (token ids for
+    an embedding layer), everything else float32."""
+    X = X.astype(np.int64 if X.dtype.kind in "iu" else np.float32, copy=False)
+    # A trunk may work in place on its input: never on the caller's read-only
+    # memory (a joblib memory map, say).
+    return X if X.flags.writeable else X.copy()
 
 
 def _same_hierarchy(a, b):

@@ -1,8 +1,12 @@
-"""The torch network: a shared MLP trunk and one linear head per level.
+"""The torch network: a shared trunk and one linear head per level.
 
 The module knows nothing of labels: it maps features to one block of logits
-per level, concatenated along the last axis.
+per level, concatenated along the last axis. The built-in trunk is an MLP
+(:class:`MultiHeadMLP`); :class:`TrunkWithHeads` puts the heads on any other
+torch module.
 """
+
+import copy
 
 import numpy as np
 import torch
@@ -103,6 +107,10 @@ class MultiHeadMLP(nn.Module):
     input_mean, input_scale : tensor of shape (n_features,), default=None
         Standardisation applied to the inputs inside the network, so the
         fitted model carries its own preprocessing.
+    head_layers : sequence of int, default=None
+        For each level, the index of the trunk layer whose output its head
+        reads (coarse heads on earlier layers, as in B-CNN). None: every head
+        reads the last layer, through one fused ``nn.Linear``.
 
     Examples
     --------
@@ -121,6 +129,7 @@ class MultiHeadMLP(nn.Module):
         dropout=0.0,
         input_mean=None,
         input_scale=None,
+        head_layers=None,
     ):
         super().__init__()
         self.level_sizes = tuple(int(s) for s in level_sizes)
@@ -132,7 +141,7 @@ class MultiHeadMLP(nn.Module):
             "input_scale",
             torch.ones(n_features) if input_scale is None else as_buffer(input_scale),
         )
-        layers, width = [], n_features
+        layers, width, widths, ends = [], n_features, [], []
         for size in hidden_layer_sizes:
             activation_layer = ACTIVATIONS[activation]()
             if isinstance(activation_layer, nn.ReLU):
@@ -143,13 +152,51 @@ class MultiHeadMLP(nn.Module):
             if dropout > 0:
                 layers.append(FastDropout(dropout))
             width = size
+            widths.append(size)
+            ends.append(len(layers))
         self.trunk = nn.Sequential(*layers)
-        self.heads = nn.Linear(width, sum(self.level_sizes))
+        last = len(widths) - 1
+        if head_layers is not None and not widths:
+            raise ValueError("head_layers needs at least one hidden layer.")
+        if head_layers is not None and any(
+            (depth % len(widths)) != last for depth in head_layers
+        ):
+            # Heads at several depths: one Linear per level, on the output of
+            # its layer (after activation and dropout).
+            self.head_layers = tuple(int(d) % len(widths) for d in head_layers)
+            self.layer_ends = tuple(ends)
+            self.heads = None
+            self.level_heads = nn.ModuleList(
+                nn.Linear(widths[depth], size)
+                for depth, size in zip(self.head_layers, self.level_sizes)
+            )
+        else:
+            self.head_layers = None
+            self.heads = nn.Linear(width, sum(self.level_sizes))
 
     def forward(self, X):
         if X.is_sparse:
             return self._forward_sparse(X)
-        return self.heads(self.trunk((X - self.input_mean).div_(self.input_scale)))
+        h = (X - self.input_mean).div_(self.input_scale)
+        if self.head_layers is None:
+            return self.heads(self.trunk(h))
+        return self._depth_heads(h, list(self.trunk))
+
+    def _depth_heads(self, h, layers, offset=0):
+        """Heads at several depths: run ``layers`` (trunk layers from position
+        ``offset`` on), keep each layer's output, apply each level's head."""
+        outputs = {}
+        for position, layer in enumerate(layers, start=offset):
+            h = layer(h)
+            if position + 1 in self.layer_ends:
+                outputs[self.layer_ends.index(position + 1)] = h
+        return torch.cat(
+            [
+                head(outputs[depth])
+                for head, depth in zip(self.level_heads, self.head_layers)
+            ],
+            dim=-1,
+        )
 
     def _forward_sparse(self, X):
         """Same function for sparse COO input, without densifying it.
@@ -157,10 +204,15 @@ class MultiHeadMLP(nn.Module):
         Standardisation is folded into the first linear layer:
         ``((X - m) / s) @ W.T + b == X @ (W / s).T + (b - (W / s) @ m)``.
         """
-        layers = list(self.trunk) + [self.heads]
+        if self.head_layers is None:
+            layers = list(self.trunk) + [self.heads]
+        else:
+            layers = list(self.trunk)
         first = layers[0]
         weight = first.weight / self.input_scale
         h = torch.sparse.mm(X, weight.t()) + (first.bias - weight @ self.input_mean)
+        if self.head_layers is not None:
+            return self._depth_heads(h, layers[1:], offset=1)
         for layer in layers[1:]:
             h = layer(h)
         return h
@@ -175,9 +227,171 @@ class MultiHeadMLP(nn.Module):
         predicts the same way.
         """
         h = (X - _as_numpy(self.input_mean)) / _as_numpy(self.input_scale)
-        for layer in (*self.trunk, self.heads):
-            if isinstance(layer, nn.Linear):
-                h = h @ _as_numpy(layer.weight).T + _as_numpy(layer.bias)
-            elif not isinstance(layer, FastDropout):  # dropout: identity
-                h = NUMPY_ACTIVATIONS[type(layer)](h)
+        if self.head_layers is None:
+            for layer in (*self.trunk, self.heads):
+                h = _numpy_layer(layer, h)
+            return h
+        outputs = {}
+        for position, layer in enumerate(self.trunk, start=1):
+            h = _numpy_layer(layer, h)
+            if position in self.layer_ends:
+                outputs[self.layer_ends.index(position)] = h
+        return np.concatenate(
+            [
+                _numpy_layer(head, outputs[depth])
+                for head, depth in zip(self.level_heads, self.head_layers)
+            ],
+            axis=-1,
+        )
+
+
+def _numpy_layer(layer, h):
+    """One trunk or head layer of ``MultiHeadMLP`` in numpy (eval mode)."""
+    if isinstance(layer, nn.Linear):
+        return h @ _as_numpy(layer.weight).T + _as_numpy(layer.bias)
+    if isinstance(layer, FastDropout):  # dropout: identity
         return h
+    return NUMPY_ACTIVATIONS[type(layer)](h)
+
+
+class TrunkWithHeads(nn.Module):
+    """One linear head per level on top of any torch module (the trunk).
+
+    The trunk maps a batch to a 2-D tensor ``(batch, width)``, which every
+    head reads (through one fused ``nn.Linear``), or to a list/tuple of one
+    2-D tensor per level, coarse to fine, each read by its own head (heads at
+    different depths of the trunk).
+
+    Parameters
+    ----------
+    trunk : torch.nn.Module class or instance
+        A class is instantiated with ``trunk_params``; an instance is deep
+        copied, so the caller's module is never trained in place.
+    level_sizes : sequence of int
+        Number of classes of each level, coarse to fine.
+    feature_width : int or tuple of int
+        Width of the trunk's output; a tuple (one width per level) when the
+        trunk returns one tensor per level.
+    trunk_params : dict, default=None
+        Keyword arguments of a trunk class.
+    input_mean, input_scale : tensor of shape (n_features,), default=None
+        Standardisation of flat float inputs, applied before the trunk.
+    """
+
+    def __init__(
+        self,
+        trunk,
+        level_sizes,
+        feature_width,
+        trunk_params=None,
+        input_mean=None,
+        input_scale=None,
+    ):
+        super().__init__()
+        self.level_sizes = tuple(int(s) for s in level_sizes)
+        self.trunk = build_trunk(trunk, trunk_params)
+        self.register_buffer(
+            "input_mean", None if input_mean is None else as_buffer(input_mean)
+        )
+        self.register_buffer(
+            "input_scale", None if input_scale is None else as_buffer(input_scale)
+        )
+        if isinstance(feature_width, (tuple, list)):
+            self.per_level = True
+            self.heads = nn.ModuleList(
+                nn.Linear(int(width), size)
+                for width, size in zip(feature_width, self.level_sizes, strict=True)
+            )
+        else:
+            self.per_level = False
+            self.heads = nn.Linear(int(feature_width), sum(self.level_sizes))
+
+    def forward(self, X):
+        if self.input_mean is not None:
+            X = (X - self.input_mean) / self.input_scale
+        features = self.trunk(X)
+        if not self.per_level:
+            return self.heads(features)
+        return torch.cat(
+            [head(f) for head, f in zip(self.heads, features, strict=True)], dim=-1
+        )
+
+
+def build_trunk(trunk, trunk_params=None):
+    """A trunk module from a class (and its parameters) or a copy of an instance."""
+    if isinstance(trunk, nn.Module):
+        if trunk_params:
+            raise ValueError(
+                f"module__ parameters ({sorted(trunk_params)}) need module to be a "
+                f"class, got an instance of {type(trunk).__name__}; pass "
+                f"module={type(trunk).__name__} instead."
+            )
+        return copy.deepcopy(trunk)
+    if isinstance(trunk, type) and issubclass(trunk, nn.Module):
+        return trunk(**(trunk_params or {}))
+    raise TypeError(
+        f"module must be a torch.nn.Module class or instance, got {trunk!r} "
+        f"({type(trunk).__name__})."
+    )
+
+
+def trunk_feature_width(trunk, X, n_levels):
+    """The output width(s) of ``trunk`` from a dry forward of a few rows.
+
+    Runs ``trunk`` in eval mode without gradients on ``X`` (a tensor of a few
+    rows). Returns an int for a 2-D output, a tuple of ints for a list or
+    tuple of ``n_levels`` 2-D tensors; raises a ValueError naming the module
+    and what it returned otherwise.
+    """
+    name = type(trunk).__name__
+    trunk.eval()
+    try:
+        with torch.no_grad():
+            out = trunk(X)
+    except Exception as exc:
+        hint = (
+            ""
+            if X.is_floating_point()
+            else " (integer X is passed as int64, for an embedding layer; give a "
+            "trunk that expects numbers float X, e.g. X.astype(np.float32))"
+        )
+        raise ValueError(
+            f"module {name} failed on a batch of shape {tuple(X.shape)} "
+            f"({X.dtype}): {type(exc).__name__}: {exc}{hint}"
+        ) from exc
+    if isinstance(out, (list, tuple)):
+        shapes = [
+            tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            for t in out
+        ]
+        if len(out) != n_levels:
+            raise ValueError(
+                f"module {name} returned {len(out)} tensors (shapes {shapes}) but "
+                f"there are {n_levels} levels: return one 2-D tensor of shape "
+                f"(batch, width) per level, coarse to fine, or a single one."
+            )
+        for tensor in out:
+            _check_features(name, tensor, X.shape[0], f" (shapes {shapes})")
+        return tuple(int(tensor.shape[1]) for tensor in out)
+    _check_features(name, out, X.shape[0], "")
+    return int(out.shape[1])
+
+
+def _check_features(name, out, n_rows, context):
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(
+            f"module {name} returned {type(out).__name__}, not a tensor or a "
+            f"list of tensors{context}."
+        )
+    if out.ndim != 2 or out.shape[0] != n_rows or out.shape[1] < 1:
+        raise ValueError(
+            f"module {name} returned a tensor of shape {tuple(out.shape)} for a "
+            f"batch of {n_rows} rows{context}; it must be 2-D, (batch, width) = "
+            f"({n_rows}, width >= 1). Flatten it (e.g. nn.Flatten()) at the end "
+            f"of the trunk."
+        )
+    if not out.is_floating_point():
+        raise ValueError(
+            f"module {name} returned a {out.dtype} tensor of shape "
+            f"{tuple(out.shape)}; the heads need floating-point features."
+        )

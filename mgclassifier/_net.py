@@ -164,17 +164,18 @@ class MultiGranularityNet(NeuralNet):
         return {"loss": loss, "y_pred": y_pred}
 
     def predict_logits(self, X, columns=slice(None), chunk_size=8192):
-        """Concatenated per-level logits for a 2-D array, as float64 numpy.
+        """Concatenated per-level logits for a batch of rows, as float64 numpy.
 
         One chunk of rows at a time: small dense chunks on the CPU go through
-        the module's numpy twin (``MultiHeadMLP.numpy_forward``), other inputs
+        the built-in module's numpy twin (``MultiHeadMLP.numpy_forward``), other
+        inputs (and every input of a custom trunk, images and token ids too)
         through the module in inference mode (sparse rows stay sparse). It
         does not touch the module's train/eval mode, so concurrent calls from
         several threads are safe.
 
         Parameters
         ----------
-        X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        X : ndarray or scipy sparse matrix of shape (n_samples, n_features, ...)
         columns : slice, default=slice(None)
             Which logit columns to return (e.g. only the finest level's).
         chunk_size : int, default=8192
@@ -204,7 +205,13 @@ class MultiGranularityNet(NeuralNet):
     def _forward_rows(self, rows):
         """float32 logits of one chunk of rows, as numpy."""
         small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
-        if small and not sp.issparse(rows) and torch.device(self.device).type == "cpu":
+        if (
+            small
+            and not sp.issparse(rows)
+            and torch.device(self.device).type == "cpu"
+            # The built-in MLP has a numpy twin; a custom trunk runs in torch.
+            and hasattr(self.module_, "numpy_forward")
+        ):
             return self.module_.numpy_forward(rows)
         return self._forward_on_device(rows).cpu().numpy()
 

@@ -87,7 +87,19 @@ def fitted_repeated(data):
     return tiny_classifier(max_epochs=4).fit(X, sub_codes(Y))
 
 
-@pytest.fixture(params=["multi", "1d", "averaged", "repeated"])
+@pytest.fixture(scope="module")
+def fitted_custom(data):
+    """A custom trunk (module=ResidualMLP, one tensor per level): the trunk's
+    class joins the types to trust, TrunkWithHeads replaces MultiHeadMLP."""
+    from mgclassifier.trunks import ResidualMLP
+
+    X, Y = data
+    return tiny_classifier(
+        max_epochs=4, module=ResidualMLP, module__width=8, module__level_blocks=(0, 1)
+    ).fit(X, Y)
+
+
+@pytest.fixture(params=["multi", "1d", "averaged", "repeated", "custom"])
 def fitted(request):
     return request.getfixturevalue(f"fitted_{request.param}")
 
@@ -100,6 +112,10 @@ def expected_types(clf):
         types.add("mgclassifier._callbacks.WeightAveraging")
     if clf.lr_schedule != "onecycle":
         types.discard("mgclassifier._callbacks.OneCycleSchedule")
+    if clf.module is not None:  # a custom trunk class (documented in the README)
+        types.discard("mgclassifier._module.MultiHeadMLP")
+        types.add("mgclassifier._module.TrunkWithHeads")
+        types.add(f"{clf.module.__module__}.{clf.module.__qualname__}")
     return sorted(types)
 
 

@@ -23,6 +23,9 @@ def test_readme_has_examples():
     blocks = python_blocks()
     assert len(blocks) >= 6
     assert any("min_path_probability" in code and out for code, out in blocks)
+    assert any(
+        "module=TinyCNN" in code and "module__n_filters" in code for code, _ in blocks
+    )
 
 
 def test_readme_examples_run(tmp_path, monkeypatch):
@@ -42,3 +45,8 @@ def test_readme_examples_run(tmp_path, monkeypatch):
             assert printed.getvalue().strip() == expected.strip(), f"block {number}"
     assert (tmp_path / "model.skops").exists()
     assert (tmp_path / "mgclassifier_plots.png").stat().st_size > 0
+    # The "Your own network" example trained a CNN trunk and searched its width.
+    cnn = namespace["cnn"]
+    assert type(cnn.net_.module_.trunk).__name__ == "TinyCNN"
+    assert cnn.score(namespace["images"][1500:], namespace["Y_digits"][1500:]) > 0.5
+    assert namespace["cnn_search"].best_params_["module__n_filters"] in (4, 8)

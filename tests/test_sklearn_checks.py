@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks, run on the estimator."""
 
+from _trunks import TableMLP
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mgclassifier import MultiGranularityClassifier
@@ -28,9 +29,32 @@ def _expected_failed_checks(estimator):
     }
 
 
+def _expected_failed_checks_custom_trunk(estimator):
+    return {
+        **_expected_failed_checks(estimator),
+        "check_no_attributes_set_in_init": (
+            "The trunk's own parameters (module__width here) are set as "
+            "attributes by __init__'s **module__params, as in skorch's "
+            "NeuralNet: get_params lists them, so clone, set_params and "
+            "GridSearchCV handle them (test_trunks.py), but the check only "
+            "allows the attributes named in __init__'s signature."
+        ),
+    }
+
+
 @parametrize_with_checks(
     [MultiGranularityClassifier(hidden_layer_sizes=(32,), random_state=0)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks(
+    [MultiGranularityClassifier(module=TableMLP, module__width=32, random_state=0)],
+    expected_failed_checks=_expected_failed_checks_custom_trunk,
+)
+def test_sklearn_compatible_estimator_custom_trunk(estimator, check):
+    # A custom trunk (module=) with a module__ parameter: clone, get_params,
+    # set_params and the input checks hold as for the built-in MLP.
     check(estimator)
