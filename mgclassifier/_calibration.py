@@ -75,8 +75,8 @@ def path_logits(logits, level_sizes, paths, coarse_weight):
     Parameters
     ----------
     logits : ndarray of shape (n_samples, sum(level_sizes))
-        A fresh array: with ``coarse_weight`` 0 (or a single level) it is
-        returned as it is.
+        A fresh array: with ``coarse_weight`` 0 (or a single level) the
+        finest block is returned as a view of it.
     level_sizes : sequence of int
         Width of each level's block (just the finest one's when only its
         logits are given).
@@ -91,10 +91,13 @@ def path_logits(logits, level_sizes, paths, coarse_weight):
     >>> path_logits(logits, [2, 3], np.array([[0, 0], [0, 1], [1, 2]]), 0.5)
     array([[0.5, 0.5, 0. ]])
     """
-    blocks = np.split(logits, np.cumsum(level_sizes)[:-1], axis=1)
-    if coarse_weight == 0 or len(blocks) == 1:
-        return blocks[-1]
-    scores = blocks[-1].copy()
-    for level, block in enumerate(blocks[:-1]):
+    fine = logits[:, logits.shape[1] - level_sizes[-1] :]
+    if coarse_weight == 0 or len(level_sizes) == 1:
+        return fine
+    scores = fine.copy()
+    start = 0
+    for level, size in enumerate(level_sizes[:-1]):
+        block = logits[:, start : start + size]
         scores += coarse_weight * block[:, paths[:, level]]
+        start += size
     return scores
