@@ -1,4 +1,4 @@
-"""From logits to calibrated per-level log-probabilities (numpy only).
+"""From logits to calibrated path probabilities (numpy only).
 
 A single temperature divides every head's logits before the softmax. It is
 fitted after training by minimising the negative log-likelihood of the
@@ -10,30 +10,6 @@ These numpy functions serve CPU prediction.
 """
 
 import numpy as np
-
-
-def level_log_proba(logits, level_sizes, temperature=1.0):
-    """Split concatenated logits per level and log-softmax each block.
-
-    Parameters
-    ----------
-    logits : ndarray of shape (n_samples, sum(level_sizes))
-    level_sizes : sequence of int
-    temperature : float, default=1.0
-
-    Returns
-    -------
-    list of ndarray of shape (n_samples, level_sizes[l])
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> blocks = level_log_proba(np.zeros((1, 5)), [2, 3])
-    >>> [np.exp(b).round(3).tolist() for b in blocks]
-    [[[0.5, 0.5]], [[0.333, 0.333, 0.333]]]
-    """
-    bounds = np.cumsum(level_sizes)[:-1]
-    return [log_softmax(block / temperature) for block in np.split(logits, bounds, 1)]
 
 
 def softmax_(scores, temperature=1.0):
@@ -54,12 +30,6 @@ def softmax_(scores, temperature=1.0):
     np.exp(scores, out=scores)
     scores /= scores.sum(axis=1, keepdims=True)
     return scores
-
-
-def log_softmax(scores):
-    """Row-wise log-softmax in plain numpy (a few µs on one row, unlike scipy's)."""
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def path_logits(logits, level_sizes, paths, coarse_weight):

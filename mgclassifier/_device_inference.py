@@ -45,22 +45,6 @@ def path_logits(logits, level_sizes, paths=None, coarse_weight=0.0):
     return scores
 
 
-def leaf_log_proba(logits, level_sizes, paths=None, coarse_weight=0.0, temperature=1.0):
-    """Log-probability of every root-to-leaf path, from concatenated logits.
-
-    ``log_softmax(path_logits(...) / temperature)``: the same as
-    :meth:`LabelHierarchy.leaf_log_proba` of the per-level log-softmaxes.
-
-    Examples
-    --------
-    >>> import torch
-    >>> leaf_log_proba(torch.zeros(1, 3), [3]).exp()
-    tensor([[0.3333, 0.3333, 0.3333]])
-    """
-    scores = path_logits(logits, level_sizes, paths, coarse_weight)
-    return F.log_softmax(scores / temperature, dim=1)
-
-
 @torch.inference_mode()
 def fit_temperature(logits, leaf_codes, level_sizes, paths=None, coarse_weight=0.0):
     """Temperature minimising the path NLL of labelled held-out samples.

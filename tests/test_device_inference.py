@@ -4,11 +4,26 @@ against the numpy code of the CPU path."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import make_tree_data, tiny_classifier
+from scipy.special import log_softmax
 
-from mgclassifier._calibration import level_log_proba, path_logits, softmax_
-from mgclassifier._device_inference import fit_temperature, leaf_log_proba, level_proba
+from mgclassifier._calibration import path_logits, softmax_
+from mgclassifier._device_inference import fit_temperature, level_proba
+from mgclassifier._device_inference import path_logits as torch_path_logits
 from mgclassifier._hierarchy import LabelHierarchy
+
+
+def level_log_proba(logits, level_sizes, temperature=1.0):
+    """Reference: each level's log-softmax of ``logits / temperature``."""
+    blocks = np.split(logits / temperature, np.cumsum(level_sizes)[:-1], axis=1)
+    return [log_softmax(block, axis=1) for block in blocks]
+
+
+def leaf_log_proba(logits, level_sizes, paths, coarse_weight, temperature=1.0):
+    """The torch path's leaf log-probabilities."""
+    scores = torch_path_logits(logits, level_sizes, paths, coarse_weight)
+    return F.log_softmax(scores / temperature, dim=1)
 
 
 @pytest.fixture(scope="module")
