@@ -56,6 +56,12 @@ def resolve_precision(precision, device):
     >>> resolve_precision("auto", "cpu") in ("float32", "bfloat16")
     True
     """
+    on_cuda = torch.device(device).type == "cuda"
+    if precision == "bfloat16" and on_cuda and not torch.cuda.is_bf16_supported():
+        raise ValueError(
+            f"precision='bfloat16' was requested on {device!r}, whose GPU has no "
+            f"bfloat16 support; use precision='float32' or 'auto'."
+        )
     if precision != "auto":
         return precision
     if torch.device(device).type == "cpu" and cpu_has_native_bfloat16():

@@ -20,9 +20,17 @@ def test_auto_precision_follows_the_cpu_flags(tree_data, monkeypatch, native):
     assert clf.net_.autocast == ("bfloat16" if native else None)
 
 
-def test_auto_precision_is_float32_on_cuda_devices():
+def test_auto_precision_is_float32_on_cuda_devices(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert resolve_precision("auto", "cuda") == "float32"
     assert resolve_precision("bfloat16", "cuda:1") == "bfloat16"
+
+
+def test_bfloat16_on_a_gpu_without_it_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    with pytest.raises(ValueError, match="no bfloat16 support"):
+        resolve_precision("bfloat16", "cuda")
+    assert resolve_precision("auto", "cuda") == "float32"
 
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float32"])
