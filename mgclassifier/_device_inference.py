@@ -60,7 +60,7 @@ def fit_temperature(logits, leaf_codes, level_sizes, paths=None, coarse_weight=0
     leaf_codes : tensor of shape (n_samples,)
         Index of each sample's finest-level class.
     level_sizes, paths, coarse_weight
-        As in :func:`leaf_log_proba`.
+        As in :func:`path_logits`.
 
     Returns
     -------
