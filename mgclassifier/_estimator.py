@@ -985,13 +985,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         if len(valid) > CALIBRATION_MAX_ROWS:
             rng = check_random_state(seed)
             valid = np.sort(rng.choice(valid, CALIBRATION_MAX_ROWS, replace=False))
-        if self.coarse_decoding_weight == 0:
-            # Paths are scored by the finest head alone: only its logits count.
-            level_sizes, paths = hierarchy.n_classes[-1:], None
-        else:
-            level_sizes = hierarchy.n_classes
-            paths = torch.as_tensor(hierarchy.paths, device=net.device)
-        columns = slice(-sum(level_sizes), None)
+        level_sizes, columns, paths = self._path_scoring(hierarchy, net.device)
         return _device_inference.fit_temperature(
             net.device_logits(X[valid], columns=columns),
             torch.as_tensor(codes[valid, -1], device=net.device),
@@ -999,6 +993,21 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             paths,
             self.coarse_decoding_weight,
         )
+
+    def _path_scoring(self, tree, device=None):
+        """``(level_sizes, columns, paths)`` of the logits that score a path.
+
+        Without coarse votes paths are scored by the finest head alone, so
+        only its block of logits is needed. ``paths`` is a tensor on
+        ``device`` when given (None without coarse votes), else numpy.
+        """
+        if self.coarse_decoding_weight == 0:
+            level_sizes, paths = tree.n_classes[-1:], None
+        else:
+            level_sizes, paths = tree.n_classes, tree.paths
+            if device is not None:
+                paths = torch.as_tensor(paths, device=device)
+        return level_sizes, slice(-sum(level_sizes), None), paths
 
     def _validate_for_prediction(self, X):
         """``validate_data(..., reset=False)``, with a shortcut for plain arrays.
@@ -1040,11 +1049,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         callers have checked that the model is fitted.
         """
         X = self._validate_for_prediction(X)
-        tree, coarse = self.hierarchy_, self.coarse_decoding_weight
-        # Without coarse votes paths are scored by the finest head alone.
-        level_sizes = tree.n_classes if coarse > 0 else tree.n_classes[-1:]
-        logits = self.net_.predict_logits(X, columns=slice(-sum(level_sizes), None))
-        scores = path_logits(logits, level_sizes, tree.paths, coarse)
+        level_sizes, columns, paths = self._path_scoring(self.hierarchy_)
+        logits = self.net_.predict_logits(X, columns=columns)
+        scores = path_logits(logits, level_sizes, paths, self.coarse_decoding_weight)
         return softmax_(scores, self.temperature_) if normalise else scores
 
     def _check_fitted(self):
@@ -1059,12 +1066,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     def _device_leaf_scores(self, X, normalise=True):
         """:meth:`_leaf_scores` in torch on the model's device (a tensor)."""
         X = self._validate_for_prediction(X)
-        tree, device = self.hierarchy_, self.net_.device
-        coarse = self.coarse_decoding_weight
-        level_sizes = tree.n_classes if coarse > 0 else tree.n_classes[-1:]
-        logits = self.net_.device_logits(X, columns=slice(-sum(level_sizes), None))
-        paths = torch.as_tensor(tree.paths, device=device) if coarse > 0 else None
-        scores = _device_inference.path_logits(logits, level_sizes, paths, coarse)
+        level_sizes, columns, paths = self._path_scoring(
+            self.hierarchy_, self.net_.device
+        )
+        logits = self.net_.device_logits(X, columns=columns)
+        scores = _device_inference.path_logits(
+            logits, level_sizes, paths, self.coarse_decoding_weight
+        )
         return (scores / self.temperature_).softmax(dim=1) if normalise else scores
 
     def _leaf_proba(self, X):
