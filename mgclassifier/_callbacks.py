@@ -7,6 +7,8 @@ from copy import deepcopy
 import torch
 from skorch.callbacks import Callback
 
+from ._upstream import foreach_lerp_
+
 
 class DivergenceGuard(Callback):
     """Stop training when the loss stops being finite; keep the last good weights.
@@ -117,7 +119,7 @@ class WeightAveraging(Callback):
         weight = 1.0 - min(self.decay, (1.0 + self._step) / (10.0 + self._step))
         with torch.no_grad():
             # One fused call for all tensors, as torch.optim.swa_utils does.
-            torch._foreach_lerp_(self._average, list(net.module_.parameters()), weight)
+            foreach_lerp_(self._average, list(net.module_.parameters()), weight)
 
     def on_batch_begin(self, net, training=True, **kwargs):
         if not training and self._raw is None:

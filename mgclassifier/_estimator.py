@@ -1,58 +1,47 @@
 """MultiGranularityClassifier: parameters, validation, fit, predict."""
 
-import inspect
-import os
-import sys
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-import sklearn
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import assert_all_finite, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_array,
     check_consistent_length,
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping, ProgressBar
 
-from . import _device_inference
-from ._calibration import path_logits, softmax_
-from ._callbacks import (
-    DivergenceGuard,
-    LevelWeightSchedule,
-    OneCycleSchedule,
-    WeightAveraging,
+from . import _device_prediction
+from ._calibration import held_out_temperature
+from ._data import ArrayDataset, HoldoutSplit
+from ._hierarchy import LabelHierarchy
+from ._module import ACTIVATIONS, MultiHeadMLP
+from ._net_builder import (
+    build_net,
+    check_training_outcome,
+    continue_training,
+    cuda_devices,
+    resolve_device,
 )
-from ._data import ArrayDataset, BatchIterator, HoldoutSplit
-from ._hierarchy import LabelHierarchy, _py
-from ._loss import MultiLevelLoss
-from ._module import (
-    ACTIVATIONS,
-    MultiHeadMLP,
-    TrunkWithHeads,
-    build_trunk,
-    trunk_feature_width,
+from ._param_checks import (
+    check_hidden_layer_sizes,
+    check_level_weight_vector,
+    check_module_param_name,
+    head_layers_tuple,
+    level_class_weight,
+    named_level_weights,
+    same_hierarchy,
+    same_param,
 )
-from ._net import MultiGranularityNet
 from ._precision import resolve_precision
+from ._prediction import path_logits, path_scoring, softmax_
+from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
+from ._warnings import warn_at_caller
 from .metrics import _drop_rows_without_finest_label, _path_correct
-
-AUXILIARY_LEVEL_WEIGHT = 0.25
-"""Loss weight of each coarse level under ``level_weights="auxiliary"``."""
-
-CALIBRATION_MAX_ROWS = 20_000
-"""Held-out rows the temperature is fitted on at most (a random subset of
-larger splits): one scalar is estimated well from far fewer rows, and the
-calibration then costs a small fraction of an epoch at any data size."""
 
 
 class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
@@ -396,7 +385,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.module = module
         self.head_layers = head_layers
         for name, value in module__params.items():
-            _check_module_param_name(name)
+            check_module_param_name(name)
             setattr(self, name, value)
 
     # The trunk's own parameters, module__<name>, are attributes like the
@@ -416,7 +405,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     def set_params(self, **params):
         for name in [name for name in params if name.startswith("module__")]:
-            _check_module_param_name(name)
+            check_module_param_name(name)
             setattr(self, name, params.pop(name))
         return super().set_params(**params) if params else self
 
@@ -529,17 +518,19 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         dataset = ArrayDataset(X, codes, sample_weight, device)
         # Every call builds its net from the current parameters; a resumed one
         # then takes over the fitted weights, optimizer state and history.
-        net = self._build_net(
+        net = build_net(
+            self,
             dataset.X,  # on the device: its statistics are computed there
             codes,
             hierarchy,
             level_weights,
+            self._level_weight_schedule(hierarchy.n_levels),
             self._class_weights(codes, hierarchy),
             device,
             precision,
@@ -547,18 +538,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             incremental=incremental,
             standardisation=self._fitted_standardisation() if resume else None,
         )
-        with torch.random.fork_rng(devices=_cuda_devices(device)):
+        with torch.random.fork_rng(devices=cuda_devices(device)):
             torch.manual_seed(seed)
             if resume or incremental:
                 net.initialize()
                 if resume:
-                    _continue_training(net, self.net_)
+                    continue_training(net, self.net_)
                 net.partial_fit(dataset, None, epochs=1 if incremental else None)
             else:
                 net.fit(dataset, None)
         net.module_.eval()
-        best_epoch = self._check_training_outcome(net)
-        temperature = self._fit_temperature(
+        best_epoch = check_training_outcome(net)
+        temperature = self._calibration_temperature(
             net, X, codes, hierarchy, dataset, seed, resume
         )
 
@@ -613,14 +604,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             }
         for name in {**built, **current}:
             value, was = current.get(name), built.get(name)
-            if not _same_param(value, was):
+            if not same_param(value, was):
                 raise ValueError(
                     f"{name}={value!r} differs from {was!r}, which the "
                     f"fitted network was built with; warm_start and partial_fit "
                     f"continue training that network. Set {name} back to "
                     f"{was!r}, or fit afresh (warm_start=False)."
                 )
-        if declared is not None and not _same_hierarchy(declared, self.hierarchy_):
+        if declared is not None and not same_hierarchy(declared, self.hierarchy_):
             raise ValueError(
                 "classes describes another hierarchy than the one the estimator "
                 "was fitted on (by the first partial_fit call); pass the same "
@@ -632,11 +623,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         if self.module is None:
             return {
                 "module": None,
-                "hidden_layer_sizes": _check_hidden_layer_sizes(
-                    self.hidden_layer_sizes
-                ),
+                "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
                 "activation": self.activation,
-                "head_layers": _head_layers_tuple(self.head_layers),
+                "head_layers": head_layers_tuple(self.head_layers),
             }
         return {"module": self.module, **self._module_params()}
 
@@ -684,7 +673,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             assert_all_finite(y, input_name="y")
         check_consistent_length(X, y)
         if y.ndim == 2 and y.shape[1] == 1:
-            _warn(
+            warn_at_caller(
                 "A column-vector y was passed when a 1d array was expected. Please "
                 "change the shape of y to (n_samples,), for example using ravel().",
                 DataConversionWarning,
@@ -705,8 +694,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                     f"{stray} set parameters of a custom trunk, but module=None "
                     f"(the built-in MLP); set module to a torch.nn.Module class."
                 )
-            depths = _head_layers_tuple(self.head_layers)
-            n_layers = len(_check_hidden_layer_sizes(self.hidden_layer_sizes))
+            depths = head_layers_tuple(self.head_layers)
+            n_layers = len(check_hidden_layer_sizes(self.hidden_layer_sizes))
             if depths is not None and (
                 len(depths) != n_levels
                 or any(not -n_layers <= d < n_layers for d in depths)
@@ -736,8 +725,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _check_level_weights(self, n_levels):
-        return _check_level_weight_vector(
-            _named_level_weights(self.level_weights, n_levels),
+        return check_level_weight_vector(
+            named_level_weights(self.level_weights, n_levels),
             n_levels,
             "level_weights",
         )
@@ -753,7 +742,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                     f"level_weight_schedule keys must be epochs (int >= 1), got "
                     f"{epoch!r}."
                 )
-            schedule[int(epoch)] = _check_level_weight_vector(
+            schedule[int(epoch)] = check_level_weight_vector(
                 weights, n_levels, f"level_weight_schedule[{epoch}]"
             )
         return schedule
@@ -775,205 +764,21 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         else:
             per_level = [spec] * hierarchy.n_levels
         return [
-            _level_class_weight(
+            level_class_weight(
                 entry, codes[:, level], hierarchy.node_labels(level), level
             )
             for level, entry in enumerate(per_level)
         ]
 
-    def _build_net(
-        self,
-        X,
-        codes,
-        hierarchy,
-        level_weights,
-        class_weights,
-        device,
-        precision,
-        seed,
-        incremental,
-        standardisation=None,
-    ):
-        """The skorch net for the current parameters (not initialized).
-
-        ``incremental`` (``partial_fit``): one epoch on every row, so no early
-        stopping and a constant learning rate. ``standardisation`` is the
-        ``(mean, scale)`` of the inputs; None computes it from ``X``.
-        """
-        # partial_fit trains on every row it is given.
-        early_stopping = self.early_stopping and not incremental
-        # Only flat float features are standardised (not images, token ids).
-        flat_float = X.ndim == 2 and (sp.issparse(X) or X.is_floating_point())
-        if standardisation is None and flat_float:
-            standardisation = _feature_standardisation(X)
-        mean, scale = standardisation if standardisation is not None else (None, None)
-        callbacks = [("divergence_guard", DivergenceGuard())]
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        schedule = self._level_weight_schedule(hierarchy.n_levels)
-        if schedule is not None:
-            callbacks.append(("level_weight_schedule", LevelWeightSchedule(schedule)))
-        if self.weight_averaging > 0:
-            # Before early stopping, whose best weights are then averaged ones.
-            callbacks.append(
-                ("weight_averaging", WeightAveraging(self.weight_averaging))
-            )
-        n_valid = (
-            int(np.ceil(self.validation_fraction * X.shape[0])) if early_stopping else 0
-        )
-        if self.lr_schedule == "onecycle" and not incremental:
-            batches_per_epoch = -(-(X.shape[0] - n_valid) // self.batch_size)
-            callbacks.append(
-                (
-                    "lr_schedule",
-                    OneCycleSchedule(self.lr, self.max_epochs * batches_per_epoch),
-                )
-            )
-        if early_stopping:
-            if X.shape[0] - n_valid < 1:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} leaves no "
-                    f"training data out of {X.shape[0]} samples; lower it or set "
-                    f"early_stopping=False."
-                )
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss", patience=self.patience, load_best=True
-                    ),
-                )
-            )
-        if self.module is None:
-            module = dict(
-                module=MultiHeadMLP,
-                module__n_features=X.shape[1],
-                module__level_sizes=hierarchy.n_classes,
-                module__hidden_layer_sizes=_check_hidden_layer_sizes(
-                    self.hidden_layer_sizes
-                ),
-                module__activation=self.activation,
-                module__dropout=self.dropout,
-                module__input_mean=mean,
-                module__input_scale=scale,
-            )
-            if self.head_layers is not None:
-                # Only when set: a default model's net keeps the old parameters.
-                module["module__head_layers"] = _head_layers_tuple(self.head_layers)
-        else:
-            module = self._custom_module_params(X, hierarchy, mean, scale, seed, device)
-        return MultiGranularityNet(
-            **module,
-            criterion=MultiLevelLoss,
-            criterion__level_sizes=hierarchy.n_classes,
-            criterion__parents=hierarchy.parents,
-            criterion__level_weights=level_weights,
-            criterion__class_weights=class_weights,
-            criterion__label_smoothing=self.label_smoothing,
-            criterion__consistency=self.consistency,
-            criterion__has_missing=bool((codes < 0).any()),
-            optimizer=torch.optim.Adam,
-            **_adam_options(self.alpha_l2, device),
-            lr=self.lr,
-            alpha_l1=self.alpha_l1,
-            autocast=None if precision == "float32" else precision,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=BatchIterator,
-            iterator_train__shuffle=True,
-            iterator_valid=BatchIterator,
-            iterator_valid__batch_size=max(self.batch_size, 4096),
-            train_split=(
-                HoldoutSplit(self.validation_fraction, seed) if early_stopping else None
-            ),
-            callbacks=callbacks,
-            device=device,
-            verbose=self.verbose,
-        )
-
-    def _custom_module_params(self, X, hierarchy, mean, scale, seed, device):
-        """skorch's module__ parameters for a custom trunk under the heads.
-
-        Builds the trunk once (seeded, without moving the global RNG) and runs
-        it on two rows of ``X`` to find its output width(s).
-        """
-        trunk_params = {
-            name[len("module__") :]: value
-            for name, value in self._module_params().items()
-        }
-        if isinstance(self.module, type) and "n_features" not in trunk_params:
-            try:
-                signature = inspect.signature(self.module)
-            except (TypeError, ValueError):
-                signature = None
-            if signature is not None and "n_features" in signature.parameters:
-                trunk_params["n_features"] = int(X.shape[1])
-        with torch.random.fork_rng(devices=_cuda_devices(device)):
-            torch.manual_seed(seed)
-            try:
-                trunk = build_trunk(self.module, trunk_params)
-            except ValueError:
-                raise  # an instance with module__ parameters: says so
-            except Exception as exc:
-                # TypeError for wrong arguments, ValueError for anything else.
-                error = TypeError if isinstance(exc, TypeError) else ValueError
-                raise error(
-                    f"module {getattr(self.module, '__name__', self.module)} could "
-                    f"not be built with the parameters {trunk_params}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-            rows = X[:2]
-            if sp.issparse(rows):
-                raise TypeError(
-                    f"module {type(trunk).__name__} got a sparse X; a custom "
-                    f"trunk needs a dense array."
-                )
-            width = trunk_feature_width(trunk.to(device), rows, hierarchy.n_levels)
-        return dict(
-            module=TrunkWithHeads,
-            module__trunk=self.module,
-            module__trunk_params=trunk_params,
-            module__level_sizes=hierarchy.n_classes,
-            module__feature_width=width,
-            module__input_mean=mean,
-            module__input_scale=scale,
-        )
-
-    @staticmethod
-    def _check_training_outcome(net):
-        """Return the epoch whose weights the net holds; fail if none is usable."""
-        callbacks = dict(net.callbacks_)
-        guard = callbacks["divergence_guard"]
-        if guard.diverged_epoch_ is not None:
-            if guard.last_good_epoch_ is None:
-                raise RuntimeError(
-                    f"Training diverged: the loss was not finite in epoch "
-                    f"{guard.diverged_epoch_} and no earlier epoch was; lower lr "
-                    f"or scale the features."
-                )
-            _warn(
-                f"Training diverged at epoch {guard.diverged_epoch_} (loss not "
-                f"finite); keeping the weights of the best finite epoch.",
-                ConvergenceWarning,
-            )
-        stopper = callbacks.get("early_stopping")
-        if stopper is not None and stopper.best_model_weights_ is not None:
-            stopper.best_model_weights_ = None  # a weight copy; not worth pickling
-            return int(stopper.best_epoch_)
-        if guard.diverged_epoch_ is not None:
-            return int(guard.last_good_epoch_)
-        return len(net.history)
-
-    # -------------------------------------------------------------- predict
-    def _fit_temperature(self, net, X, codes, hierarchy, dataset, seed, resume):
+    def _calibration_temperature(self, net, X, codes, hierarchy, dataset, seed, resume):
         """Calibration temperature from the early-stopping split.
 
         1 without ``calibrate``. Without a held-out split (``partial_fit``, or
         ``early_stopping=False``) a resumed model keeps the temperature it
-        has; a new one gets 1. Fitted in torch on the training device, on at
-        most ``CALIBRATION_MAX_ROWS`` labelled held-out rows.
+        has; a new one gets 1. See :func:`_calibration.held_out_temperature`.
         """
         split = net.train_split
+        # The split's indices of this fit (popped: not worth pickling).
         valid = getattr(split, "__dict__", {}).pop("valid_indices_", None)
         if not self.calibrate:
             return 1.0
@@ -981,34 +786,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             return self.temperature_ if resume else 1.0
         if valid is None:
             _, valid = split.indices(dataset)
-        valid = valid[codes[valid, -1] >= 0]
-        if len(valid) > CALIBRATION_MAX_ROWS:
-            rng = check_random_state(seed)
-            valid = np.sort(rng.choice(valid, CALIBRATION_MAX_ROWS, replace=False))
-        level_sizes, columns, paths = self._path_scoring(hierarchy, net.device)
-        return _device_inference.fit_temperature(
-            net.device_logits(X[valid], columns=columns),
-            torch.as_tensor(codes[valid, -1], device=net.device),
-            level_sizes,
-            paths,
-            self.coarse_decoding_weight,
+        return held_out_temperature(
+            net, X, codes, valid, hierarchy, self.coarse_decoding_weight, seed
         )
 
-    def _path_scoring(self, tree, device=None):
-        """``(level_sizes, columns, paths)`` of the logits that score a path.
-
-        Without coarse votes paths are scored by the finest head alone, so
-        only its block of logits is needed. ``paths`` is a tensor on
-        ``device`` when given (None without coarse votes), else numpy.
-        """
-        if self.coarse_decoding_weight == 0:
-            level_sizes, paths = tree.n_classes[-1:], None
-        else:
-            level_sizes, paths = tree.n_classes, tree.paths
-            if device is not None:
-                paths = torch.as_tensor(paths, device=device)
-        return level_sizes, slice(-sum(level_sizes), None), paths
-
+    # -------------------------------------------------------------- predict
     def _validate_for_prediction(self, X):
         """``validate_data(..., reset=False)``, with a shortcut for plain arrays.
 
@@ -1049,7 +831,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         callers have checked that the model is fitted.
         """
         X = self._validate_for_prediction(X)
-        level_sizes, columns, paths = self._path_scoring(self.hierarchy_)
+        level_sizes, columns, paths = path_scoring(
+            self.hierarchy_, self.coarse_decoding_weight
+        )
         logits = self.net_.predict_logits(X, columns=columns)
         scores = path_logits(logits, level_sizes, paths, self.coarse_decoding_weight)
         return softmax_(scores, self.temperature_) if normalise else scores
@@ -1066,11 +850,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     def _device_leaf_scores(self, X, normalise=True):
         """:meth:`_leaf_scores` in torch on the model's device (a tensor)."""
         X = self._validate_for_prediction(X)
-        level_sizes, columns, paths = self._path_scoring(
-            self.hierarchy_, self.net_.device
+        level_sizes, columns, paths = path_scoring(
+            self.hierarchy_, self.coarse_decoding_weight, self.net_.device
         )
         logits = self.net_.device_logits(X, columns=columns)
-        scores = _device_inference.path_logits(
+        scores = _device_prediction.path_logits(
             logits, level_sizes, paths, self.coarse_decoding_weight
         )
         return (scores / self.temperature_).softmax(dim=1) if normalise else scores
@@ -1092,7 +876,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         if not self._predicts_on_device():
             return self.hierarchy_.node_proba(self._leaf_scores(X))
         tree, device = self.hierarchy_, self.net_.device
-        probas = _device_inference.level_proba(
+        probas = _device_prediction.level_proba(
             self._device_leaf_scores(X),
             [torch.as_tensor(parent, device=device) for parent in tree.parents],
             tree.n_classes,
@@ -1213,80 +997,6 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return float(np.average(correct, weights=sample_weight))
 
 
-def _continue_training(net, fitted):
-    """Make the initialized ``net`` start where the ``fitted`` net stopped.
-
-    ``net`` was built from the current parameters (learning rate, dropout,
-    loss weights, callbacks, ...); it takes over the fitted weights, Adam's
-    moments and the history. Weights and moments are copied, so ``fitted``
-    stays usable if this training fails; the history is shared and grows in
-    place (a failed fit cuts it back). Tensors are matched by their position
-    in ``parameters()``, which dropout layers (present only when dropout > 0)
-    do not shift.
-    """
-    params = list(net.module_.parameters())
-    fitted_params = list(fitted.module_.parameters())
-    with torch.no_grad():
-        for target, source in zip(
-            [*params, *net.module_.buffers()],
-            [*fitted_params, *fitted.module_.buffers()],
-            strict=True,
-        ):
-            target.copy_(source)
-    # Adam's state by parameter position, keyed as the new optimizer's
-    # state_dict numbers its parameters; its param groups (lr, weight decay)
-    # stay the current ones. load_state_dict moves the state to the device.
-    position = {id(p): i for i, p in enumerate(fitted_params)}
-    number = {
-        id(p): i
-        for i, p in enumerate(
-            p for group in net.optimizer_.param_groups for p in group["params"]
-        )
-    }
-    state = net.optimizer_.state_dict()
-    state["state"] = {
-        number[id(params[position[id(param)]])]: {
-            key: value.clone() if torch.is_tensor(value) else value
-            for key, value in param_state.items()
-        }
-        for param, param_state in fitted.optimizer_.state.items()
-    }
-    net.optimizer_.load_state_dict(state)
-    net.history_ = fitted.history_
-
-
-def _check_module_param_name(name):
-    if not name.startswith("module__") or len(name) == len("module__"):
-        raise TypeError(
-            f"MultiGranularityClassifier got an unexpected keyword argument "
-            f"{name!r}; only the trunk's parameters, module__<name>, are "
-            f"accepted besides the documented ones."
-        )
-
-
-def _head_layers_tuple(head_layers):
-    """``head_layers`` as a tuple of ints (None stays None)."""
-    if head_layers is None:
-        return None
-    depths = np.asarray(head_layers, dtype=object).ravel()
-    for depth in depths:
-        if isinstance(depth, (bool, np.bool_)) or not isinstance(depth, Integral):
-            raise ValueError(
-                f"head_layers must hold layer indices (int), got {_py(depth)!r}."
-            )
-    return tuple(int(d) for d in depths)
-
-
-def _same_param(a, b):
-    """Whether a structural parameter kept its value (identity or equality)."""
-    if a is b:
-        return True
-    try:
-        return bool(type(a) is type(b) and np.all(a == b))
-    except Exception:
-        return False
-
-
 def _custom_trunk_input(X):
     """A validated array for a custom trunk: integers as int64 (token ids for
     an embedding layer), everything else float32."""
@@ -1296,187 +1006,9 @@ def _custom_trunk_input(X):
     return X if X.flags.writeable else X.copy()
 
 
-def _same_hierarchy(a, b):
-    """Whether two LabelHierarchy objects have the same classes and parents."""
-    return (
-        a.n_levels == b.n_levels
-        and all(np.array_equal(x, y) for x, y in zip(a.classes, b.classes))
-        and all(np.array_equal(x, y) for x, y in zip(a.parents, b.parents))
-    )
-
-
-_INTERNAL_DIRS = tuple(
-    os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (__file__, sklearn.__file__)  # this package's folder, sklearn's
-)
-
-
-def _warn(message, category):
-    """``warnings.warn`` attributed to the first caller outside the library.
-
-    ``fit`` reaches its warnings through several frames of this package and
-    scikit-learn's ``_fit_context`` wrapper, and through ``Pipeline`` or
-    ``GridSearchCV`` when those call it: a fixed ``stacklevel`` would point
-    inside them. The frames of mgclassifier and scikit-learn are skipped (as
-    ``skip_file_prefixes`` does from Python 3.12 on).
-    """
-    frame, stacklevel = sys._getframe(), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(
-        _INTERNAL_DIRS
-    ):
-        frame, stacklevel = frame.f_back, stacklevel + 1
-    warnings.warn(message, category, stacklevel=stacklevel)
-
-
-def _level_class_weight(entry, level_codes, classes, level):
-    """Weights of one level's nodes from None, "balanced" or a dict.
-
-    ``classes`` is the label of each node; a label under several parents
-    appears once per node, and a dict entry weighs all of them.
-    """
-    weights = np.ones(len(classes), dtype=np.float32)
-    if entry is None:
-        return weights
-    if isinstance(entry, str) and entry == "balanced":
-        labelled = level_codes[level_codes >= 0]
-        counts = np.bincount(labelled, minlength=len(classes)).astype(np.float64)
-        present = counts > 0  # classes absent from this data (partial_fit) weigh 1
-        weights[present] = len(labelled) / (present.sum() * counts[present])
-        return weights
-    if not isinstance(entry, dict):
-        raise ValueError(
-            f"class_weight entries must be None, 'balanced' or a dict; got "
-            f"{entry!r} for level {level}."
-        )
-    index = {}
-    for i, label in enumerate(classes):
-        index.setdefault(_py(label), []).append(i)
-    for label, weight in entry.items():
-        if _py(label) not in index:
-            raise ValueError(
-                f"class_weight names label {label!r}, which is not a class of "
-                f"level {level} ({list(index)[:10]})."
-            )
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(
-                f"class_weight of {label!r} must be finite and non-negative, "
-                f"got {weight!r}."
-            )
-        weights[index[_py(label)]] = weight
-    return weights
-
-
-def _adam_options(alpha_l2, device):
-    """skorch optimizer parameters: L2 on weights only, fused kernels."""
-    options = {}
-    if alpha_l2 > 0:
-        options["optimizer__weight_decay"] = alpha_l2
-        options["optimizer__param_groups"] = [("*bias", {"weight_decay": 0.0})]
-    # Fused Adam: one kernel for all parameters. On the CPU (torch >= 2.4) it
-    # is ~3x faster per step than the loop; on CUDA it saves kernel launches.
-    device_type = torch.device(device).type
-    if device_type == "cuda" or (device_type == "cpu" and _torch_at_least(2, 4)):
-        options["optimizer__fused"] = True
-    return options
-
-
-def _torch_at_least(major, minor):
-    version = tuple(int(part) for part in torch.__version__.split(".")[:2])
-    return version >= (major, minor)
-
-
-def _named_level_weights(level_weights, n_levels):
-    """Resolve None ("equal") and "auxiliary" to a weight per level."""
-    if level_weights is None or (
-        isinstance(level_weights, str) and level_weights == "equal"
-    ):
-        return np.ones(n_levels)
-    if isinstance(level_weights, str) and level_weights == "auxiliary":
-        return np.r_[np.full(n_levels - 1, AUXILIARY_LEVEL_WEIGHT), 1.0]
-    return level_weights
-
-
-def _check_level_weight_vector(weights, n_levels, name):
-    weights = np.asarray(weights, dtype=np.float32)
-    if weights.shape != (n_levels,):
-        raise ValueError(
-            f"{name} must have one weight per level ({n_levels}), got shape "
-            f"{weights.shape}."
-        )
-    if not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() == 0:
-        raise ValueError(
-            f"{name} must be finite, non-negative and not all zero; got "
-            f"{weights.tolist()}."
-        )
-    return weights
-
-
 def _level_names(y):
     """Column names of a DataFrame y (name of a Series), else None."""
     if hasattr(y, "columns"):
         return [str(name) for name in y.columns]
     name = getattr(y, "name", None)
     return None if name is None else [str(name)]
-
-
-def _resolve_device(device):
-    """Map "auto" to a concrete device and fail clearly on unusable ones."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"device={device!r} is not a valid torch device: {exc}"
-        ) from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
-            f"machine; use device='cpu' or device='auto'."
-        )
-    return device
-
-
-def _check_hidden_layer_sizes(sizes):
-    """Layer widths as a tuple of positive ints; fail on anything else."""
-    sizes = np.asarray(sizes, dtype=object).ravel()
-    for size in sizes:
-        if isinstance(size, (bool, np.bool_)) or not isinstance(size, Integral):
-            raise ValueError(
-                f"hidden_layer_sizes must hold integers, got {_py(size)!r} in "
-                f"{[_py(s) for s in sizes]}."
-            )
-        if size < 1:
-            raise ValueError(
-                f"hidden_layer_sizes must be positive, got {int(size)} in "
-                f"{[_py(s) for s in sizes]}."
-            )
-    return tuple(int(s) for s in sizes)
-
-
-def _cuda_devices(device):
-    """Devices whose RNG fork_rng must save and restore (none on CPU)."""
-    parsed = torch.device(device)
-    if parsed.type != "cuda":
-        return []
-    return [parsed.index if parsed.index is not None else torch.cuda.current_device()]
-
-
-def _feature_standardisation(X):
-    """Per-feature mean and scale (std, 1 where constant); no centring if sparse.
-
-    ``X`` is a scipy sparse matrix or a dense tensor on the training device,
-    where the sums run (chunked, in float64, so no float64 copy of the whole
-    of ``X`` is made). Returns float32 CPU tensors.
-    """
-    if sp.issparse(X):
-        mean, var = mean_variance_axis(X, axis=0)
-        mean, var = torch.as_tensor(np.zeros_like(mean)), torch.as_tensor(var)
-    else:
-        chunks = X.split(65536)
-        mean = sum(chunk.sum(0, dtype=torch.float64) for chunk in chunks) / len(X)
-        var = sum((chunk.double() - mean).square_().sum(0) for chunk in chunks)
-        mean, var = mean.cpu(), var.cpu() / len(X)
-    scale = var.sqrt()
-    scale[scale < 1e-12 * mean.abs().clamp_min(1.0)] = 1.0
-    return mean.float(), scale.float()

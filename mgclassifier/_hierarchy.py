@@ -149,9 +149,9 @@ class LabelHierarchy:
         for level in range(len(self.classes) - 2, -1, -1):
             paths[:, level] = self.parents[level][paths[:, level + 1]]
         self.paths = paths
-        for level, parent in enumerate(self.parents):
-            if np.any(np.bincount(parent, minlength=self.n_nodes[level]) == 0):
-                raise ValueError(f"Every class of level {level} needs a child.")
+        childless = _first_childless(self.parents, self.n_nodes)
+        if childless is not None:
+            raise ValueError(f"Every class of level {childless[0]} needs a child.")
         for level, index in enumerate(self.label_index):
             if np.any(np.bincount(index, minlength=len(self.classes[level])) == 0):
                 raise ValueError(f"Every label of level {level} needs a node.")
@@ -311,17 +311,17 @@ class LabelHierarchy:
             classes.append(level_classes)
             label_index.append(node_label)
             previous_missing = missing
-        for level, parent in enumerate(parents):
-            childless = np.setdiff1d(np.arange(len(label_index[level])), parent)
-            if childless.size:
-                row = int(np.flatnonzero(codes[:, level] == childless[0])[0])
-                repeated = len(label_index[level]) > len(classes[level])
-                raise ValueError(
-                    f"Class {_describe(Y[row, : level + 1], repeated)} at level "
-                    f"{level} (e.g. row {row}) has no labelled child at level "
-                    f"{level + 1}; every class needs at least one sample labelled "
-                    f"below it (paths that stop early are not supported)."
-                )
+        childless = _first_childless(parents, [len(index) for index in label_index])
+        if childless is not None:
+            level, node = childless
+            row = int(np.flatnonzero(codes[:, level] == node)[0])
+            repeated = len(label_index[level]) > len(classes[level])
+            raise ValueError(
+                f"Class {_describe(Y[row, : level + 1], repeated)} at level "
+                f"{level} (e.g. row {row}) has no labelled child at level "
+                f"{level + 1}; every class needs at least one sample labelled "
+                f"below it (paths that stop early are not supported)."
+            )
         return cls(classes, parents, label_index), codes
 
     def encode(self, Y):
@@ -576,6 +576,15 @@ def _describe(path, repeated, full=False):
         return label
     joined = " > ".join(repr(_py(v)) for v in path)
     return joined if full else f"{label} (path {joined})"
+
+
+def _first_childless(parents, n_nodes):
+    """``(level, node)`` of the first node without a child, or None."""
+    for level, parent in enumerate(parents):
+        childless = np.flatnonzero(np.bincount(parent, minlength=n_nodes[level]) == 0)
+        if childless.size:
+            return level, int(childless[0])
+    return None
 
 
 def _as_label_matrix(Y):

@@ -9,6 +9,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import get_map_location
 
 from ._data import sparse_rows_to_torch
+from ._upstream import check_device, set_training, torch_component_names
 
 NUMPY_FORWARD_MAX_ROWS = 64
 """Up to this many dense CPU rows, inference runs in numpy (no torch thread-pool
@@ -156,7 +157,7 @@ class MultiGranularityNet(NeuralNet):
         mode already (after validation batches, say).
         """
         if not (self.module_.training and self.criterion_.training):
-            self._set_training(True)
+            set_training(self, True)
         Xi, yi = unpack_data(batch)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
@@ -228,11 +229,6 @@ class MultiGranularityNet(NeuralNet):
     # stored as numpy state dicts and rebuilt on load from their classes and
     # init parameters, which skops does audit. pickle gets the same state.
 
-    def _torch_component_names(self):
-        return [
-            f"{name}_" for name in (*self._modules, *self._criteria, *self._optimizers)
-        ]
-
     def __getstate__(self):
         state = self.__dict__.copy()
         # Tensors among the init parameters (module__input_mean, ...).
@@ -242,7 +238,8 @@ class MultiGranularityNet(NeuralNet):
         state["_tensor_attrs"] = tensor_attrs
         if getattr(self, "initialized_", False):
             torch_state = {}
-            for name in self._torch_component_names():
+            names = torch_component_names(self)
+            for name in (*names["modules"], *names["criteria"], *names["optimizers"]):
                 component = state.pop(name)
                 torch_state[name] = {
                     "state_dict": _to_numpy(component.state_dict()),
@@ -263,22 +260,23 @@ class MultiGranularityNet(NeuralNet):
         # On a machine without CUDA a GPU-trained model loads on the CPU
         # (skorch warns).
         map_location = get_map_location(state["device"])
-        state["device"] = str(self._check_device(state["device"], map_location))
+        state["device"] = str(check_device(self, state["device"], map_location))
         self.__dict__.update(state)
         if torch_state is None:
             return
         with torch.random.fork_rng(devices=[]):  # rebuilding must not move the RNG
             self.initialize_module()
             self.initialize_criterion()
-        for name in (*self._modules, *self._criteria):
-            saved = torch_state[f"{name}_"]
-            component = getattr(self, f"{name}_")
+        names = torch_component_names(self)
+        for name in (*names["modules"], *names["criteria"]):
+            saved = torch_state[name]
+            component = getattr(self, name)
             component.load_state_dict(_to_torch(saved["state_dict"]))
             component.to(self.device).train(saved["training"])
         self.initialize_optimizer()
-        for name in self._optimizers:
-            saved = torch_state[f"{name}_"]
-            getattr(self, f"{name}_").load_state_dict(_to_torch(saved["state_dict"]))
+        for name in names["optimizers"]:
+            saved = torch_state[name]
+            getattr(self, name).load_state_dict(_to_torch(saved["state_dict"]))
 
 
 def _to_numpy(obj):

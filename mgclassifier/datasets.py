@@ -12,6 +12,8 @@ from importlib.resources import files
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
+from ._upstream import Interval, InvalidParameterError, validate_params
+
 __all__ = ["load_imclef07a", "make_hierarchical_classification"]
 
 _IMCLEF_DESCR = """\
@@ -120,27 +122,15 @@ def load_imclef07a(*, return_X_y=False):
 _OFFSET_DECAY = 0.5
 
 
-class _InvalidParameterError(ValueError, TypeError):
-    """Bad parameter value or type; a ValueError, as in scikit-learn."""
+_POSITIVE_INT = Interval(numbers.Integral, 1, None, closed="left")
+_NON_NEGATIVE = Interval(numbers.Real, 0, np.inf, closed="left")  # finite
 
 
-def _check_int(value, name, minimum):
-    """Validate an integer parameter ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise _InvalidParameterError(f"{name} must be an integer; got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
-    return int(value)
-
-
-def _check_real(value, name, low, high=np.inf):
-    """Validate a finite real parameter in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _InvalidParameterError(f"{name} must be a real number; got {value!r}.")
-    if not (np.isfinite(value) and low <= value <= high):
-        bounds = f"[{low}, {high}]" if np.isfinite(high) else f">= {low}"
-        raise ValueError(f"{name} must be finite and {bounds}; got {value}.")
-    return float(value)
+def _check_not_bool(**params):
+    """scikit-learn's ``Interval(Integral, ...)`` lets True pass as 1."""
+    for name, value in params.items():
+        if isinstance(value, (bool, np.bool_)):
+            raise InvalidParameterError(f"{name} must be an integer; got {value!r}.")
 
 
 def _check_branching(branching):
@@ -148,15 +138,18 @@ def _check_branching(branching):
     if isinstance(branching, (numbers.Integral, str)) or not hasattr(
         branching, "__len__"
     ):
-        raise _InvalidParameterError(
+        raise InvalidParameterError(
             "branching must be a sequence with one number of children per "
             f"level, e.g. (3, 3, 3); got {branching!r}."
         )
     if len(branching) == 0:
         raise ValueError("branching must contain at least one level.")
-    return tuple(
-        _check_int(b, f"branching[{i}]", minimum=1) for i, b in enumerate(branching)
-    )
+    for i, b in enumerate(branching):
+        if isinstance(b, (bool, np.bool_)) or not _POSITIVE_INT.is_satisfied_by(b):
+            raise InvalidParameterError(
+                f"branching[{i}] must be an integer >= 1; got {b!r}."
+            )
+    return tuple(int(b) for b in branching)
 
 
 def _leaf_centroids(branching, n_informative, class_sep, rng):
@@ -204,6 +197,19 @@ def _path_labels(branching):
     return np.array(table, dtype=str)
 
 
+@validate_params(
+    {
+        "n_samples": [_POSITIVE_INT],
+        "n_features": [_POSITIVE_INT],
+        "n_informative": [None, _POSITIVE_INT],
+        "branching": ["array-like"],
+        "class_sep": [_NON_NEGATIVE],
+        "imbalance": [_NON_NEGATIVE],
+        "label_noise": [Interval(numbers.Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_hierarchical_classification(
     n_samples=1000,
     n_features=20,
@@ -276,19 +282,16 @@ def make_hierarchical_classification(
     >>> [label.count("/") for label in Y[0]]
     [0, 1]
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1)
-    n_features = _check_int(n_features, "n_features", minimum=1)
+    _check_not_bool(
+        n_samples=n_samples, n_features=n_features, n_informative=n_informative
+    )
     if n_informative is None:
         n_informative = n_features
-    n_informative = _check_int(n_informative, "n_informative", minimum=1)
     if n_informative > n_features:
         raise ValueError(
             f"n_informative ({n_informative}) must be <= n_features ({n_features})."
         )
     branching = _check_branching(branching)
-    class_sep = _check_real(class_sep, "class_sep", 0.0)
-    imbalance = _check_real(imbalance, "imbalance", 0.0)
-    label_noise = _check_real(label_noise, "label_noise", 0.0, 1.0)
     n_leaves = int(np.prod(branching))
     if label_noise > 0 and n_leaves < 2:
         raise ValueError("label_noise > 0 needs at least two leaves in the tree.")

@@ -26,9 +26,10 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.metrics import average_precision_score
-from sklearn.utils import _safe_indexing, check_array, check_consistent_length
+from sklearn.utils import check_array, check_consistent_length
 
 from ._hierarchy import is_missing_label
+from ._upstream import _safe_indexing
 
 __all__ = [
     "SCORERS",
@@ -54,7 +55,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
-def _as_label_matrix(y, name):
+def _check_label_matrix(y, name):
     """Return ``y`` as an object array of shape (n_samples, n_levels)."""
     # object dtype keeps str, int and missing markers side by side and makes
     # ``==`` compare Python values, so "1" never equals 1 by accident.
@@ -78,8 +79,8 @@ def _as_label_matrix(y, name):
 def _check_label_pair(y_true, y_pred):
     """Validate and convert a pair of label matrices of identical shape."""
     check_consistent_length(y_true, y_pred)
-    y_true = _as_label_matrix(y_true, "y_true")
-    y_pred = _as_label_matrix(y_pred, "y_pred")
+    y_true = _check_label_matrix(y_true, "y_true")
+    y_pred = _check_label_matrix(y_pred, "y_pred")
     if y_true.shape[1] != y_pred.shape[1]:
         raise ValueError(
             f"y_true has {y_true.shape[1]} levels but y_pred has "
@@ -123,7 +124,7 @@ def _drop_rows_without_finest_label(X, y, sample_weight=None):
     against. Inputs come back unchanged when every row is
     labelled.
     """
-    finest = _as_label_matrix(y, "y")[:, -1]
+    finest = _check_label_matrix(y, "y")[:, -1]
     keep = ~_is_missing_vec(finest).astype(bool)
     if keep.all():
         return X, y, sample_weight
@@ -288,7 +289,7 @@ def _as_level_list(values, ndim):
 
 def _check_proba_inputs(y_true, y_proba, classes):
     """Validate ``hierarchical_average_precision`` inputs, level by level."""
-    y_true = _as_label_matrix(y_true, "y_true")
+    y_true = _check_label_matrix(y_true, "y_true")
     n_samples, n_levels = y_true.shape
     probas = _as_level_list(y_proba, ndim=2)
     classes = _as_level_list(classes, ndim=1)

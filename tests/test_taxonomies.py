@@ -17,7 +17,7 @@ from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import KFold, cross_validate
 
 from mgclassifier import LabelHierarchy
-from mgclassifier._estimator import _level_class_weight
+from mgclassifier._param_checks import level_class_weight
 from mgclassifier._hierarchy import is_missing_label
 from mgclassifier.metrics import (
     accuracy_per_level,
@@ -251,12 +251,12 @@ def test_integer_sub_codes_stay_integers():
 def test_class_weight_dict_weighs_every_node_of_the_label():
     node_labels = np.array(["Accessories", "Accessories", "Phones", "Shirts"])
     codes = np.array([0, 0, 0, 1, 2, 3])
-    weights = _level_class_weight({"Accessories": 3.0}, codes, node_labels, 1)
+    weights = level_class_weight({"Accessories": 3.0}, codes, node_labels, 1)
     np.testing.assert_array_equal(weights, [3, 3, 1, 1])
-    balanced = _level_class_weight("balanced", codes, node_labels, 1)
+    balanced = level_class_weight("balanced", codes, node_labels, 1)
     np.testing.assert_allclose(balanced, 6 / (4 * np.array([3, 1, 1, 1])))
     with pytest.raises(ValueError, match="'Bags', which is not a class of level 1"):
-        _level_class_weight({"Bags": 2.0}, codes, node_labels, 1)
+        level_class_weight({"Bags": 2.0}, codes, node_labels, 1)
 
 
 def test_class_weight_per_level_with_repeated_labels():

@@ -8,9 +8,10 @@ import torch.nn.functional as F
 from conftest import make_tree_data, tiny_classifier
 from scipy.special import log_softmax
 
-from mgclassifier._calibration import path_logits, softmax_
-from mgclassifier._device_inference import fit_temperature, level_proba
-from mgclassifier._device_inference import path_logits as torch_path_logits
+from mgclassifier._calibration import fit_temperature
+from mgclassifier._device_prediction import level_proba
+from mgclassifier._device_prediction import path_logits as torch_path_logits
+from mgclassifier._prediction import path_logits, softmax_
 from mgclassifier._hierarchy import LabelHierarchy
 
 

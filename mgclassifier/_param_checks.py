@@ -1,0 +1,139 @@
+"""Checks of hyperparameters whose valid values depend on the data.
+
+``MultiGranularityClassifier._parameter_constraints`` checks each parameter's
+type and range when ``fit`` starts (scikit-learn's ``validate_params``). What
+it cannot express (one weight per level, a layer index per level, labels a
+``class_weight`` dict may name) is checked here, once the labels are known,
+with messages that name the parameter.
+"""
+
+from numbers import Integral
+
+import numpy as np
+
+from ._hierarchy import _py
+
+AUXILIARY_LEVEL_WEIGHT = 0.25
+"""Loss weight of each coarse level under ``level_weights="auxiliary"``."""
+
+
+def check_hidden_layer_sizes(sizes):
+    """Layer widths as a tuple of positive ints; fail on anything else."""
+    sizes = np.asarray(sizes, dtype=object).ravel()
+    for size in sizes:
+        if isinstance(size, (bool, np.bool_)) or not isinstance(size, Integral):
+            raise ValueError(
+                f"hidden_layer_sizes must hold integers, got {_py(size)!r} in "
+                f"{[_py(s) for s in sizes]}."
+            )
+        if size < 1:
+            raise ValueError(
+                f"hidden_layer_sizes must be positive, got {int(size)} in "
+                f"{[_py(s) for s in sizes]}."
+            )
+    return tuple(int(s) for s in sizes)
+
+
+def head_layers_tuple(head_layers):
+    """``head_layers`` as a tuple of ints (None stays None)."""
+    if head_layers is None:
+        return None
+    depths = np.asarray(head_layers, dtype=object).ravel()
+    for depth in depths:
+        if isinstance(depth, (bool, np.bool_)) or not isinstance(depth, Integral):
+            raise ValueError(
+                f"head_layers must hold layer indices (int), got {_py(depth)!r}."
+            )
+    return tuple(int(d) for d in depths)
+
+
+def named_level_weights(level_weights, n_levels):
+    """Resolve None ("equal") and "auxiliary" to a weight per level."""
+    if level_weights is None or (
+        isinstance(level_weights, str) and level_weights == "equal"
+    ):
+        return np.ones(n_levels)
+    if isinstance(level_weights, str) and level_weights == "auxiliary":
+        return np.r_[np.full(n_levels - 1, AUXILIARY_LEVEL_WEIGHT), 1.0]
+    return level_weights
+
+
+def check_level_weight_vector(weights, n_levels, name):
+    weights = np.asarray(weights, dtype=np.float32)
+    if weights.shape != (n_levels,):
+        raise ValueError(
+            f"{name} must have one weight per level ({n_levels}), got shape "
+            f"{weights.shape}."
+        )
+    if not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() == 0:
+        raise ValueError(
+            f"{name} must be finite, non-negative and not all zero; got "
+            f"{weights.tolist()}."
+        )
+    return weights
+
+
+def level_class_weight(entry, level_codes, classes, level):
+    """Weights of one level's nodes from None, "balanced" or a dict.
+
+    ``classes`` is the label of each node; a label under several parents
+    appears once per node, and a dict entry weighs all of them.
+    """
+    weights = np.ones(len(classes), dtype=np.float32)
+    if entry is None:
+        return weights
+    if isinstance(entry, str) and entry == "balanced":
+        labelled = level_codes[level_codes >= 0]
+        counts = np.bincount(labelled, minlength=len(classes)).astype(np.float64)
+        present = counts > 0  # classes absent from this data (partial_fit) weigh 1
+        weights[present] = len(labelled) / (present.sum() * counts[present])
+        return weights
+    if not isinstance(entry, dict):
+        raise ValueError(
+            f"class_weight entries must be None, 'balanced' or a dict; got "
+            f"{entry!r} for level {level}."
+        )
+    index = {}
+    for i, label in enumerate(classes):
+        index.setdefault(_py(label), []).append(i)
+    for label, weight in entry.items():
+        if _py(label) not in index:
+            raise ValueError(
+                f"class_weight names label {label!r}, which is not a class of "
+                f"level {level} ({list(index)[:10]})."
+            )
+        if not np.isfinite(weight) or weight < 0:
+            raise ValueError(
+                f"class_weight of {label!r} must be finite and non-negative, "
+                f"got {weight!r}."
+            )
+        weights[index[_py(label)]] = weight
+    return weights
+
+
+def check_module_param_name(name):
+    if not name.startswith("module__") or len(name) == len("module__"):
+        raise TypeError(
+            f"MultiGranularityClassifier got an unexpected keyword argument "
+            f"{name!r}; only the trunk's parameters, module__<name>, are "
+            f"accepted besides the documented ones."
+        )
+
+
+def same_param(a, b):
+    """Whether a structural parameter kept its value (identity or equality)."""
+    if a is b:
+        return True
+    try:
+        return bool(type(a) is type(b) and np.all(a == b))
+    except Exception:
+        return False
+
+
+def same_hierarchy(a, b):
+    """Whether two LabelHierarchy objects have the same classes and parents."""
+    return (
+        a.n_levels == b.n_levels
+        and all(np.array_equal(x, y) for x, y in zip(a.classes, b.classes))
+        and all(np.array_equal(x, y) for x, y in zip(a.parents, b.parents))
+    )

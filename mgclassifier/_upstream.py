@@ -1,0 +1,117 @@
+"""Every reliance on a private name of scikit-learn, skorch or torch.
+
+Upstream libraries may change what they keep out of their public API in any
+release. What mgclassifier uses of it is gathered here, each entry with the
+assumption it makes and what it buys; ``tests/test_upstream.py`` checks each
+assumption with one test named after the entry, so an upstream release that
+breaks one fails that test in CI rather than a user's fit.
+
+One assumption has no function of its own, because it is about how skorch
+calls us: skorch's batch loop records a step's loss as ``step["loss"].item()``
+(``MultiGranularityNet`` hands it a placeholder whose ``item()`` defers the
+read; ``test_skorch_reads_the_batch_loss_with_item``), and its
+``train_step`` gets the loss and prediction from ``train_step_single``, which
+``MultiGranularityNet`` restates without skorch's per-batch mode walk
+(``test_skorch_train_step_single_is_restated_faithfully``).
+"""
+
+import torch
+
+# scikit-learn ---------------------------------------------------------------
+# `_fit_context` validates the constructor parameters against
+# `_parameter_constraints` once per fit and skips the nested validation of
+# inner estimators: how every scikit-learn estimator's fit starts.
+# `_check_sample_weight` validates sample weights with scikit-learn's own
+# messages. `Interval`/`StrOptions` are the constraint types of
+# `_parameter_constraints`, `validate_params` checks a function's arguments
+# against the same kind of constraints and raises `InvalidParameterError` (a
+# ValueError and a TypeError); third-party packages such as imbalanced-learn
+# import them from the same private module. `_safe_indexing` selects rows of
+# arrays, sparse matrices, DataFrames and lists alike.
+from sklearn.base import _fit_context
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import _check_sample_weight
+
+__all__ = [
+    "Interval",
+    "InvalidParameterError",
+    "StrOptions",
+    "_check_sample_weight",
+    "_fit_context",
+    "_safe_indexing",
+    "check_device",
+    "foreach_lerp_",
+    "set_training",
+    "torch_component_names",
+    "validate_params",
+]
+
+
+# skorch ---------------------------------------------------------------------
+def set_training(net, training=True):
+    """Put the net's module and criterion in training (or eval) mode.
+
+    skorch's ``NeuralNet._set_training``, which also walks every submodule;
+    ``MultiGranularityNet.train_step_single`` calls it only when the mode is
+    wrong instead of before every batch.
+    """
+    net._set_training(training)
+
+
+def torch_component_names(net):
+    """Attribute names of the net's torch modules, criteria and optimizers.
+
+    skorch registers them in ``net._modules``, ``net._criteria`` and
+    ``net._optimizers`` (names without the trailing underscore) as
+    ``initialize_*`` creates them; the pickle hooks store each one's state
+    dict instead of skorch's opaque blob, and rebuild the optimizers after
+    the modules and criteria.
+
+    Returns
+    -------
+    dict of {"modules", "criteria", "optimizers"} to list of str
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skorch import NeuralNet
+    >>> net = NeuralNet(torch.nn.Linear, module__in_features=2,
+    ...                 module__out_features=1, criterion=torch.nn.MSELoss)
+    >>> torch_component_names(net.initialize())
+    {'modules': ['module_'], 'criteria': ['criterion_'], 'optimizers': ['optimizer_']}
+    """
+    return {
+        kind: [f"{name}_" for name in getattr(net, f"_{kind}")]
+        for kind in ("modules", "criteria", "optimizers")
+    }
+
+
+def check_device(net, device, map_location):
+    """The device a loaded net goes to: skorch's ``NeuralNet._check_device``.
+
+    It falls back to the CPU, with a warning, when the model was saved on a
+    CUDA device and this machine has none.
+    """
+    return net._check_device(device, map_location)
+
+
+# torch ----------------------------------------------------------------------
+def foreach_lerp_(targets, sources, weight):
+    """``target += weight * (source - target)`` for each pair, in place.
+
+    torch's private ``_foreach_lerp_`` does all of them in one fused kernel
+    (a running weight average over every parameter once per batch); a plain
+    loop of ``Tensor.lerp_`` is the fallback should it go away.
+    """
+    lerp = getattr(torch, "_foreach_lerp_", None)
+    if lerp is not None:
+        lerp(targets, sources, weight)
+        return
+    for target, source in zip(targets, sources):
+        target.lerp_(source, weight)

@@ -1,0 +1,29 @@
+"""Warnings attributed to the user's line of code, not to the library's."""
+
+import os
+import sys
+import warnings
+
+import sklearn
+
+_INTERNAL_DIRS = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep
+    for path in (__file__, sklearn.__file__)  # this package's folder, sklearn's
+)
+
+
+def warn_at_caller(message, category):
+    """``warnings.warn`` attributed to the first caller outside the library.
+
+    ``fit`` reaches its warnings through several frames of this package and
+    scikit-learn's ``_fit_context`` wrapper, and through ``Pipeline`` or
+    ``GridSearchCV`` when those call it: a fixed ``stacklevel`` would point
+    inside them. The frames of mgclassifier and scikit-learn are skipped (as
+    ``skip_file_prefixes`` does from Python 3.12 on).
+    """
+    frame, stacklevel = sys._getframe(), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(
+        _INTERNAL_DIRS
+    ):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, category, stacklevel=stacklevel)

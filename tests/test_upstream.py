@@ -1,0 +1,182 @@
+"""One test per assumption ``mgclassifier._upstream`` makes about a private
+name of scikit-learn, skorch or torch: an upstream release that changes one
+fails here, named, before it fails a user's fit."""
+
+import warnings
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
+from skorch import NeuralNet
+
+from mgclassifier import _upstream
+from mgclassifier._net import MultiGranularityNet, _LossOnDevice
+
+
+def linear_net(net_class=NeuralNet, **kwargs):
+    return net_class(
+        torch.nn.Linear,
+        module__in_features=3,
+        module__out_features=1,
+        criterion=torch.nn.MSELoss,
+        train_split=None,
+        max_epochs=1,
+        batch_size=4,
+        **kwargs,
+    )
+
+
+def test_fit_context_validates_constructor_parameters():
+    class Estimator(BaseEstimator):
+        _parameter_constraints = {
+            "alpha": [_upstream.Interval(Real, 0, None, closed="left")],
+            "mode": [_upstream.StrOptions({"a", "b"})],
+        }
+
+        def __init__(self, alpha=1.0, mode="a"):
+            self.alpha = alpha
+            self.mode = mode
+
+        @_upstream._fit_context(prefer_skip_nested_validation=True)
+        def fit(self, X=None):
+            self.fitted_ = True
+            return self
+
+    assert Estimator().fit().fitted_
+    with pytest.raises(InvalidParameterError, match="alpha"):
+        Estimator(alpha=-1.0).fit()
+    with pytest.raises(InvalidParameterError, match="mode"):
+        Estimator(mode="c").fit()
+
+
+def test_safe_indexing_selects_rows_of_any_container():
+    rows = np.array([True, False, True])
+    expected = [[0, 1], [4, 5]]
+    dense = np.arange(6).reshape(3, 2)
+    for container in (dense, sp.csr_matrix(dense), pd.DataFrame(dense)):
+        picked = _upstream._safe_indexing(container, rows)
+        assert type(picked) is type(container)
+        picked = picked.toarray() if sp.issparse(picked) else np.asarray(picked)
+        assert picked.tolist() == expected
+    assert _upstream._safe_indexing(["a", "b", "c"], rows) == ["a", "c"]
+
+
+def test_check_sample_weight_validates_weights():
+    X = np.zeros((3, 2))
+    weights = _upstream._check_sample_weight(None, X, dtype=np.float32)
+    assert weights.dtype == np.float32 and weights.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="(?i)negative"):
+        _upstream._check_sample_weight(
+            [1.0, -1.0, 1.0], X, dtype=np.float32, ensure_non_negative=True
+        )
+
+
+def test_skorch_set_training():
+    net = linear_net().initialize()
+    _upstream.set_training(net, False)
+    assert not net.module_.training and not net.criterion_.training
+    _upstream.set_training(net, True)
+    assert net.module_.training and net.criterion_.training
+
+
+def test_skorch_torch_component_names():
+    net = linear_net().initialize()
+    names = _upstream.torch_component_names(net)
+    assert names == {
+        "modules": ["module_"],
+        "criteria": ["criterion_"],
+        "optimizers": ["optimizer_"],
+    }
+    for attribute in (*names["modules"], *names["criteria"], *names["optimizers"]):
+        assert hasattr(net, attribute)
+
+
+def test_skorch_check_device(monkeypatch):
+    net = linear_net()
+    assert str(_upstream.check_device(net, "cpu", "cpu")) == "cpu"
+    # A model saved on CUDA loads on the CPU of a machine without CUDA.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        device = _upstream.check_device(net, "cuda", torch.device("cpu"))
+    assert torch.device(device).type == "cpu"
+    assert any("cuda" in str(w.message).lower() for w in caught)
+
+
+def test_torch_foreach_lerp(monkeypatch):
+    sources = [torch.ones(3), torch.full((2,), 4.0)]
+
+    def lerped():
+        targets = [torch.zeros(3), torch.zeros(2)]
+        _upstream.foreach_lerp_(targets, sources, 0.25)
+        return [t.tolist() for t in targets]
+
+    expected = [[0.25, 0.25, 0.25], [1.0, 1.0]]
+    assert hasattr(torch, "_foreach_lerp_")  # the fused kernel is still there
+    assert lerped() == expected
+    monkeypatch.delattr(torch, "_foreach_lerp_")
+    assert lerped() == expected  # and the fallback agrees
+
+
+def test_skorch_reads_the_batch_loss_with_item():
+    # MultiGranularityNet defers loss reads by handing skorch a placeholder
+    # whose item() returns itself: skorch must record step["loss"].item().
+    # Its own on_epoch_end then reads them before any callback (skorch's
+    # train_loss scoring) averages them: the net's hook must run first.
+    class DeferringNet(NeuralNet):
+        def train_step(self, batch, **fit_params):
+            step = super().train_step(batch, **fit_params)
+            return {**step, "loss": _LossOnDevice(step["loss"].detach())}
+
+        def on_epoch_end(self, net, **kwargs):
+            batches = self.history[-1]["batches"]
+            self.recorded_ = [batch["train_loss"] for batch in batches]
+            for batch in batches:
+                batch["train_loss"] = batch["train_loss"].tensor.item()
+            super().on_epoch_end(net, **kwargs)
+
+    X = np.random.RandomState(0).normal(size=(8, 3)).astype(np.float32)
+    y = X.sum(axis=1, keepdims=True)
+    net = linear_net(DeferringNet).fit(X, y)
+    assert len(net.recorded_) == 2
+    assert all(isinstance(loss, _LossOnDevice) for loss in net.recorded_)
+    assert np.isfinite(net.history[-1, "train_loss"])
+
+
+def test_skorch_train_step_single_is_restated_faithfully():
+    # MultiGranularityNet.train_step_single restates skorch's (minus the
+    # per-batch mode walk): same loss, same gradients, same returned keys.
+    X = torch.randn(6, 3)
+    y = torch.randn(6, 1)
+
+    def step(train_step_single):
+        torch.manual_seed(0)
+        net = linear_net().initialize()
+        result = train_step_single(net, (X, y))
+        grads = [p.grad.clone() for p in net.module_.parameters()]
+        return result, grads
+
+    theirs, their_grads = step(NeuralNet.train_step_single)
+    ours, our_grads = step(MultiGranularityNet.train_step_single)
+    assert set(ours) == set(theirs) == {"loss", "y_pred"}
+    assert torch.equal(ours["loss"], theirs["loss"])
+    assert all(torch.equal(a, b) for a, b in zip(our_grads, their_grads))
+
+
+def test_validate_params_checks_function_arguments():
+    @_upstream.validate_params(
+        {"n": [_upstream.Interval(Real, 1, None, closed="left")]},
+        prefer_skip_nested_validation=True,
+    )
+    def function(n):
+        return n
+
+    assert function(2) == 2
+    with pytest.raises(_upstream.InvalidParameterError, match="'n' parameter"):
+        function(0)
+    assert issubclass(_upstream.InvalidParameterError, (ValueError, TypeError))
