@@ -13,7 +13,7 @@ TORCH_INDEX ?=
 TORCH_ID := $(shell printf '%s %s' '$(TORCH_SPEC)' '$(TORCH_INDEX)' | cksum | cut -d' ' -f1)
 TORCH_STAMP := $(VENV)/.torch-$(TORCH_ID)
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-min lint clean
 
 # torch is uninstalled first: pip keeps an installed torch that satisfies the
 # spec, whatever its build.
@@ -35,9 +35,24 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
+# The whole suite on the lowest versions pyproject.toml allows (numpy, scipy,
+# scikit-learn, skorch; torch as TORCH_SPEC says), in a venv of its own.
+MIN_VENV ?= .venv-min
+$(MIN_VENV)/.installed: pyproject.toml .ci/min_requirements.py
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PYTHON) .ci/min_requirements.py > $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)"$(if $(TORCH_INDEX), --index-url $(TORCH_INDEX))
+	$(MIN_VENV)/bin/python -m pip install -q -c $(MIN_VENV)/constraints.txt -e ".[test]"
+	touch $@
+
+test-min: $(MIN_VENV)/.installed
+	$(MIN_VENV)/bin/python -m pip list 2>/dev/null | grep -i -E "^(numpy|scipy|scikit-learn|skorch|torch) "
+	$(MIN_VENV)/bin/python -m pytest -q
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check mgclassifier tests benchmarks
 	$(VENV)/bin/ruff format --check mgclassifier tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) build *.egg-info

@@ -399,11 +399,35 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         }
 
     def get_params(self, deep=True):
+        """Get the parameters of this estimator, the trunk's module__ ones too.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained estimators (none here).
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=deep)
         params.update(self._module_params())
         return params
 
     def set_params(self, **params):
+        """Set the parameters of this estimator, the trunk's module__ ones too.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, and ``module__<name>`` for the trunk's.
+
+        Returns
+        -------
+        self : MultiGranularityClassifier
+            This estimator.
+        """
         for name in [name for name in params if name.startswith("module__")]:
             check_module_param_name(name)
             setattr(self, name, params.pop(name))
@@ -458,7 +482,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data of this chunk.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
+            Labels, one column per level, coarse to fine.
         classes : array-like of shape (n_paths, n_levels) or (n_classes,), \
                 default=None
             Every root-to-leaf path (or, for a 1-D ``y``, every class) that
@@ -467,10 +493,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             hierarchy. If None on the first call, the hierarchy is read from
             the first chunk, and later chunks with other labels are refused.
         sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample loss weights.
 
         Returns
         -------
         self : MultiGranularityClassifier
+            The estimator, trained one more epoch.
         """
         return self._transactional_fit(
             X, y, sample_weight, incremental=True, classes=classes
@@ -890,6 +918,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
@@ -907,7 +936,19 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return probas[0] if self._y_was_1d else probas
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        log_proba : list of ndarray of shape (n_samples, n_classes_l), or ndarray
+            As :meth:`predict_proba`, in log space (-inf where a probability
+            is 0).
+        """
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(proba) if self._y_was_1d else [np.log(p) for p in proba]
@@ -922,6 +963,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
@@ -938,6 +980,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
@@ -979,8 +1022,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Test samples.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
+            True paths.
         sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
 
         Returns
         -------

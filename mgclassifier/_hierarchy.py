@@ -205,6 +205,7 @@ class LabelHierarchy:
 
     @property
     def n_levels(self):
+        """Number of levels, coarse to fine."""
         return len(self.classes)
 
     @property
@@ -227,13 +228,29 @@ class LabelHierarchy:
         return any(self._repeated)
 
     def node_labels(self, level):
-        """The label of every node of ``level`` (a repeated label repeats)."""
+        """Return the label of every node of ``level``.
+
+        Parameters
+        ----------
+        level : int
+            Index of the level, 0 the coarsest.
+
+        Returns
+        -------
+        ndarray of shape (n_nodes[level],)
+            Node ``j``'s label; a label under several parents repeats.
+        """
         if not self._repeated[level]:
             return self.classes[level]  # node j carries label j: no copy
         return self.classes[level][self.label_index[level]]
 
     def node_paths(self, level):
-        """The labels of every node of ``level`` and of its ancestors.
+        """Return the labels of every node of ``level`` and of its ancestors.
+
+        Parameters
+        ----------
+        level : int
+            Index of the level, 0 the coarsest.
 
         Returns
         -------
@@ -325,7 +342,19 @@ class LabelHierarchy:
         return cls(classes, parents, label_index), codes
 
     def encode(self, Y):
-        """Node index per level for known paths; -1 for unknown or missing."""
+        """Return the node index of every label, -1 for unknown or missing ones.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n_samples, n_levels)
+            Labels, coarse to fine.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples, n_levels)
+            Node codes; a row whose path the tree does not have is -1 from
+            the first unknown level on.
+        """
         return self._encode(_as_label_matrix(Y))[0]
 
     def _encode(self, Y):
@@ -365,6 +394,16 @@ class LabelHierarchy:
 
     def encode_known(self, Y):
         """Encode labels that must all lie on paths of this tree.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n_samples, n_levels)
+            Labels, coarse to fine; missing labels (None, NaN, "") are -1.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples, n_levels)
+            Node codes.
 
         Raises
         ------
@@ -418,11 +457,12 @@ class LabelHierarchy:
         return self.node_paths(level - 1)[self.parents[level - 1][nodes]]
 
     def decode_leaves(self, leaf_index, depth=None):
-        """Labels of the path of each leaf node.
+        """Return the labels of the path of each leaf node.
 
         Parameters
         ----------
         leaf_index : ndarray of int of shape (n_samples,)
+            A leaf node (finest level) per row.
         depth : ndarray of int of shape (n_samples,), default=None
             Number of levels to keep on each row. None keeps every level.
 
@@ -467,12 +507,14 @@ class LabelHierarchy:
         Parameters
         ----------
         level_log_proba : list of ndarray of shape (n_samples, n_nodes_l)
+            Log-probabilities of each level's nodes, one array per level.
         coarse_weight : float, default=1.0
             Weight of the coarse levels' votes (0: finest level alone).
 
         Returns
         -------
         ndarray of shape (n_samples, n_leaves)
+            Log-probability of each path, normalised over the paths.
         """
         if self.n_levels == 1 or coarse_weight == 0:
             return level_log_proba[-1]  # already normalised over the leaves
@@ -487,6 +529,7 @@ class LabelHierarchy:
         Parameters
         ----------
         leaf_proba : ndarray of shape (n_samples, n_leaves)
+            Probability of each root-to-leaf path; rows sum to 1.
 
         Returns
         -------
@@ -501,9 +544,17 @@ class LabelHierarchy:
         return [np.ascontiguousarray(c.T) for c in columns[:-1]] + [leaf_proba]
 
     def label_proba(self, node_proba):
-        """Node probabilities summed per label: columns in ``classes`` order.
+        """Sum node probabilities per label: columns in ``classes`` order.
 
-        ``node_proba`` itself when no label repeats.
+        Parameters
+        ----------
+        node_proba : list of ndarray of shape (n_samples, n_nodes_l)
+            As :meth:`node_proba` returns.
+
+        Returns
+        -------
+        list of ndarray of shape (n_samples, len(classes[l]))
+            ``node_proba`` itself when no label repeats.
         """
         if not self.has_repeated_labels:
             return node_proba
@@ -520,6 +571,7 @@ class LabelHierarchy:
         Parameters
         ----------
         leaf_proba : ndarray of shape (n_samples, n_leaves)
+            Probability of each root-to-leaf path; rows sum to 1.
 
         Returns
         -------
@@ -532,6 +584,13 @@ class LabelHierarchy:
 
     def path_proba(self, leaf_proba, leaf_index):
         """Probability of each prefix of the path of the given leaves.
+
+        Parameters
+        ----------
+        leaf_proba : ndarray of shape (n_samples, n_leaves)
+            Probability of each root-to-leaf path; rows sum to 1.
+        leaf_index : ndarray of int of shape (n_samples,)
+            The leaf whose path is read, per row.
 
         Returns
         -------
@@ -552,7 +611,19 @@ class LabelHierarchy:
     def confident_depth(self, leaf_proba, leaf_index, min_probability):
         """Length of the longest prefix of each path with probability >= the bound.
 
-        0 when even the coarsest node is below ``min_probability``.
+        Parameters
+        ----------
+        leaf_proba : ndarray of shape (n_samples, n_leaves)
+            Probability of each root-to-leaf path; rows sum to 1.
+        leaf_index : ndarray of int of shape (n_samples,)
+            The leaf whose path is read, per row.
+        min_probability : float
+            The bound.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples,)
+            0 when even the coarsest node is below ``min_probability``.
         """
         sure = self.path_proba(leaf_proba, leaf_index) >= min_probability
         return np.cumprod(sure, axis=1).sum(axis=1)

@@ -807,8 +807,21 @@ def neg_log_loss_scorer(estimator, X, y):
 def neg_brier_score_scorer(estimator, X, y):
     """Scorer returning minus the Brier score, averaged over levels.
 
-    :func:`brier_score_per_level` with ``average="macro"``, negated; see
-    :func:`neg_log_loss_scorer` for the parameters.
+    :func:`brier_score_per_level` with ``average="macro"``, negated.
+
+    Parameters
+    ----------
+    estimator : object
+        Fitted estimator with ``predict_proba`` and ``classes_``.
+    X : array-like of shape (n_samples, n_features)
+        Input samples.
+    y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths.
+
+    Returns
+    -------
+    score : float
+        At most 0; greater is better.
     """
     return _neg_macro(brier_score_per_level, estimator, X, y)
 
@@ -817,8 +830,21 @@ def neg_expected_calibration_error_scorer(estimator, X, y):
     """Scorer returning minus the expected calibration error, averaged over levels.
 
     :func:`expected_calibration_error_per_level` (15 bins) with
-    ``average="macro"``, negated; see :func:`neg_log_loss_scorer` for the
-    parameters.
+    ``average="macro"``, negated.
+
+    Parameters
+    ----------
+    estimator : object
+        Fitted estimator with ``predict_proba`` and ``classes_``.
+    X : array-like of shape (n_samples, n_features)
+        Input samples.
+    y : array-like of shape (n_samples, n_levels) or (n_samples,)
+        True paths.
+
+    Returns
+    -------
+    score : float
+        At most 0; greater is better.
     """
     return _neg_macro(expected_calibration_error_per_level, estimator, X, y)
 

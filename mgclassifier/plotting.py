@@ -397,6 +397,7 @@ class LevelConfusionMatrixDisplay:
         Returns
         -------
         display : LevelConfusionMatrixDisplay
+            ``self``, with the figure's artists as attributes.
         """
         _check_matplotlib_support(f"{type(self).__name__}.plot")
         sk_display = ConfusionMatrixDisplay(
@@ -521,10 +522,10 @@ im_kw, text_kw
         *,
         level=-1,
         labels=None,
+        level_name=None,
         sample_weight=None,
         normalize=None,
         display_labels=None,
-        level_name=None,
         include_values=True,
         xticks_rotation="horizontal",
         values_format=None,
@@ -819,10 +820,10 @@ array-like of shape (n_samples, n_classes)
         *,
         levels=None,
         n_bins=15,
-        level_names=None,
         ax=None,
         ref_line=True,
         legend=True,
+        level_names=None,
     ):
         """Plot the reliability diagram of a fitted estimator's probabilities.
 

@@ -7,6 +7,8 @@ that the benchmarks use.
 
 from torch import nn
 
+__all__ = ["ResidualMLP", "SmallCNN"]
+
 
 class ResidualMLP(nn.Module):
     """A residual MLP for tabular data: pre-norm blocks with dropout.
@@ -24,6 +26,7 @@ class ResidualMLP(nn.Module):
     width : int, default=256
         Width of the residual stream.
     n_blocks : int, default=2
+        Number of residual blocks.
     hidden_factor : float, default=2.0
         Width of each block's hidden layer, relative to ``width``.
     dropout : float, default=0.2
@@ -69,6 +72,18 @@ class ResidualMLP(nn.Module):
         self.last = nn.Sequential(nn.LayerNorm(width), nn.ReLU())
 
     def forward(self, X):
+        """Compute the features of a batch of rows.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, n_features)
+            Input rows.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, width), or a list of them
+            One tensor per level when ``level_blocks`` is given.
+        """
         h = self.first(X)
         states = []
         for block in self.blocks:
@@ -89,7 +104,9 @@ class SmallCNN(nn.Module):
     Parameters
     ----------
     in_channels : int, default=1
+        Channels of the input images (1 for grey, 3 for RGB).
     n_filters : int, default=16
+        Filters of the first convolution (the second has twice as many).
     dropout : float, default=0.1
         Dropout on the pooled features.
     """
@@ -109,4 +126,16 @@ class SmallCNN(nn.Module):
         )
 
     def forward(self, X):
+        """Pooled features of a batch of images.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, in_channels, height, width)
+            Images.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, 2 * n_filters)
+            Features.
+        """
         return self.layers(X)
