@@ -12,6 +12,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+from ._upstream import _approximate_mode
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -147,19 +150,74 @@ class HoldoutSplit:
     def indices(self, dataset):
         """Sorted row indices ``(train, valid)``; the same on every call."""
         strata = dataset.codes[:, -1].cpu().numpy()
+        counts = np.bincount(strata + 1)  # -1 (no finest label): a stratum too
+        counts = counts[counts > 0]
+        n_valid = int(np.ceil(self.fraction * len(strata)))
+        if self._can_stratify(counts, n_valid, len(strata)):
+            return stratified_holdout(strata, n_valid, self.random_state)
         train, valid = train_test_split(
             np.arange(len(dataset)),
             test_size=self.fraction,
             random_state=self.random_state,
-            stratify=strata if self._can_stratify(strata) else None,
         )
         return np.sort(train), np.sort(valid)
 
-    def _can_stratify(self, strata):
-        n_valid = int(np.ceil(self.fraction * len(strata)))
-        _, counts = np.unique(strata, return_counts=True)
+    @staticmethod
+    def _can_stratify(counts, n_valid, n_samples):
         return (
             counts.min() >= 2
             and n_valid >= len(counts)
-            and len(strata) - n_valid >= len(counts)
+            and n_samples - n_valid >= len(counts)
         )
+
+
+def stratified_holdout(strata, n_valid, random_state):
+    """Sorted ``(train, valid)`` row indices of a stratified split.
+
+    The split of scikit-learn's ``train_test_split(np.arange(n),
+    test_size=n_valid, stratify=strata, random_state=random_state)``, drawn
+    with the same random numbers in the same order, in linear time: its
+    per-row Python loop and sorts took ~0.3 s for a million rows, a third of
+    the host work of a GPU fit. Each stratum needs at least two rows and both
+    parts room for every stratum (:meth:`HoldoutSplit._can_stratify`).
+
+    Parameters
+    ----------
+    strata : ndarray of int of shape (n_samples,)
+        Stratum of each row, >= -1.
+    n_valid : int
+        Number of held-out rows.
+    random_state : int
+
+    Returns
+    -------
+    train, valid : ndarray of int
+        Sorted row indices.
+
+    Examples
+    --------
+    >>> strata = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> train, valid = stratified_holdout(strata, 2, random_state=0)
+    >>> strata[valid].tolist()
+    [0, 1]
+    """
+    # Rows grouped by stratum, in row order within each (a stable sort; on
+    # small integer codes numpy's radix sort, linear).
+    codes = strata + 1
+    counts = np.bincount(codes)
+    counts = counts[counts > 0]
+    dtype = np.uint16 if codes.max() < 2**16 else np.intp
+    by_stratum = np.argsort(codes.astype(dtype), kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # As StratifiedShuffleSplit: how many rows of each stratum go to each
+    # part, then one permutation per stratum, with the same generator.
+    rng = check_random_state(random_state)
+    n_train = len(strata) - n_valid
+    train_counts = _approximate_mode(counts, n_train, rng)
+    valid_counts = _approximate_mode(counts - train_counts, n_valid, rng)
+    train, valid = [], []
+    for start, count, n_tr, n_va in zip(starts, counts, train_counts, valid_counts):
+        rows = by_stratum[start + rng.permutation(count)]
+        train.append(rows[:n_tr])
+        valid.append(rows[n_tr : n_tr + n_va])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))

@@ -27,7 +27,9 @@ import torch
 # against the same kind of constraints and raises `InvalidParameterError` (a
 # ValueError and a TypeError); third-party packages such as imbalanced-learn
 # import them from the same private module. `_safe_indexing` selects rows of
-# arrays, sparse matrices, DataFrames and lists alike.
+# arrays, sparse matrices, DataFrames and lists alike. `_approximate_mode`
+# is how StratifiedShuffleSplit shares rows out between strata;
+# `_data.stratified_holdout` draws the same split without its per-row loop.
 from sklearn.base import _fit_context
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import (
@@ -36,12 +38,14 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.extmath import _approximate_mode
 from sklearn.utils.validation import _check_sample_weight
 
 __all__ = [
     "Interval",
     "InvalidParameterError",
     "StrOptions",
+    "_approximate_mode",
     "_check_sample_weight",
     "_fit_context",
     "_safe_indexing",

@@ -11,10 +11,12 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch import NeuralNet
 
 from mgclassifier import _upstream
+from mgclassifier._data import stratified_holdout
 from mgclassifier._net import MultiGranularityNet, _LossOnDevice
 
 
@@ -180,3 +182,25 @@ def test_validate_params_checks_function_arguments():
     with pytest.raises(_upstream.InvalidParameterError, match="'n' parameter"):
         function(0)
     assert issubclass(_upstream.InvalidParameterError, (ValueError, TypeError))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize(
+    ("n_samples", "n_strata", "fraction"),
+    [(40, 2, 0.1), (1000, 37, 0.2), (997, 5, 0.5)],
+)
+def test_approximate_mode_draws_scikit_learns_stratified_split(
+    seed, n_samples, n_strata, fraction
+):
+    # stratified_holdout replays StratifiedShuffleSplit's draws
+    # (_approximate_mode, then one permutation per stratum): the same rows.
+    rng = np.random.RandomState(seed)
+    strata = rng.randint(-1, n_strata - 1, n_samples)  # -1: no finest label
+    strata[: 2 * n_strata] = np.repeat(np.arange(-1, n_strata - 1), 2)
+    n_valid = int(np.ceil(fraction * n_samples))
+    train, valid = stratified_holdout(strata, n_valid, random_state=seed)
+    expected_train, expected_valid = train_test_split(
+        np.arange(n_samples), test_size=fraction, stratify=strata, random_state=seed
+    )
+    assert np.array_equal(valid, np.sort(expected_valid))
+    assert np.array_equal(train, np.sort(expected_train))
