@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import make_tree_data
+from _helpers import make_tree_data
 from sklearn.model_selection import GridSearchCV
 
 from mgclassifier import MultiGranularityClassifier

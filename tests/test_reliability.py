@@ -8,7 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-from conftest import make_tree_data, tiny_classifier
+from _helpers import (
+    assert_coherent,
+    assert_valid_paths,
+    make_tree_data,
+    tiny_classifier,
+)
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -30,11 +35,6 @@ def small_data(n_samples=40):
     return X, np.column_stack([coarse, fine])
 
 
-def assert_valid_paths(Y_pred, Y_train):
-    known = {tuple(row) for row in np.asarray(Y_train)}
-    assert {tuple(row) for row in np.asarray(Y_pred)} <= known
-
-
 def assert_proba_ok(clf, X):
     """Finite, rows summing to 1, coarse equal to the sum of its children."""
     probas = clf.predict_proba(X)
@@ -42,9 +42,7 @@ def assert_proba_ok(clf, X):
     for proba in probas:
         assert np.all(np.isfinite(proba))
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
-    for level, parent in enumerate(clf.hierarchy_.parents):
-        summed = probas[level + 1] @ np.eye(len(clf.classes_[level]))[parent]
-        np.testing.assert_allclose(probas[level], summed, atol=1e-5)
+    assert_coherent(probas, clf.hierarchy_.parents)
     return probas
 
 
