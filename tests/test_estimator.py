@@ -1,4 +1,19 @@
-"""MultiGranularityClassifier: the public contract of DESIGN.md."""
+"""MultiGranularityClassifier's public contract, tested here mostly on labels
+with one parent each (labels under several parents: test_taxonomies.py).
+
+- ``fit(X, Y)`` takes one label column per level, coarse to fine, or a 1-D
+  ``y`` for a flat classifier; it returns ``self`` and is repeatable.
+- ``predict`` returns, per sample, a root-to-leaf path seen in training: the
+  most probable whole path, so its finest label is the argmax of the finest
+  level's ``predict_proba``.
+- ``predict_proba`` returns one array per level, columns in ``classes_``
+  order, rows summing to 1, each coarse probability the sum of its
+  children's.
+- ``score`` is the finest-level accuracy.
+- scikit-learn conventions hold: ``clone``, ``set_params``, pipelines, grid
+  search and cross-validation; invalid parameters fail before training
+  (test_reliability.py); saved models load (test_persistence.py).
+"""
 
 import io
 import pickle
