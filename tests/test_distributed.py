@@ -14,6 +14,8 @@ from mgclassifier.metrics import average_precision_scorer, fine_accuracy_scorer
 joblib = pytest.importorskip("joblib")
 distributed = pytest.importorskip("distributed")
 
+pytestmark = pytest.mark.slow  # starts a two-process cluster: 15-20 s
+
 # accuracy moves in steps of 1/n; average precision is continuous, so it shows
 # any numerical difference between the two runs.
 SCORING = {"accuracy": fine_accuracy_scorer, "ap": average_precision_scorer}

@@ -236,6 +236,7 @@ def test_score_is_fine_level_accuracy(tree_data, small_clf):
     assert clf.score(X, Y) == np.mean(clf.predict(X)[:, -1] == Y[:, -1])
 
 
+@pytest.mark.slow  # two worker processes for the search
 def test_pipeline_gridsearch_and_cross_validation(tree_data):
     X, Y = tree_data
     clf = MultiGranularityClassifier(

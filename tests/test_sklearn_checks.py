@@ -1,9 +1,13 @@
 """scikit-learn's estimator checks, run on the estimator."""
 
+import pytest
 from _trunks import TableMLP
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mgclassifier import MultiGranularityClassifier
+
+# Each check is quick, but together they train a few hundred networks.
+pytestmark = pytest.mark.slow
 
 
 def _expected_failed_checks(estimator):
