@@ -14,7 +14,7 @@ from mgclassifier.metrics import average_precision_scorer, fine_accuracy_scorer
 joblib = pytest.importorskip("joblib")
 distributed = pytest.importorskip("distributed")
 
-pytestmark = pytest.mark.slow  # starts a two-process cluster: 15-20 s
+pytestmark = pytest.mark.slow  # a two-process cluster and two searches: 10-20 s
 
 # accuracy moves in steps of 1/n; average precision is continuous, so it shows
 # any numerical difference between the two runs.

@@ -6,7 +6,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mgclassifier import MultiGranularityClassifier
 
-# Each check is quick, but together they train a few hundred networks.
+# Each check takes under a second, but there are over a hundred of them.
 pytestmark = pytest.mark.slow
 
 
