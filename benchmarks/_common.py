@@ -1,6 +1,18 @@
-"""Helpers shared by the benchmark scripts: peers' node scores and tables."""
+"""Helpers shared by the benchmark scripts: peers' node scores, tables and
+the results files (markdown plus a JSON record of what produced it)."""
 
+import contextlib
+import io
+import json
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +26,13 @@ from mgclassifier.metrics import (
 
 # Metrics of a results row that are summarised as mean ± std over seeds.
 METRIC_KEYS = ("fit_s", "acc", "hf1", "auprc", "severity", "valid")
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+RESULTS = "benchmarks/results"
+"""Default ``--out`` of every benchmark that writes results."""
+
+# CPU flags that decide whether precision="auto" trains in bfloat16 on a CPU.
+BF16_FLAGS = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def set_threads(n_threads):
@@ -161,3 +180,156 @@ def format_table(rows, title=None):
             line += f" {row.get('n_runs', 1)} |"
         lines.append(line)
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------- results files
+def write_results(name, markdown, data=None, params=None, out=RESULTS):
+    """Write ``<out>/<name>.md`` and, beside it, ``<out>/<name>.json``.
+
+    The markdown is the report as printed. The JSON holds what produced it
+    (:func:`provenance`: command line, ``params``, commit, library versions,
+    CPU and GPU) and, under ``"results"``, ``data``: the measured numbers in
+    whatever structure the benchmark keeps them (numpy values become plain
+    numbers, NaN and infinities ``null``).
+
+    Returns the two paths.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    md_path, json_path = out / f"{name}.md", out / f"{name}.json"
+    record = {**provenance(params), "results": data}
+    md_path.write_text(markdown.rstrip("\n") + "\n")
+    json_path.write_text(json.dumps(_jsonable(record), indent=2) + "\n")
+    print(f"wrote {md_path} and {json_path}", file=sys.stderr)
+    return md_path, json_path
+
+
+def provenance(params=None):
+    """What a result depends on besides the code's inputs, as a dict.
+
+    The command line, the benchmark's ``params``, the commit checked out (and
+    whether tracked files outside ``benchmarks/results`` had uncommitted
+    changes), the versions of Python and the libraries, the CPU (model,
+    logical CPUs usable, the bfloat16 flags of ``BF16_FLAGS``, torch's CPU
+    capability and threads) and the GPU, if torch sees one.
+    """
+    import sklearn
+    import skorch
+    import torch
+
+    import mgclassifier
+
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "skorch": skorch.__version__,
+        "mgclassifier": mgclassifier.__version__,
+    }
+    for module in ("scipy", "hiclass"):  # when the benchmark used them
+        if module in sys.modules:
+            versions[module] = getattr(sys.modules[module], "__version__", None)
+    return {
+        "command": shlex.join(["python", *sys.argv]),
+        "params": params or {},
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git": _git_state(),
+        "versions": versions,
+        "cpu": _cpu_info(torch),
+        "gpu": _gpu_info(torch),
+    }
+
+
+def _git_state():
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=REPOSITORY, capture_output=True, text=True
+        )
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:  # not a git checkout (e.g. an unpacked archive)
+        return {"commit": None, "dirty": None}
+    # The results files a run rewrites do not make the checkout dirty.
+    changes = git(
+        "status", "--porcelain", "--untracked-files=no", "--", ":!benchmarks/results"
+    )
+    return {"commit": head.stdout.strip(), "dirty": bool(changes.stdout.strip())}
+
+
+def _cpu_info(torch):
+    model, flags = platform.processor() or platform.machine(), set()
+    with contextlib.suppress(OSError):  # /proc/cpuinfo: Linux only
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    info = {
+        "model": model,
+        "machine": platform.machine(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "bf16_flags": {flag: flag in flags for flag in BF16_FLAGS},
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        meminfo = Path("/proc/meminfo").read_text().split("\n", 1)[0]
+        info["memory_gib"] = round(int(meminfo.split()[1]) / 2**20, 1)  # kB
+    return info
+
+
+def _gpu_info(torch):
+    if not torch.cuda.is_available():
+        return None
+    return {
+        "names": [
+            torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+        ],
+        "cuda": torch.version.cuda,
+    }
+
+
+def _jsonable(value):
+    """``value`` with numpy types, tuples, sets and paths made JSON types."""
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+        return [_jsonable(item) for item in items]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)  # classes, estimators: their name is what is worth keeping
+
+
+@contextlib.contextmanager
+def tee_stdout():
+    """Print as usual and also collect what is printed; yields the buffer.
+
+    For the benchmarks whose report is what they print.
+    """
+    buffer, stdout = io.StringIO(), sys.stdout
+
+    class Tee(io.TextIOBase):
+        def write(self, text):
+            stdout.write(text)
+            return buffer.write(text)
+
+        def flush(self):
+            stdout.flush()
+
+    with contextlib.redirect_stdout(Tee()):
+        yield buffer

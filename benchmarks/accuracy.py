@@ -26,15 +26,17 @@ a. ImCLEF07A, bundled train/test split: ``MultiGranularityClassifier()``
    branch).
 b. Synthetic hierarchies from ``make_hierarchical_classification`` (one data
    set per seed, 5000 train / 2000 test samples, split stratified on the
-   leaf): a deep, narrow, imbalanced and noisy tree and a wide, shallow tree
-   with small class separation; ours against the flat ``MLPClassifier``.
+   leaf), the three shapes of ``SYNTHETIC``: a deep, narrow, imbalanced and
+   noisy tree; a wide, shallow tree with small class separation; a
+   mid-depth, skewed, noisy tree. Ours against the flat ``MLPClassifier``.
 c. Ablation on ImCLEF07A (first 3 seeds): the defaults, then each
    regulariser changed on its own relative to the defaults read from
    ``MultiGranularityClassifier().get_params()``.
 
-Tables go to stdout and ``<out>/accuracy.md``; a bar plot of the finest-level
+Tables go to stdout and ``<out>/accuracy.md``, every run's numbers and what
+produced them to ``<out>/accuracy.json``; a bar plot of the finest-level
 accuracy and AU(PRC) on ImCLEF07A to ``<out>/accuracy_imclef.png`` (with
-``--quick``: ``accuracy_quick.md`` and ``accuracy_imclef_quick.png``). The
+``--quick``: ``accuracy_quick.*`` and ``accuracy_imclef_quick.png``). The
 "valid paths" column is the fraction of predicted rows that are root-to-leaf
 paths of the training hierarchy.
 """
@@ -48,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import (
+    RESULTS,
     evaluate,
     fit_flat_leaf_model,
     fit_path_model,
@@ -55,6 +58,7 @@ from _common import (
     mean_std,
     set_threads,
     summarize,
+    write_results,
 )
 from hiclass import LocalClassifierPerParentNode
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -326,9 +330,7 @@ def ablation_variants(defaults, n_levels, n_epochs):
         )
     else:
         variants.append(("early_stopping: False -> True", {"early_stopping": True}))
-    schedule = level_weight_schedule_params(defaults, n_levels, n_epochs)
-    if schedule is not None:
-        variants.append(schedule)
+    variants.append(level_weight_schedule_params(defaults, n_levels, n_epochs))
     return variants
 
 
@@ -340,13 +342,12 @@ def _same(value, target):
 
 
 def level_weight_schedule_params(defaults, n_levels, n_epochs):
-    """``(label, params)`` of a B-CNN style level-weight schedule run, or None.
+    """``(label, params)`` of a B-CNN style level-weight schedule run.
 
     Coarse levels first, then equal weights, then the finest level, switching
-    at a third and two thirds of the defaults' mean number of epochs. Uses the
-    estimator's ``level_weight_schedule`` parameter (or a ``callbacks``
-    parameter with ``mgclassifier._callbacks.LevelWeightSchedule``); None when
-    it has neither.
+    at a third and two thirds of the defaults' mean number of epochs (the
+    estimator's ``level_weight_schedule`` parameter); with a schedule as the
+    default, the variant turns it off.
     """
     if defaults.get("level_weight_schedule") is not None:
         current = defaults["level_weight_schedule"]
@@ -360,13 +361,7 @@ def level_weight_schedule_params(defaults, n_levels, n_epochs):
         2 * third: [0.1] * (n_levels - 1) + [1.0],
     }
     label = f"level_weight_schedule: None -> {schedule!r}"
-    if "level_weight_schedule" in defaults:
-        return label, {"level_weight_schedule": schedule}
-    if "callbacks" in defaults:
-        from mgclassifier._callbacks import LevelWeightSchedule
-
-        return label, {"callbacks": [LevelWeightSchedule(schedule)]}
-    return None
+    return label, {"level_weight_schedule": schedule}
 
 
 def run_ablation(data, seeds, quick, default_runs=()):
@@ -382,20 +377,14 @@ def run_ablation(data, seeds, quick, default_runs=()):
         runs.append(fit_one("path", ours(seed, quick), data))
     n_epochs = int(round(np.mean([run["n_epochs"] for run in runs])))
     log(f"ablation defaults: mean n_epochs_ {n_epochs}")
-    rows = [summarize("defaults", runs)]
+    rows = [{**summarize("defaults", runs), "runs": runs}]
     for label, params in ablation_variants(defaults, n_levels, n_epochs):
         variant_runs = []
         for seed in seeds:
             variant_runs.append(fit_one("path", ours(seed, quick, **params), data))
         log(f"ablation {label}: fine acc {variant_runs[-1]['acc'][-1]:.3f}")
-        rows.append(summarize(label, variant_runs))
-    schedule_note = None
-    if level_weight_schedule_params(defaults, n_levels, n_epochs) is None:
-        schedule_note = (
-            "LevelWeightSchedule (mgclassifier/_callbacks.py) skipped: the "
-            "estimator has no parameter that takes a schedule or callbacks."
-        )
-    return rows, n_epochs, schedule_note
+        rows.append({**summarize(label, variant_runs), "runs": variant_runs})
+    return rows, n_epochs
 
 
 def format_ablation_table(rows, title):
@@ -463,7 +452,7 @@ def parse_args(argv=None):
         default=None,
         help="torch/BLAS threads (default: leave torch's default)",
     )
-    parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    parser.add_argument("--out", default=RESULTS, help="output folder")
     return parser.parse_args(argv)
 
 
@@ -473,11 +462,12 @@ def main(argv=None):
     seeds = list(range(1 if args.quick else args.seeds))
     mode = " (--quick: subsampled, <= 30 epochs)" if args.quick else ""
     start = time.perf_counter()
-    sections = []
+    sections, results = [], {}
 
     # a. ImCLEF07A
     imclef = load_imclef(args.quick)
     imclef_rows = run_methods(imclef_methods(args.quick), lambda s: imclef, seeds)
+    results["ImCLEF07A"] = imclef_rows
     sections.append(
         format_table(
             imclef_rows,
@@ -501,6 +491,7 @@ def main(argv=None):
             seeds,
             label=f"[{shape}] ",
         )
+        results[shape] = rows
         n_train, n_test = (1500, 600) if args.quick else (5000, 2000)
         sections.append(
             format_table(
@@ -515,21 +506,18 @@ def main(argv=None):
 
     # c. ablation
     ablation_seeds = seeds[:N_ABLATION_SEEDS]
-    rows, n_epochs, note = run_ablation(
+    rows, n_epochs = run_ablation(
         imclef, ablation_seeds, args.quick, default_runs=imclef_rows[0]["runs"]
     )
+    results["ablation"] = rows
     title = (
         f"### Ablation on ImCLEF07A{mode}, seeds {ablation_seeds}: each change "
         f"alone, relative to MultiGranularityClassifier() defaults"
     )
     sections.append(format_ablation_table(rows, title))
-    if note:
-        sections[-1] += "\n\n" + note
     print(sections[-1] + "\n", flush=True)
 
     # d. save
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     wall = time.perf_counter() - start
     threads = args.threads if args.threads else torch.get_num_threads()
     header = (
@@ -539,11 +527,27 @@ def main(argv=None):
         f"{threads} torch thread(s), total wall time {wall / 60:.1f} min.\n"
     )
     suffix = "_quick" if args.quick else ""
-    table_path = out / f"accuracy{suffix}.md"
-    plot_path = out / f"accuracy_imclef{suffix}.png"
-    table_path.write_text(header + "\n" + "\n\n".join(sections) + "\n")
+    params = {
+        **vars(args),
+        "seeds": seeds,
+        "ablation_seeds": ablation_seeds,
+        "torch_threads": threads,
+        "synthetic": SYNTHETIC,
+        "synthetic_features": SYNTHETIC_FEATURES,
+        "quick_epochs": QUICK_EPOCHS if args.quick else None,
+        "quick_imclef_train": QUICK_IMCLEF_TRAIN if args.quick else None,
+    }
+    results["wall_s"] = wall
+    write_results(
+        f"accuracy{suffix}",
+        header + "\n" + "\n\n".join(sections),
+        results,
+        params,
+        args.out,
+    )
+    plot_path = Path(args.out) / f"accuracy_imclef{suffix}.png"
     plot_imclef(imclef_rows, plot_path)
-    print(f"wall time {wall / 60:.1f} min; wrote {table_path} and {plot_path}")
+    print(f"wall time {wall / 60:.1f} min; plot {plot_path}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Run with::
 
-    python benchmarks/calibration.py --threads 1 --out benchmarks/results
+    python benchmarks/calibration.py --threads 1
 
 Part 1 fits, on the ImCLEF07A training split, ``MultiGranularityClassifier``
 with ``calibrate=True`` (the default: one temperature fitted on the
@@ -28,6 +28,11 @@ Cost on one core of the 2-core machine: 3 fits on 10000 samples and 10 on
 5000, about 6 minutes.
 
 ``--quick`` is a smoke run (2000 training samples, at most 20 epochs).
+
+The report goes to stdout and ``<out>/calibration.md`` (``--out``, default
+``benchmarks/results``), the numbers and what produced them to
+``<out>/calibration.json``, the reliability diagrams to
+``<out>/calibration_imclef.png`` (``calibration_quick.*`` with ``--quick``).
 """
 
 import argparse
@@ -35,7 +40,7 @@ import pathlib
 import time
 
 import numpy as np
-from _common import flat_level_proba, set_threads
+from _common import RESULTS, flat_level_proba, set_threads, write_results
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neural_network import MLPClassifier
 
@@ -147,6 +152,7 @@ def threshold_rows(data, model):
     """GridSearchCV over min_path_probability; test hF1 tuned vs full path.
 
     ``model`` is the fitted ``calibrate=True`` model of part 1: the refit.
+    Returns the markdown and the numbers.
     """
     search = GridSearchCV(
         MultiGranularityClassifier(**model.get_params()),
@@ -159,6 +165,7 @@ def threshold_rows(data, model):
     search.fit(data.X_train, data.y_train)
     seconds = time.perf_counter() - start
     best = search.best_params_["min_path_probability"]
+    numbers = {"cv": [], "test": []}
     lines = [
         "| min_path_probability | CV hier. F1 (2-fold, training split) |",
         "|---|---:|",
@@ -169,6 +176,13 @@ def threshold_rows(data, model):
         search.cv_results_["std_test_score"],
     ):
         lines.append(f"| {params['min_path_probability']} | {mean:.4f} ± {std:.4f} |")
+        numbers["cv"].append(
+            {
+                "min_path_probability": params["min_path_probability"],
+                "hf1": mean,
+                "hf1_std": std,
+            }
+        )
     lines += [
         "",
         "| test split, one refitted model | hier. P | hier. R | hier. F1 "
@@ -181,13 +195,23 @@ def threshold_rows(data, model):
         cut = np.mean([row[-1] is None for row in Y_pred])
         label = "full path (None)" if threshold is None else f"tuned ({threshold})"
         lines.append(f"| {label} | {hp:.4f} | {hr:.4f} | {hf:.4f} | {cut:.3f} |")
+        numbers["test"].append(
+            {
+                "min_path_probability": threshold,
+                "hp": hp,
+                "hr": hr,
+                "hf1": hf,
+                "cut_short": cut,
+            }
+        )
     lines.append("")
     model.set_params(min_path_probability=None)
     lines.append(
         f"GridSearchCV: {len(THRESHOLDS)} candidates x 2 folds, {seconds:.0f} s; "
         f"best min_path_probability = {best}."
     )
-    return "\n".join(lines)
+    numbers.update(best=best, search_s=seconds)
+    return "\n".join(lines), numbers
 
 
 def main(threads=None, out=None, quick=False, random_state=0):
@@ -200,6 +224,7 @@ def main(threads=None, out=None, quick=False, random_state=0):
         data.X_train, data.y_train = data.X_train[subset], data.y_train[subset]
         max_epochs = 20
     rows = calibration_rows(data, random_state, max_epochs)
+    threshold_text, thresholds = threshold_rows(data, rows[0]["model"])
     text = [
         f"## Calibration on the ImCLEF07A test split ({len(data.y_test)} samples)",
         "",
@@ -212,24 +237,40 @@ def main(threads=None, out=None, quick=False, random_state=0):
         "",
         "## min_path_probability tuned by GridSearchCV (hierarchical F1)",
         "",
-        threshold_rows(data, rows[0]["model"]),
+        threshold_text,
         "",
         f"Total {time.perf_counter() - start:.0f} s, threads={threads}.",
     ]
     report = "\n".join(text)
     print(report)
     if out is not None:
-        out = pathlib.Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "calibration.md").write_text(report + "\n")
-        save_reliability(rows, data, out / "calibration_imclef.png")
+        name = "calibration_quick" if quick else "calibration"
+        numbers = {
+            "calibration": [
+                {key: row[key] for key in ("method", "fit_s", "note", *METRICS)}
+                for row in rows
+            ],
+            "min_path_probability": thresholds,
+        }
+        params = {
+            "threads": threads,
+            "quick": quick,
+            "random_state": random_state,
+            "max_epochs": max_epochs,
+            "n_bins": N_BINS,
+            "thresholds": THRESHOLDS,
+            "estimator": rows[0]["params"],
+        }
+        write_results(name, report, numbers, params, out)
+        plot = pathlib.Path(out) / f"calibration_imclef{'_quick' if quick else ''}.png"
+        save_reliability(rows, data, plot)
     return report
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", default=None, help="folder for the .md and .png")
+    parser.add_argument("--out", default=RESULTS, help="folder for the results")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args()

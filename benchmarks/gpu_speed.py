@@ -32,6 +32,11 @@ per-sample data path takes most of it)::
 It exits with a message when CUDA is not available. ``--device cpu`` runs the
 same code on the CPU, only to smoke-test the script with a small
 ``--n-samples``.
+
+The report goes to stdout and ``<out>/gpu_speed.md`` (``--out``, default
+``benchmarks/results``), the numbers and what produced them (the card
+included) to ``<out>/gpu_speed.json``; a ``--device cpu`` smoke test writes
+``gpu_speed_quick.*``.
 """
 
 import argparse
@@ -40,6 +45,7 @@ import sys
 import time
 
 import torch
+from _common import RESULTS, tee_stdout, write_results
 from _speed_common import (
     HAND_LOOP_OBJECTIVE,
     fit_skorch_peer,
@@ -138,6 +144,7 @@ def main(argv=None):
         help="print where the time of the end-to-end default fit goes (cProfile)",
     )
     parser.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=RESULTS, help="output folder")
     args = parser.parse_args(argv)
 
     device = torch.device(args.device)
@@ -149,6 +156,14 @@ def main(argv=None):
             f"GPU and a CUDA build of torch; benchmarks/speed.py is the CPU "
             f"benchmark."
         )
+    with tee_stdout() as printed:
+        numbers = run(args, device)
+    name = "gpu_speed" if device.type == "cuda" else "gpu_speed_quick"
+    write_results(name, printed.getvalue(), numbers, vars(args), args.out)
+
+
+def run(args, device):
+    """Print the report; return the numbers."""
     if device.type == "cuda":
         card = torch.cuda.get_device_name(device)
     else:
@@ -252,8 +267,12 @@ def main(argv=None):
         f"default loss / plain loss steady-state throughput: "
         f"**{default_loss['steady'] / estimator['steady']:.2f}**"
     )
+    numbers = {"card": card, "training": results}
     if args.whole_fit_epochs:
-        whole_fit_section(X, Y, args.whole_fit_epochs, device, card, args.profile)
+        numbers["whole_fit"] = whole_fit_section(
+            X, Y, args.whole_fit_epochs, device, card, args.profile
+        )
+    return numbers
 
 
 def timed(sync_device, function, *args, **kwargs):
@@ -274,7 +293,8 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
     this benchmark, given numpy arrays; against the hand-written loop's whole
     run from numpy arrays (host-to-device copy and standardisation included).
     Rates are n_samples x epochs / wall time for both: every row is seen once
-    per epoch (the estimator trains on 90% and validates on 10%).
+    per epoch (the estimator trains on 90% and validates on 10%). Prints the
+    tables; returns the numbers.
     """
     n = len(X)
     calibration = []
@@ -286,7 +306,7 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
         return value
 
     MultiGranularityClassifier._fit_temperature = timed_temperature
-    rows, fits = [], {}
+    rows, fits, numbers = [], {}, {}
     try:
         for precision in ("auto", "float32"):
             model = MultiGranularityClassifier(
@@ -301,6 +321,13 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
             calibration.clear()
             wall, model = timed(device, model.set_params(max_epochs=epochs).fit, X, Y)
             fits[precision] = model
+            numbers[f"estimator defaults, precision={precision!r}"] = {
+                "precision_used": model.precision_,
+                "fit_s": wall,
+                "epochs_s": sum(model.history_[:, "dur"]),
+                "n_epochs": model.n_epochs_,
+                "calibration_s": sum(calibration),
+            }
             rows.append(
                 [
                     f"estimator defaults, precision={precision!r} ({model.precision_})",
@@ -349,6 +376,9 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
         f"predict_proba of {len(rows)} rows: median {statistics.median(seconds):.3f} s "
         f"(target <= 0.1); predict: {statistics.median(predict):.3f} s"
     )
+    numbers["hand-written loop from numpy"] = {"fit_s": hand_wall}
+    numbers["predict_proba_s"] = {"rows": len(rows), "times": seconds}
+    numbers["predict_s"] = {"rows": len(rows), "times": predict}
     if profile:
         import cProfile
         import pstats

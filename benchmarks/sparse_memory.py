@@ -8,6 +8,10 @@ sparse all the way: densified it would need 20,000 x 200,000 x 4 bytes = 16 GB.
 Prints the process's peak RSS (target: under 2 GB) and the test accuracy.
 
 Run: ``python benchmarks/sparse_memory.py [--n-docs 20000] [--n-features 200000]``
+(``--quick``: 2,000 documents and 20,000 features, a smoke run). The table
+goes to stdout and ``<out>/sparse_memory.md`` (``--out``, default
+``benchmarks/results``), the numbers and what produced them to
+``<out>/sparse_memory.json`` (``sparse_memory_quick.*`` with ``--quick``).
 """
 
 import argparse
@@ -15,6 +19,7 @@ import resource
 import time
 
 import numpy as np
+from _common import RESULTS, write_results
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -54,7 +59,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-docs", type=int, default=20_000)
     parser.add_argument("--n-features", type=int, default=200_000)
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 2,000 x 20,000"
+    )
+    parser.add_argument("--out", default=RESULTS, help="output folder")
     args = parser.parse_args()
+    if args.quick:
+        args.n_docs, args.n_features = 2_000, 20_000
 
     docs, Y = make_corpus(args.n_docs, vocabulary=args.n_features)
     docs_train, docs_test, Y_train, Y_test = train_test_split(
@@ -71,16 +82,29 @@ def main():
     accuracy = accuracy_per_level(Y_test, pipe.predict(docs_test))
     X = pipe[0].transform(docs_train)
     dense_gb = X.shape[0] * X.shape[1] * 4 / 1e9
-    print(
-        "| n_docs | n_features | nnz | dense would need | peak RSS before fit | "
-        "peak RSS | fit s | test acc per level |"
+    peak = peak_rss_mb()
+    table = "\n".join(
+        [
+            "| n_docs | n_features | nnz | dense would need | peak RSS before fit | "
+            "peak RSS | fit s | test acc per level |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|",
+            f"| {args.n_docs} | {X.shape[1]} | {X.nnz} | {dense_gb:.1f} GB | "
+            f"{before:.0f} MB | {peak:.0f} MB | {fit_s:.1f} | "
+            f"{'/'.join(f'{a:.3f}' for a in accuracy)} |",
+        ]
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|")
-    print(
-        f"| {args.n_docs} | {X.shape[1]} | {X.nnz} | {dense_gb:.1f} GB | "
-        f"{before:.0f} MB | {peak_rss_mb():.0f} MB | {fit_s:.1f} | "
-        f"{'/'.join(f'{a:.3f}' for a in accuracy)} |"
-    )
+    print(table)
+    numbers = {
+        "n_features_seen": X.shape[1],
+        "nnz": X.nnz,
+        "dense_gb": dense_gb,
+        "peak_rss_before_fit_mb": before,
+        "peak_rss_mb": peak,
+        "fit_s": fit_s,
+        "test_accuracy_per_level": accuracy,
+    }
+    name = "sparse_memory_quick" if args.quick else "sparse_memory"
+    write_results(name, table, numbers, vars(args), args.out)
 
 
 if __name__ == "__main__":

@@ -32,13 +32,15 @@ printed as markdown tables of absolute numbers and ratios:
 4. **Scaling**: fit time (2 epochs, trunk (256,), batch 1024, 10/100/1000
    classes) for 10k, 100k and 1M rows x 128 features, estimator and hand
    loop; the log-log plot ``fit_time_vs_n_samples.png`` is written to
-   ``--out``.
+   ``--out`` (``fit_time_vs_n_samples_quick.png`` with ``--quick``).
 
 ``--quick`` shrinks the work (fewer latency repetitions in 2, 100k rows in
 3, 10k/30k/100k rows in 4); part 1 is the same. ``--threads N`` limits torch
 and BLAS threads (use 1 on a busy machine: multi-threaded torch then waits on
 descheduled threads and every timing becomes noise). The tables are also written to
-``<out>/speed.md``.
+``<out>/speed.md``, the numbers and what produced them to ``<out>/speed.json``
+(``speed_quick.*`` with ``--quick``; ``--out`` defaults to
+``benchmarks/results``).
 
 Run it on an otherwise idle machine::
 
@@ -62,6 +64,7 @@ import warnings
 
 import numpy as np
 import torch
+from _common import RESULTS, write_results
 from _speed_common import (
     HAND_LOOP_OBJECTIVE,
     fit_skorch_peer,
@@ -141,7 +144,13 @@ def bench_calibration(config):
         MultiGranularityClassifier._fit_temperature = original
     share = (seconds[True] - seconds[False]) / seconds[True]
     temperature_share = float(rows[0][2]) / seconds[True]
-    return "\n".join(
+    numbers = {
+        "n_samples": n,
+        "fit_s": {"calibrate=True": seconds[True], "calibrate=False": seconds[False]},
+        "temperature_fit_s": float(rows[0][2]),
+        "temperature_share": temperature_share,
+    }
+    text = "\n".join(
         [
             f"## Calibration cost ({n} x {BIG_FEATURES}, levels {BIG_LEVELS}, trunk "
             f"{SCALING_TRUNK}, {SCALING_EPOCHS} epochs, batch {SCALING_BATCH}, "
@@ -155,6 +164,7 @@ def bench_calibration(config):
             f"included)",
         ]
     )
+    return text, numbers
 
 
 # ------------------------------------------------------------------ 1. fit
@@ -208,7 +218,10 @@ FIT_METHODS = {
 
 
 def bench_fit(config):
-    """Best-of-n seconds per epoch of every method; returns the fitted models."""
+    """Best-of-n seconds per epoch of every method.
+
+    Returns the markdown, the numbers, the fitted models and the data.
+    """
     X, Y = make_data(**FIT_DATA)
     epochs, repeats = config["fit_epochs"], config["fit_repeats"]
     for fit in FIT_METHODS.values():  # warm-up: one tiny fit each
@@ -261,7 +274,12 @@ def bench_fit(config):
             "estimator / MLPClassifier", estimator / best["sklearn MLPClassifier"], 0.6
         ),
     ]
-    return "\n".join(lines), models, X
+    numbers = {
+        "seconds_per_epoch": seconds,
+        "best": best,
+        "estimator_history_median_dur": statistics.median(dur),
+    }
+    return "\n".join(lines), numbers, models, X
 
 
 def _target(label, value, limit):
@@ -271,7 +289,7 @@ def _target(label, value, limit):
 
 # -------------------------------------------------------------- 2. latency
 def bench_latency(config, models, X):
-    """Median predict_proba latency for 1 and 1000 rows."""
+    """Median predict_proba latency for 1 and 1000 rows: markdown, numbers."""
     hand_model, mean, scale = models["hand-written torch loop"]
 
     def bare_forward(rows):
@@ -332,7 +350,10 @@ def bench_latency(config, models, X):
             "estimator / MLPClassifier, 1000 rows", estimator[1000] / mlp[1000], 1.0
         ),
     ]
-    return "\n".join(lines)
+    numbers = {
+        f"{name}, {size} rows": seconds for (name, size), seconds in median.items()
+    }
+    return "\n".join(lines), {"median_seconds": numbers}
 
 
 # --------------------------------------------------------------- 3. memory
@@ -387,8 +408,7 @@ def memory_child(method, n_samples):
 
 def bench_memory(config, threads=None):
     n = config["memory_rows"]
-    rows = []
-    ratio = {}
+    rows, ratio, results = [], {}, {}
     for method, label in [
         ("estimator", "MultiGranularityClassifier"),
         ("hand", "hand-written torch loop"),
@@ -403,6 +423,7 @@ def bench_memory(config, threads=None):
         result = json.loads(out.strip().splitlines()[-1])
         added = max(result["sampled"], result["maxrss"] or 0)
         ratio[method] = added / result["x_nbytes"]
+        results[label] = result
         rows.append(
             [
                 label,
@@ -444,11 +465,11 @@ def bench_memory(config, threads=None):
         "",
         _target("estimator peak added memory ÷ X.nbytes", ratio["estimator"], 2.0),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines), {"n_samples": n, "ratio": ratio, "bytes": results}
 
 
 # -------------------------------------------------------------- 4. scaling
-def bench_scaling(config, out_dir):
+def bench_scaling(config, out_dir, suffix=""):
     sizes = config["scaling_rows"]
     X, Y = make_data(max(sizes), BIG_FEATURES, BIG_LEVELS)
     methods = {
@@ -476,7 +497,7 @@ def bench_scaling(config, out_dir):
                 f"{est / hand:.2f}",
             ]
         )
-    path = os.path.join(out_dir, "fit_time_vs_n_samples.png")
+    path = os.path.join(out_dir, f"fit_time_vs_n_samples{suffix}.png")
     _plot_scaling(sizes, seconds, path)
     lines = [
         f"## 4. Fit time against n_samples (CPU, x {BIG_FEATURES} features, "
@@ -497,7 +518,7 @@ def bench_scaling(config, out_dir):
         "",
         f"Plot: `{path}`",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines), {"n_samples": sizes, "fit_s": seconds}
 
 
 def _plot_scaling(sizes, seconds, path):
@@ -528,7 +549,7 @@ def _plot_scaling(sizes, seconds, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    parser.add_argument("--out", default=RESULTS, help="output folder")
     parser.add_argument(
         "--threads",
         type=int,
@@ -547,33 +568,35 @@ def main(argv=None):
         memory_child(args.memory_child[0], int(args.memory_child[1]))
         return
     config = QUICK if args.quick else FULL
+    suffix = "_quick" if args.quick else ""
     os.makedirs(args.out, exist_ok=True)
+    load = os.getloadavg()
     header = (
         f"# mgclassifier CPU speed benchmark{' (--quick)' if args.quick else ''}\n\n"
         f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+        f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at start"
     )
-    if os.getloadavg()[0] > max(0.5, 0.1 * (os.cpu_count() or 1)):
+    if load[0] > max(0.5, 0.1 * (os.cpu_count() or 1)):
         header += (
             "\n\n**Warning**: the machine was busy when this started; on a busy "
             "machine multi-threaded torch waits on descheduled threads and every "
             "timing below can be several times too slow (try `--threads 1`)."
         )
     print(header + "\n", flush=True)
-    sections = [header]
-    fit_table, models, X = bench_fit(config)
-    for section in (
-        lambda: fit_table,
-        lambda: bench_latency(config, models, X),
-        lambda: bench_memory(config, args.threads),
-        lambda: bench_scaling(config, args.out),
-        lambda: bench_calibration(config),
+    sections, numbers = [header], {}
+    fit_table, fit_numbers, models, X = bench_fit(config)
+    for name, section in (
+        ("fit", lambda: (fit_table, fit_numbers)),
+        ("latency", lambda: bench_latency(config, models, X)),
+        ("memory", lambda: bench_memory(config, args.threads)),
+        ("scaling", lambda: bench_scaling(config, args.out, suffix)),
+        ("calibration", lambda: bench_calibration(config)),
     ):
-        text = section()
+        text, numbers[name] = section()
         print(text + "\n", flush=True)
         sections.append(text)
-    with open(os.path.join(args.out, "speed.md"), "w") as f:
-        f.write("\n\n".join(sections) + "\n")
+    params = {**vars(args), "config": config, "load_average_at_start": load}
+    write_results(f"speed{suffix}", "\n\n".join(sections), numbers, params, args.out)
 
 
 if __name__ == "__main__":

@@ -27,15 +27,17 @@ of ``accuracy.py`` (5000 train / 2000 test rows, one data set per seed). The
 table gives the whole-fit seconds, finest-level accuracy and AU(PRC) (mean ±
 std over seeds) and the fit time relative to MLPClassifier's in the same run;
 a plot of fine accuracy against fit time per method goes to
-``<out>/time_to_accuracy.png``.
+``<out>/time_to_accuracy.png``, the tables to ``<out>/time_to_accuracy.md``
+and every run's numbers with what produced them to
+``<out>/time_to_accuracy.json`` (``--quick`` and ``--imclef-only`` add
+``_quick`` and ``_imclef`` to the names).
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
-from _common import format_table, set_threads
+from _common import RESULTS, format_table, set_threads, write_results
 from accuracy import (
     SYNTHETIC,
     EncodedSkorchMLP,
@@ -64,7 +66,7 @@ PREVIOUS_DEFAULTS = dict(
     coarse_decoding_weight=0.0,
     precision="float32",
 )
-"""The defaults before the time-to-model work (mgclassifier 0.1.0)."""
+"""The defaults before the time-to-model work (CHANGELOG.md)."""
 
 
 def methods(quick, with_previous):
@@ -166,7 +168,7 @@ def main(argv=None):
     parser.add_argument(
         "--imclef-only", action="store_true", help="skip the synthetic hierarchies"
     )
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     _limits = set_threads(args.threads)  # noqa: F841  (keeps the limit active)
     seeds = list(range(1 if args.quick else args.seeds))
@@ -188,14 +190,16 @@ def main(argv=None):
         report.append(ratio_lines(rows) + "\n")
     text = "\n".join(report)
     print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     suffix = ("_quick" if args.quick else "") + ("_imclef" if args.imclef_only else "")
-    (out / f"time_to_accuracy{suffix}.md").write_text(text + "\n")
-    plot(results, out / f"time_to_accuracy{suffix}.png")
-    print(
-        f"\nSaved {out / f'time_to_accuracy{suffix}.md'} and the plot.", file=sys.stderr
-    )
+    params = {
+        **vars(args),
+        "seeds": seeds,
+        "synthetic": {} if args.imclef_only else SYNTHETIC,
+        "previous_defaults": PREVIOUS_DEFAULTS,
+        "quick_epochs": QUICK_EPOCHS if args.quick else None,
+    }
+    write_results(f"time_to_accuracy{suffix}", text, results, params, args.out)
+    plot(results, Path(args.out) / f"time_to_accuracy{suffix}.png")
 
 
 if __name__ == "__main__":

@@ -29,17 +29,26 @@ Three comparisons, each over ``--seeds`` values of ``random_state`` (0, 1,
    the default MLP trunk on the 64 flattened pixels; the CNN also with
    ``max_epochs=80`` (it used all 40 epochs).
 
-Prints markdown tables and writes them to ``benchmarks/results/trunks.md``.
+Prints markdown tables and writes them to ``<out>/trunks.md`` (``--out``,
+default ``benchmarks/results``), every run's numbers and what produced them
+to ``<out>/trunks.json`` (``trunks_quick.*`` with ``--quick``).
 """
 
 import argparse
-import pathlib
 import platform
 import time
 
 import numpy as np
 import torch
-from _common import evaluate, fit_path_model, format_table, set_threads, summarize
+from _common import (
+    RESULTS,
+    evaluate,
+    fit_path_model,
+    format_table,
+    set_threads,
+    summarize,
+    write_results,
+)
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -84,7 +93,7 @@ def run(methods, X_train, Y_train, X_test, Y_test, seeds, flatten=()):
         summary = summarize(name, runs)
         epochs = [r["epochs"] for r in runs]
         summary["method"] = f"{name} ({np.mean(epochs):.0f} epochs)"
-        rows.append(summary)
+        rows.append({**summary, "runs": runs})
     return rows
 
 
@@ -93,6 +102,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=RESULTS, help="output folder")
     args = parser.parse_args()
     limiter = set_threads(args.threads)  # noqa: F841 (kept alive)
     seeds = range(1 if args.quick else args.seeds)
@@ -109,7 +119,7 @@ def main():
             random_state=seed, **{**extra, **params}
         )
 
-    tables = []
+    tables, results = [], {}
     print("1. ImCLEF07A: residual MLP trunk vs the default trunk", flush=True)
     rows = run(
         [
@@ -130,6 +140,7 @@ def main():
         seeds,
     )
     tables.append(format_table(rows, "**ImCLEF07A: trunks** (test split)"))
+    results["ImCLEF07A: trunks"] = rows
 
     print("2. ImCLEF07A: heads at different depths", flush=True)
     rows = run(
@@ -160,6 +171,7 @@ def main():
         seeds,
     )
     tables.append(format_table(rows, "**ImCLEF07A: heads at depths** (test split)"))
+    results["ImCLEF07A: heads at depths"] = rows
 
     print("3. digits: small CNN vs MLP on the flattened pixels", flush=True)
     Xd_train, Xd_test, Yd_train, Yd_test = digits_data()
@@ -184,6 +196,7 @@ def main():
             rows, "**digits (8x8), loop/stroke/curve -> digit** (30% test split)"
         )
     )
+    results["digits"] = rows
 
     minutes = (time.perf_counter() - start) / 60
     header = (
@@ -194,9 +207,10 @@ def main():
     )
     text = "\n\n".join([header, *tables]) + "\n"
     print(text)
-    if not args.quick:
-        out = pathlib.Path(__file__).parent / "results" / "trunks.md"
-        out.write_text(text)
+    params = {**vars(args), "seeds": list(seeds), "quick_params": extra}
+    results["wall_s"] = minutes * 60
+    name = "trunks_quick" if args.quick else "trunks"
+    write_results(name, text, results, params, args.out)
 
 
 if __name__ == "__main__":

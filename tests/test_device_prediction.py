@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_tree_data, tiny_classifier
+from _helpers import make_tree_data, tiny_classifier
 from scipy.special import log_softmax
 
 from mgclassifier._calibration import fit_temperature

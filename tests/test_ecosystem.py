@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import tiny_classifier as tiny
+from _helpers import tiny_classifier as tiny
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_tree_data, sub_codes, tiny_classifier
+from _helpers import make_tree_data, sub_codes, tiny_classifier
 from sklearn.model_selection import GridSearchCV, KFold
 
 from mgclassifier._hierarchy import is_missing_label

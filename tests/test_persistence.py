@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.serialization
-from conftest import make_tree_data, sub_codes, tiny_classifier
+from _helpers import make_tree_data, sub_codes, tiny_classifier
 from skorch.exceptions import DeviceWarning
 
 from mgclassifier import MultiGranularityClassifier

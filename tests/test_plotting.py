@@ -9,7 +9,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from conftest import make_tree_data  # noqa: E402
+from _helpers import make_tree_data  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from mgclassifier import MultiGranularityClassifier  # noqa: E402

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import tiny_classifier
+from _helpers import tiny_classifier
 from sklearn.utils._param_validation import InvalidParameterError
 
 from mgclassifier import _precision

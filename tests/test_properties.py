@@ -8,6 +8,7 @@ every parent). Every leaf occurs at least once in the training labels.
 """
 
 import numpy as np
+from _helpers import assert_coherent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,12 +52,6 @@ def label_matrices(draw, max_depth=4):
             label = dict(zip(nodes, values))
             Y[:, level] = [label[paths[r][: level + 1]] for r in rows]
     return Y
-
-
-def assert_coherent(probas, parents):
-    for level, parent in enumerate(parents):
-        summed = probas[level + 1] @ np.eye(probas[level].shape[1])[parent]
-        np.testing.assert_allclose(probas[level], summed, atol=1e-5, rtol=0)
 
 
 def assert_label_sums(label_probas, node_probas, tree):

@@ -28,6 +28,7 @@ def test_readme_has_examples():
     )
 
 
+@pytest.mark.slow  # trains every model the README shows
 def test_readme_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples write model.skops and a PNG
     namespace = {"__name__": "readme"}

@@ -8,7 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-from conftest import make_tree_data, tiny_classifier
+from _helpers import (
+    assert_coherent,
+    assert_valid_paths,
+    make_tree_data,
+    tiny_classifier,
+)
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -30,11 +35,6 @@ def small_data(n_samples=40):
     return X, np.column_stack([coarse, fine])
 
 
-def assert_valid_paths(Y_pred, Y_train):
-    known = {tuple(row) for row in np.asarray(Y_train)}
-    assert {tuple(row) for row in np.asarray(Y_pred)} <= known
-
-
 def assert_proba_ok(clf, X):
     """Finite, rows summing to 1, coarse equal to the sum of its children."""
     probas = clf.predict_proba(X)
@@ -42,9 +42,7 @@ def assert_proba_ok(clf, X):
     for proba in probas:
         assert np.all(np.isfinite(proba))
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
-    for level, parent in enumerate(clf.hierarchy_.parents):
-        summed = probas[level + 1] @ np.eye(len(clf.classes_[level]))[parent]
-        np.testing.assert_allclose(probas[level], summed, atol=1e-5)
+    assert_coherent(probas, clf.hierarchy_.parents)
     return probas
 
 
@@ -286,6 +284,7 @@ BAD_INPUT = [
         "unexpected keyword argument 'foo'",
         id="constructor-unknown",
     ),
+    _param("activation", "swish", "'swish'"),
     _param("dropout", -0.1, r"-0\.1"),
     _param("validation_fraction", 1.0, r"1\.0"),
     _param("max_epochs", 0, "0"),
@@ -294,6 +293,7 @@ BAD_INPUT = [
     _param("patience", 0, "0"),
     _param("label_smoothing", 1.0, r"1\.0"),
     _param("alpha_l2", -1e-4, r"-0\.0001"),
+    _param("weight_averaging", 1.0, r"1\.0"),
     _param("device", 3, "3"),
     _param("min_path_probability", 1.5, r"1\.5"),
     _param("min_path_probability", -0.1, r"-0\.1"),

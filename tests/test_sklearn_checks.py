@@ -1,9 +1,13 @@
 """scikit-learn's estimator checks, run on the estimator."""
 
+import pytest
 from _trunks import TableMLP
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mgclassifier import MultiGranularityClassifier
+
+# Each check takes under a second, but there are over a hundred of them.
+pytestmark = pytest.mark.slow
 
 
 def _expected_failed_checks(estimator):

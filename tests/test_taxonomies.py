@@ -12,7 +12,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_tree_data, sub_codes, tiny_classifier
+from _helpers import assert_coherent, make_tree_data, sub_codes, tiny_classifier
 from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import KFold, cross_validate
 
@@ -215,9 +215,7 @@ def test_label_under_three_parents_at_two_levels_with_partial_labels_and_pandas(
 
     nodes = clf.predict_node_proba(X)
     probas = clf.predict_proba(X)
-    for level, parent in enumerate(tree.parents):  # coherent node by node
-        summed = nodes[level + 1] @ np.eye(tree.n_nodes[level])[parent]
-        np.testing.assert_allclose(nodes[level], summed, atol=1e-6)
+    assert_coherent(nodes, tree.parents)  # node by node
     for level, (proba, node) in enumerate(zip(probas, nodes)):
         to_label = np.eye(len(clf.classes_[level]))[tree.label_index[level]]
         np.testing.assert_allclose(proba, node @ to_label, atol=1e-6)

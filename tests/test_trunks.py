@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from _helpers import assert_same_proba, make_tree_data, tiny_classifier
 from _trunks import Failing, ThreeOutputs, TokenBag, Unflattened
-from conftest import make_tree_data, tiny_classifier
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
@@ -23,11 +23,6 @@ sio = pytest.importorskip("skops.io")
 @pytest.fixture(scope="module")
 def data():
     return make_tree_data(n_samples=160)
-
-
-def assert_same_proba(a, b):
-    for pa, pb in zip(a, b, strict=True):
-        np.testing.assert_array_equal(pa, pb)
 
 
 def image_data(n=120, seed=0):

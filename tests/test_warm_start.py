@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import make_tree_data, tiny_classifier
+from _helpers import make_tree_data, tiny_classifier
 from sklearn.utils.class_weight import compute_class_weight
 
 from mgclassifier._module import FastDropout

@@ -1,0 +1,96 @@
+"""Data, model and assertion helpers shared by the test modules.
+
+A plain module (fixtures live in ``conftest.py``): the tests import these by
+name, as ``from _helpers import make_tree_data``.
+"""
+
+import numpy as np
+
+
+def make_tree_data(n_samples=300, n_features=6, branching=(3, 2), seed=0):
+    """Gaussian clusters laid out as a tree; labels are full paths ('1', '1/0').
+
+    Examples
+    --------
+    >>> X, Y = make_tree_data(n_samples=4, branching=(2, 3))
+    >>> X.shape, Y.shape
+    ((4, 6), (4, 2))
+    >>> all(fine.startswith(coarse + "/") for coarse, fine in Y)
+    True
+    """
+    rng = np.random.RandomState(seed)
+    n_leaves = int(np.prod(branching))
+    leaf = rng.randint(n_leaves, size=n_samples)
+    digits = np.array(np.unravel_index(leaf, branching)).T  # (n, depth)
+    centers = np.zeros((n_samples, n_features))
+    for level, width in enumerate(branching):
+        offsets = rng.normal(scale=3.0 / (level + 1), size=(width, n_features))
+        centers += offsets[digits[:, level]]
+    X = centers + rng.normal(size=(n_samples, n_features))
+    Y = np.empty(digits.shape, dtype=object)
+    for level in range(len(branching)):
+        Y[:, level] = ["/".join(map(str, row[: level + 1])) for row in digits]
+    return X, Y.astype(str)
+
+
+def sub_codes(Y):
+    """``make_tree_data`` labels cut to each level's own digit ('1/0' -> '0').
+
+    Numbered sub-codes: below the coarsest level every label sits under
+    every parent, so each label is several nodes of the tree.
+
+    Examples
+    --------
+    >>> sub_codes([["1", "1/0"], ["0", "0/0"]]).tolist()
+    [['1', '0'], ['0', '0']]
+    """
+    Y = np.asarray(Y, dtype=str)
+    return np.vectorize(lambda label: label.rsplit("/", 1)[-1])(Y)
+
+
+def tiny_classifier(**params):
+    """A MultiGranularityClassifier small enough to fit in well under a second
+    on ``make_tree_data``; ``params`` override the defaults."""
+    from mgclassifier import MultiGranularityClassifier
+
+    defaults = dict(
+        hidden_layer_sizes=(16,), max_epochs=15, batch_size=32, random_state=0
+    )
+    return MultiGranularityClassifier(**{**defaults, **params})
+
+
+def assert_valid_paths(Y_pred, Y_train):
+    """Every predicted row is a path that occurs in ``Y_train``."""
+    known = {tuple(row) for row in np.asarray(Y_train)}
+    assert {tuple(row) for row in np.asarray(Y_pred)} <= known
+
+
+def assert_coherent(probas, parents, atol=1e-6):
+    """Each node's probability is the sum of its children's, level by level.
+
+    ``probas`` holds one ``(n_samples, n_nodes)`` array per level, coarse to
+    fine; ``parents[level][j]`` is the column at ``level`` of the parent of
+    column ``j`` at ``level + 1`` (``LabelHierarchy.parents``). Node
+    probabilities (``predict_node_proba``) always qualify; ``predict_proba``
+    does when every label has one parent, so that labels are nodes.
+
+    Examples
+    --------
+    >>> coarse = np.array([[0.3, 0.7]])
+    >>> fine = np.array([[0.1, 0.2, 0.7]])
+    >>> assert_coherent([coarse, fine], [np.array([0, 0, 1])])
+    >>> assert_coherent([coarse, fine], [np.array([0, 1, 1])])
+    Traceback (most recent call last):
+    ...
+    AssertionError: ...
+    """
+    for level, parent in enumerate(parents):
+        fine = probas[level + 1]
+        summed = fine @ np.eye(probas[level].shape[1])[parent]
+        np.testing.assert_allclose(probas[level], summed, atol=atol, rtol=0)
+
+
+def assert_same_proba(a, b):
+    """Two ``predict_proba`` results (lists of per-level arrays) are equal."""
+    for pa, pb in zip(a, b, strict=True):
+        np.testing.assert_array_equal(pa, pb)
