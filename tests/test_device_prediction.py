@@ -11,8 +11,8 @@ from scipy.special import log_softmax
 from mgclassifier._calibration import fit_temperature
 from mgclassifier._device_prediction import level_proba
 from mgclassifier._device_prediction import path_logits as torch_path_logits
-from mgclassifier._prediction import path_logits, softmax_
 from mgclassifier._hierarchy import LabelHierarchy
+from mgclassifier._prediction import path_logits, softmax_
 
 
 def level_log_proba(logits, level_sizes, temperature=1.0):
