@@ -30,6 +30,7 @@ __all__ = ["to_onnx"]
 INPUT_NAME = "X"
 LABELS_NAME = "labels"
 _LEAF_NAME = "leaf_index"  # internal: the graph output the label table replaces
+_EXPORTER_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
 
 
 def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
@@ -222,14 +223,16 @@ def _proba_names(estimator):
 def _quiet_exporter():
     """Keep the exporter's notes that say nothing about this model off stderr.
 
-    Its logger lists optional torchvision ops it skips, torch internals raise
-    deprecation warnings, and a failed ``torch.export`` prints the partial
-    graph to stderr (the chained exception carries the cause). What else
-    reached stderr is written there after a successful export.
+    Its loggers list optional torchvision ops it skips and the graph
+    optimizer's passes it skips, torch internals raise deprecation warnings,
+    and a failed ``torch.export`` prints the partial graph to stderr (the
+    chained exception carries the cause). What else reached stderr is
+    written there after a successful export.
     """
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in _EXPORTER_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     captured = io.StringIO()
     try:
         with warnings.catch_warnings(), contextlib.redirect_stderr(captured):
@@ -237,7 +240,8 @@ def _quiet_exporter():
             warnings.simplefilter("ignore", DeprecationWarning)
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
     sys.stderr.write(captured.getvalue())
 
 

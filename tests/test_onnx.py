@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from _trunks import ValueBranch
+from _trunks import TokenBag, ValueBranch
 from conftest import sub_codes, tiny_classifier
 from sklearn.exceptions import NotFittedError
 
@@ -180,6 +180,17 @@ def test_image_trunk_needs_and_takes_example_rows():
         to_onnx(clf)  # the default example rows are a flat table
     model = to_onnx(clf, X_sample=images[:3])
     assert_matches(clf, model, images, X_onnx=images)
+
+
+def test_token_id_trunk_takes_int64_rows():
+    rng = np.random.RandomState(0)
+    fine = rng.randint(4, size=120)
+    tokens = (10 * fine[:, None] + rng.randint(10, size=(120, 7))).astype(np.int32)
+    Y = np.column_stack([np.where(fine < 2, "a", "b"), fine.astype(str)])
+    clf = tiny_classifier(module=TokenBag, max_epochs=2, precision="float32")
+    model = to_onnx(clf.fit(tokens, Y), X_sample=tokens[:2])
+    assert session(model).get_inputs()[0].type == "tensor(int64)"
+    assert_matches(clf, model, tokens, X_onnx=tokens.astype(np.int64))
 
 
 def test_trunk_that_cannot_be_exported_is_named(tree_data):
