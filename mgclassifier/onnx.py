@@ -180,14 +180,17 @@ def _sample_input(estimator, graph, X_sample):
     constant.
     """
     if X_sample is None:
-        X_sample = np.zeros((2, estimator.n_features_in_), dtype=np.float32)
-    if sp.issparse(X_sample):
+        # Not validated: a model fitted with feature names would warn about
+        # these nameless rows.
+        rows = np.zeros((2, estimator.n_features_in_), dtype=np.float32)
+    elif sp.issparse(X_sample):
         raise ValueError(
             "X_sample is a sparse matrix; the exported model takes dense rows "
             "(sparse input is out of scope for ONNX export): pass dense rows, "
             "e.g. X_sample.toarray()."
         )
-    rows = estimator._validate_for_prediction(X_sample)[:2]
+    else:
+        rows = estimator._validate_for_prediction(X_sample)[:2]
     if rows.shape[0] == 1:
         rows = np.concatenate([rows, rows])
     sample = torch.tensor(rows)  # a copy: validated rows may be read-only

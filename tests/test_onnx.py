@@ -2,6 +2,7 @@
 probabilities, for every kind of hierarchy, label type and trunk."""
 
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -113,16 +114,21 @@ def test_one_dimensional_integer_y(tree_data):
     assert outputs["labels"].ndim == 1 and outputs["labels"].dtype == np.int64
 
 
-def test_repeated_labels_and_level_names(tree_data):
+def test_repeated_labels_and_dataframes(tree_data):
     """Sub-codes repeat under every parent: one column per label, summed over
-    its nodes; a DataFrame's column names name the outputs."""
+    its nodes; a DataFrame's column names name the outputs, and feature names
+    raise no warning."""
     X, Y = tree_data
+    X = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     Y = pd.DataFrame(sub_codes(Y), columns=["group", "code"])
     clf = tiny_classifier(
         max_epochs=3, precision="float32", coarse_decoding_weight=0.0
     ).fit(X, Y)
     assert clf.hierarchy_.has_repeated_labels
-    outputs = assert_matches(clf, to_onnx(clf), X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = to_onnx(clf)
+    outputs = assert_matches(clf, model, X)
     assert list(outputs) == ["labels", "proba_group", "proba_code"]
     # predict_node_proba has more columns than predict_proba at level 1.
     assert outputs["proba_code"].shape[1] < clf.predict_node_proba(X)[1].shape[1]
