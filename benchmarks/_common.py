@@ -257,6 +257,13 @@ def _git_state():
     return {"commit": head.stdout.strip(), "dirty": bool(changes.stdout.strip())}
 
 
+def cpu_model_name():
+    """The CPU's model name (from /proc/cpuinfo on Linux), for report headers."""
+    import torch
+
+    return _cpu_info(torch)["model"]
+
+
 def _cpu_info(torch):
     model, flags = platform.processor() or platform.machine(), set()
     with contextlib.suppress(OSError):  # /proc/cpuinfo: Linux only

@@ -61,3 +61,18 @@ class TableMLP(nn.Module):
 
     def forward(self, X):
         return self.layers(X.float())
+
+
+class ValueBranch(nn.Module):
+    """Branches in Python on the value of a tensor (no static graph: cannot
+    be exported to ONNX)."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.linear = nn.Linear(n_features, 8)
+
+    def forward(self, X):
+        h = self.linear(X)
+        if h.mean() > 0:
+            return torch.relu(h)
+        return h

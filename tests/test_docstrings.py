@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "mgclassifier",
     "mgclassifier.datasets",
     "mgclassifier.metrics",
+    "mgclassifier.onnx",
     "mgclassifier.plotting",
     "mgclassifier.trunks",
 ]
