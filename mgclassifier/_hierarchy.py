@@ -41,6 +41,7 @@ def is_missing_label(value):
 def _check_level_column(column, level):
     """Validate one column of ``Y`` and return (labels, missing mask)."""
     column = np.asarray(column)
+    checked = None  # what type_of_target looks at, when not ``present``
     if column.dtype.kind == "O":
         missing = np.fromiter((is_missing_label(v) for v in column), bool, len(column))
         present = column[~missing]
@@ -54,6 +55,10 @@ def _check_level_column(column, level):
                 f"{_py(kinds['string'])!r} and {_py(kinds['number'])!r}); use one "
                 f"type per level (e.g. convert with Y.astype(str))."
             )
+        if "number" in kinds:
+            # Numbers held as objects (a DataFrame mixing a text column and a
+            # number column): type_of_target calls any object array "unknown".
+            checked = np.asarray(present.tolist())
     elif column.dtype.kind == "f":
         missing = np.isnan(column)
         present = column[~missing]
@@ -66,7 +71,7 @@ def _check_level_column(column, level):
     # Integers are always discrete classes: type_of_target's scan of a large
     # column is spared for them.
     if present.size and column.dtype.kind not in "iub":
-        target_type = type_of_target(present)
+        target_type = type_of_target(present if checked is None else checked)
         if target_type not in ("binary", "multiclass"):
             example = next(
                 (

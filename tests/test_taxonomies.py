@@ -366,3 +366,26 @@ def test_plots_show_the_label_view():
         ]
     finally:
         plt.close("all")
+
+
+def test_a_dataframe_mixing_text_and_integer_levels_fits():
+    # Such a DataFrame's values are an object array: its integer column must
+    # still read as class labels (and stay integers), not as "unknown".
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 3))
+    Y = pd.DataFrame(
+        {
+            "department": np.where(X[:, 0] > 0, "food", "toys"),
+            "item": (X[:, 0] > 0) * 10 + (X[:, 1] > 0),
+        }
+    )
+    clf = tiny_classifier(max_epochs=3).fit(X, Y)
+    assert clf.classes_[0].tolist() == ["food", "toys"]
+    assert clf.classes_[1].tolist() == [0, 1, 10, 11]
+    predicted = clf.predict(X)
+    assert {type(label) for label in predicted[:, 1]} == {int}
+    assert set(map(tuple, predicted.tolist())) <= set(map(tuple, Y.to_numpy().tolist()))
+    # Fractional numbers held as objects are still refused.
+    Y["item"] = Y["item"] + 0.5
+    with pytest.raises(ValueError, match="continuous"):
+        tiny_classifier().fit(X, Y)
