@@ -290,15 +290,19 @@ class LabelHierarchy:
                     f"under a missing label at level {level - 1}; every present "
                     f"label needs its coarser labels."
                 )
-            level_classes, labels = np.unique(column[~missing], return_inverse=True)
+            # Views rather than copies when no label is missing (memory, for
+            # the tens of millions of rows of an out-of-core fit).
+            rows = ~missing if missing.any() else slice(None)
+            level_classes, labels = _unique_inverse(column[rows])
             if level == 0:
                 nodes, node_label = labels, np.arange(len(level_classes))
             else:
                 # A node is a (label, parent node) pair; sorting the pairs by
                 # label first makes node j carry label j when none repeats.
                 n_parents = len(label_index[-1])
-                keys = labels * n_parents + codes[~missing, level - 1]
-                pairs, nodes = np.unique(keys, return_inverse=True)
+                labels *= n_parents  # the pairs' keys, in place
+                labels += codes[rows, level - 1]
+                pairs, nodes = _unique_inverse(labels)
                 node_label = pairs // n_parents
                 parents.append(pairs % n_parents)
             if len(node_label) < 2:
@@ -307,7 +311,8 @@ class LabelHierarchy:
                     f"Level {level} of Y has only one class{found}; every level "
                     f"needs at least two classes to learn from."
                 )
-            codes[~missing, level] = nodes
+            codes[rows, level] = nodes
+            del labels, nodes  # before the next level allocates its own
             classes.append(level_classes)
             label_index.append(node_label)
             previous_missing = missing
@@ -576,6 +581,23 @@ def _describe(path, repeated, full=False):
         return label
     joined = " > ".join(repr(_py(v)) for v in path)
     return joined if full else f"{label} (path {joined})"
+
+
+def _unique_inverse(values):
+    """``np.unique(values, return_inverse=True)`` in a third of the memory.
+
+    numpy's inverse costs three integer arrays of ``len(values)`` (argsort,
+    cumulative sum, scatter); looking each value up among the sorted classes
+    costs one, which matters for the tens of millions of labels of an
+    out-of-core fit.
+
+    Examples
+    --------
+    >>> _unique_inverse(np.array(["b", "a", "b"]))
+    (array(['a', 'b'], dtype='<U1'), array([1, 0, 1]))
+    """
+    classes = np.unique(values)
+    return classes, np.searchsorted(classes, values)
 
 
 def _as_label_matrix(Y):
