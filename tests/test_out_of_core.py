@@ -131,6 +131,16 @@ def test_chunked_sources_give_one_model_as_good_as_in_memory(store):
         )
 
 
+def test_sample_and_class_weights(store):
+    weights = np.linspace(0.5, 2.0, len(X))
+    params = dict(class_weight="balanced", max_epochs=3)
+    in_memory = tiny_classifier(**params).fit(X, Y, sample_weight=weights)
+    mapped = tiny_classifier(**params).fit(store("memmap", X), Y, weights)
+    assert_same_model(in_memory, mapped)
+    chunked = tiny_classifier(**params).fit(store("zarr", X), Y, weights)
+    assert_same_model(in_memory, chunked)  # one chunk: the in-memory order
+
+
 def test_partial_fit_on_a_memmap_chunk(store):
     paths = np.unique(Y, axis=0)
     in_memory = tiny_classifier().partial_fit(X, Y, classes=paths)
