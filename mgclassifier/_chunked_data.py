@@ -171,9 +171,11 @@ class ChunkedDataset(OutOfCoreDataset):
         """``(rows, positions, order)`` of each block; ``order`` is the
         shuffled order of its rows, or None."""
         groups = self._groups(shuffle)
+        if not groups:
+            return
         with ThreadPoolExecutor(max_workers=1) as pool:
             read = pool.submit if self.prefetch else _run_now
-            pending = read(self._read, groups[0]) if groups else None
+            pending = read(self._read, groups[0])
             for following in [*groups[1:], None]:
                 X, positions = pending.result()
                 if following is not None:

@@ -244,7 +244,7 @@ def chunk_standardisation(chunks, n_features, kind="array"):
     LeVeque's pairwise update), which stays accurate when the mean is large
     against the spread. One chunk gives the in-memory statistics bit for bit;
     more agree with them to float64 rounding. Raises a ValueError naming the
-    rows of the first chunk holding NaN or infinity.
+    first row holding NaN or infinity, and its chunk.
 
     Parameters
     ----------
@@ -326,11 +326,13 @@ def check_out_of_core(estimator, X, *, reset, fit):
             f"{kind} of dtype {dtype}."
         )
     array = OutOfCoreArray(X, check_finite=not fit)
-    # sklearn's checks and messages for the sample and feature counts.
+    # sklearn's checks and messages for the sample and feature counts (the
+    # values are checked below, with the rows named).
     validate_data(
         estimator,
         array[:2],
         dtype=np.float32,
+        ensure_all_finite=False,
         ensure_min_samples=2 if fit else 1,
         reset=reset,
     )

@@ -294,6 +294,21 @@ def test_object_dask_array_is_refused_unread(store):
         tiny_classifier().fit(source, Y)
 
 
+def test_dask_array_of_unknown_chunk_sizes_is_refused():
+    da = extra("dask")
+    source = da.from_array(X, chunks=(64, 6))
+    masked = source[da.from_array(X[:, 0] > 0, chunks=64)]  # rows unknown
+    with pytest.raises(ValueError, match="unknown chunk sizes.*compute_chunk_sizes"):
+        tiny_classifier().fit(masked, Y[X[:, 0] > 0])
+
+
+def test_nan_in_the_first_rows_is_named_too(store):
+    bad = X.copy()
+    bad[1, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity in row 1 "):
+        tiny_classifier().fit(store("memmap", bad), Y)
+
+
 def test_feature_count_and_sample_count_use_sklearn_messages(store):
     clf = tiny_classifier(max_epochs=2).fit(X, Y)
     with pytest.raises(ValueError, match="has 5 features, but"):
