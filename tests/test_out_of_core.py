@@ -141,6 +141,15 @@ def test_sample_and_class_weights(store):
     assert_same_model(in_memory, chunked)  # one chunk: the in-memory order
 
 
+def test_background_reads_do_not_change_the_model(monkeypatch, store):
+    # The shuffling draws stay in the main thread, between training steps.
+    monkeypatch.setattr(_chunked_data, "BLOCK_BYTES", 100 * 4 * X.shape[1])
+    source = store("dask", X, 48)  # blocks of two or three chunks
+    threaded = tiny_classifier(max_epochs=3).fit(source, Y)
+    monkeypatch.setattr(ChunkedDataset, "prefetch", False)
+    assert_same_model(threaded, tiny_classifier(max_epochs=3).fit(source, Y))
+
+
 def test_partial_fit_on_a_memmap_chunk(store):
     paths = np.unique(Y, axis=0)
     in_memory = tiny_classifier().partial_fit(X, Y, classes=paths)
