@@ -106,6 +106,9 @@ class BatchIterator:
         return -(-len(self.dataset) // self.batch_size)
 
     def __iter__(self):
+        if hasattr(self.dataset, "iter_batches"):  # an out-of-core X, read in blocks
+            yield from self.dataset.iter_batches(self.batch_size, self.shuffle)
+            return
         n, device = len(self.dataset), self.dataset.device
         if not self.shuffle:
             order = torch.arange(n, device=device)

@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import DataConversionWarning
@@ -15,8 +14,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _device_prediction
+from . import _device_prediction, _out_of_core
 from ._calibration import held_out_temperature
+from ._chunked_data import out_of_core_dataset
 from ._data import ArrayDataset, HoldoutSplit
 from ._hierarchy import LabelHierarchy
 from ._module import ACTIVATIONS, MultiHeadMLP
@@ -447,9 +447,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. Sparse input is never densified: each batch goes
-            through the first layer as a torch sparse tensor. With a custom
-            ``module``, also an array of shape (n_samples, ...) (images) or
-            of integer token ids, which stay int64.
+            through the first layer as a torch sparse tensor. Out-of-core
+            arrays are never read whole: a numpy memory map
+            (``np.load(path, mmap_mode="r")``) gives its batches row by row
+            in the in-memory order (the same model as in memory); an
+            ``h5py.Dataset``, a ``zarr.Array`` or a ``dask.array.Array`` is
+            read a chunk at a time, in shuffled order of the chunks and with
+            the rows shuffled within blocks of about 64 MiB (a dask array is
+            computed chunk by chunk). One pass over the chunks checks the
+            values and computes the standardisation; ``y`` stays in memory.
+            With a custom ``module``, also an array of shape (n_samples, ...)
+            (images) or of integer token ids, which stay int64; out-of-core
+            arrays are then read into memory.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
             Labels, one column per level, coarse to fine. A label may appear
             under several parents in the previous column; each such path is
@@ -549,7 +558,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        dataset = ArrayDataset(X, codes, sample_weight, device)
+        if isinstance(X, _out_of_core.OutOfCoreArray):
+            dataset = out_of_core_dataset(X, codes, sample_weight, device)
+        else:
+            dataset = ArrayDataset(X, codes, sample_weight, device)
         # Every call builds its net from the current parameters; a resumed one
         # then takes over the fitted weights, optimizer state and history.
         net = build_net(
@@ -564,7 +576,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             precision,
             seed,
             incremental=incremental,
-            standardisation=self._fitted_standardisation() if resume else None,
+            standardisation=(
+                self._fitted_standardisation()
+                if resume
+                else _out_of_core.standardisation(X)
+            ),
         )
         with torch.random.fork_rng(devices=cuda_devices(device)):
             torch.manual_seed(seed)
@@ -663,7 +679,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         With a custom trunk, X may also be n-dimensional (images) and integer
         (token ids, returned as int64).
         """
-        if self.module is None:
+        if self.module is None and _out_of_core.is_out_of_core(X):
+            X = _out_of_core.check_out_of_core(self, X, reset=reset, fit=True)
+        elif self.module is None:
             X = validate_data(
                 self,
                 X,
@@ -709,7 +727,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             y = y.ravel()
         if y.ndim == 2 and y.shape[1] == 0:
             raise ValueError("y has no columns; it needs at least one level of labels.")
-        if not sp.issparse(X) and not X.flags.writeable:
+        if isinstance(X, np.ndarray) and not X.flags.writeable:
             X = X.copy()  # torch refuses to wrap read-only memory
         return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
 
@@ -833,6 +851,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             return _custom_trunk_input(
                 validate_data(self, X, dtype=None, allow_nd=True, reset=False)
             )
+        if _out_of_core.is_out_of_core(X):  # read and checked chunk by chunk
+            return _out_of_core.check_out_of_core(self, X, reset=False, fit=False)
         if (
             type(X) is np.ndarray
             and X.ndim == 2

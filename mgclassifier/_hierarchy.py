@@ -314,15 +314,19 @@ class LabelHierarchy:
                     f"under a missing label at level {level - 1}; every present "
                     f"label needs its coarser labels."
                 )
-            level_classes, labels = _unique_inverse(column[~missing])
+            # Views rather than copies when no label is missing (memory, for
+            # the tens of millions of rows of an out-of-core fit).
+            rows = ~missing if missing.any() else slice(None)
+            level_classes, labels = _unique_inverse(column[rows])
             if level == 0:
                 nodes, node_label = labels, np.arange(len(level_classes))
             else:
                 # A node is a (label, parent node) pair; sorting the pairs by
                 # label first makes node j carry label j when none repeats.
                 n_parents = len(label_index[-1])
-                keys = labels * n_parents + codes[~missing, level - 1]
-                pairs, nodes = _unique_inverse(keys)
+                labels *= n_parents  # the pairs' keys, in place
+                labels += codes[rows, level - 1]
+                pairs, nodes = _unique_inverse(labels)
                 node_label = pairs // n_parents
                 parents.append(pairs % n_parents)
             if len(node_label) < 2:
@@ -331,7 +335,8 @@ class LabelHierarchy:
                     f"Level {level} of Y has only one class{found}; every level "
                     f"needs at least two classes to learn from."
                 )
-            codes[~missing, level] = nodes
+            codes[rows, level] = nodes
+            del labels, nodes  # before the next level allocates its own
             classes.append(level_classes)
             label_index.append(node_label)
             previous_missing = missing
@@ -657,16 +662,22 @@ def _describe(path, repeated, full=False):
 
 
 def _unique_inverse(values):
-    """``np.unique(values, return_inverse=True)``, in O(n) for integers.
+    """``np.unique(values, return_inverse=True)``, faster and in less memory.
 
-    np.unique sorts (O(n log n): half a second for a million labels); for
-    integers of a range not much wider than their number a table of the
-    values present gives the same result in a few passes.
+    np.unique sorts (O(n log n): half a second for a million labels) and its
+    inverse costs three integer arrays of ``len(values)`` (argsort,
+    cumulative sum, scatter). For integers of a range not much wider than
+    their number, a table of the values present gives the same result in a
+    few linear passes; otherwise each value is looked up among the sorted
+    classes (one integer array), which matters for the tens of millions of
+    labels of an out-of-core fit.
 
     Examples
     --------
     >>> _unique_inverse(np.array([7, 3, 7, 5]))
     (array([3, 5, 7]), array([2, 0, 2, 1]))
+    >>> _unique_inverse(np.array(["b", "a", "b"]))
+    (array(['a', 'b'], dtype='<U1'), array([1, 0, 1]))
     """
     if values.dtype.kind in "iu" and values.size:
         low, high = int(values.min()), int(values.max())
@@ -676,7 +687,8 @@ def _unique_inverse(values):
             position = np.cumsum(present) - 1
             uniques = (np.flatnonzero(present) + low).astype(values.dtype)
             return uniques, position[shifted]
-    return np.unique(values, return_inverse=True)
+    classes = np.unique(values)
+    return classes, np.searchsorted(classes, values)
 
 
 def _first_childless(parents, n_nodes):

@@ -1,0 +1,231 @@
+"""Training batches read from an out-of-core array, one block of rows at a time.
+
+The labels, sample weights and row indices stay in memory (they are small);
+the features are read from an :class:`~mgclassifier._out_of_core.OutOfCoreArray`
+as each batch needs them, so no copy of ``X`` is ever made:
+
+- a memory map (random access): :class:`OutOfCoreDataset` serves any rows,
+  and :class:`~mgclassifier._data.BatchIterator` draws batches from all rows
+  in its usual order, so training sees the batches it would see in memory;
+- an h5py dataset, a zarr array or a dask array, read a chunk at a time:
+  :class:`ChunkedDataset` shuffles the order of the chunks, reads them in
+  blocks of about ``BLOCK_BYTES``, shuffles the rows within each block and
+  cuts batches from that stream (the next block is read in a background
+  thread while the current one trains). A source stored as one chunk is
+  therefore read in exactly the in-memory order.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from ._out_of_core import BLOCK_BYTES
+
+
+class OutOfCoreDataset(torch.utils.data.Dataset):
+    """Per-level class codes and sample weights, and the rows of an out-of-core X.
+
+    The counterpart of :class:`~mgclassifier._data.ArrayDataset`: the same
+    batches ``(X, (codes, sample_weight))``, with the features read from
+    ``X`` when a batch is drawn. :meth:`subset` keeps row indices, not rows.
+
+    Parameters
+    ----------
+    X : OutOfCoreArray
+    codes : ndarray or tensor of shape (n_samples, n_levels)
+        Class index per level (-1 where missing), one row per row of this
+        dataset.
+    sample_weight : ndarray or tensor of shape (n_samples,), default=None
+    device : str or torch.device, default="cpu"
+        Where batches, codes and weights are held.
+    rows : ndarray of int, default=None
+        The rows of ``X`` this dataset holds, increasing; None: all of them.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from mgclassifier._out_of_core import OutOfCoreArray
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, np.arange(8.0).reshape(4, 2))
+    >>> data = OutOfCoreDataset(OutOfCoreArray(np.load(path, mmap_mode="r")),
+    ...                         np.array([[0], [1], [0], [1]]))
+    >>> X, (codes, weight) = data.subset([1, 3]).__getitems__([1, 0])
+    >>> X.tolist(), codes.ravel().tolist(), weight
+    ([[6.0, 7.0], [2.0, 3.0]], [1, 1], None)
+    """
+
+    def __init__(self, X, codes, sample_weight=None, device="cpu", rows=None):
+        self.X = X
+        self.rows = rows
+        self.device = torch.device(device)
+        self.codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
+        self.sample_weight = (
+            None
+            if sample_weight is None
+            else torch.as_tensor(sample_weight, dtype=torch.float32, device=self.device)
+        )
+
+    def __len__(self):
+        return self.codes.shape[0]
+
+    def __getitem__(self, index):
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices):
+        """One batch ``(X, (codes, sample_weight))`` for the given positions."""
+        index = torch.as_tensor(indices, device=self.device)
+        weight = (
+            None
+            if self.sample_weight is None
+            else self.sample_weight.index_select(0, index)
+        )
+        return self.features(index), (self.codes.index_select(0, index), weight)
+
+    def features(self, index):
+        """The feature rows at the given positions, read from ``X``."""
+        positions = index.cpu().numpy()
+        rows = positions if self.rows is None else self.rows[positions]
+        return torch.from_numpy(self.X.take(rows)).to(self.device)
+
+    def subset(self, indices):
+        """A dataset of the rows at ``indices`` (sorted), sharing ``X``."""
+        indices = np.sort(np.asarray(indices, dtype=np.int64))
+        index = torch.as_tensor(indices, device=self.device)
+        weight = None if self.sample_weight is None else self.sample_weight[index]
+        rows = indices if self.rows is None else self.rows[indices]
+        return type(self)(self.X, self.codes[index], weight, self.device, rows)
+
+
+class ChunkedDataset(OutOfCoreDataset):
+    """An :class:`OutOfCoreDataset` whose epochs read ``X`` block by block.
+
+    :class:`~mgclassifier._data.BatchIterator` hands its iteration to
+    :meth:`iter_batches`. Shuffling draws from torch's global CPU RNG in the
+    main thread (the estimator seeds it), so the order of an epoch is fixed
+    by ``random_state``; the background read only moves data.
+    """
+
+    prefetch = True
+    """Read the next block in a background thread while this one trains (a
+    class attribute, so a test or benchmark can switch it off)."""
+
+    def iter_batches(self, batch_size, shuffle):
+        """Batches of ``batch_size`` rows (the last may be shorter), one epoch.
+
+        A batch may span two blocks, so an epoch has as many batches as in
+        memory. Without ``shuffle`` the rows come in order, in the same
+        batches as in memory.
+        """
+        rest = None  # the rows a block leaves over, for the next batch
+        for block in self._blocks(shuffle):
+            n, start = len(block[1]), 0
+            if rest is not None:
+                start = min(batch_size - len(rest[1]), n)
+                head = _rows(*block, 0, start)
+                rest = tuple(np.concatenate(pair) for pair in zip(rest, head))
+                if len(rest[1]) < batch_size:
+                    continue
+                yield self._batch(*rest)
+                rest = None
+            full = start + (n - start) // batch_size * batch_size
+            for begin in range(start, full, batch_size):
+                yield self._batch(*_rows(*block, begin, begin + batch_size))
+            if full < n:  # copied, so that the block itself can be freed
+                rest = tuple(part.copy() for part in _rows(*block, full, n))
+        if rest is not None:
+            yield self._batch(*rest)
+
+    def _batch(self, X, positions):
+        index = torch.from_numpy(positions).to(self.device)
+        weight = (
+            None
+            if self.sample_weight is None
+            else self.sample_weight.index_select(0, index)
+        )
+        X = torch.from_numpy(X).to(self.device)
+        return X, (self.codes.index_select(0, index), weight)
+
+    def _units(self):
+        """``(start, stop)`` positions of this dataset within each read of X."""
+        bounds = self.X.bounds
+        ends = bounds if self.rows is None else np.searchsorted(self.rows, bounds)
+        return [(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:]) if b > a]
+
+    def _groups(self, shuffle):
+        """The reads of each block, in the epoch's order."""
+        units = self._units()
+        if shuffle and len(units) > 1:
+            units = [units[i] for i in torch.randperm(len(units)).tolist()]
+        target = max(1, BLOCK_BYTES // (4 * max(1, self.X.shape[1])))
+        groups, group, size = [], [], 0
+        for unit in units:
+            group.append(unit)
+            size += unit[1] - unit[0]
+            if size >= target:
+                groups.append(group)
+                group, size = [], 0
+        return groups + [group] if group else groups
+
+    def _blocks(self, shuffle):
+        """``(rows, positions, order)`` of each block; ``order`` is the
+        shuffled order of its rows, or None."""
+        groups = self._groups(shuffle)
+        if not groups:
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            read = pool.submit if self.prefetch else _run_now
+            pending = read(self._read, groups[0])
+            for following in [*groups[1:], None]:
+                X, positions = pending.result()
+                if following is not None:
+                    pending = read(self._read, following)
+                # Drawn here, in the main thread, between training steps.
+                order = torch.randperm(len(positions)).numpy() if shuffle else None
+                yield X, positions, order
+
+    def _read(self, group):
+        """The rows of this dataset in the given reads of X, in row order."""
+        positions = np.concatenate([np.arange(a, b) for a, b in group])
+        X = np.empty((len(positions), self.X.shape[1]), dtype=np.float32)
+        filled = 0
+        for start, stop in group:
+            if self.rows is None:
+                part = self.X.read(start, stop)
+            else:
+                rows = self.rows[start:stop]
+                part = self.X.read(int(rows[0]), int(rows[-1]) + 1)
+                if len(part) != len(rows):
+                    part = part[rows - rows[0]]
+            X[filled : filled + len(part)] = part
+            filled += len(part)
+        return X, positions
+
+
+def _rows(X, positions, order, begin, end):
+    """Rows ``begin:end`` of a block in its epoch order, and their positions."""
+    if order is None:
+        return X[begin:end], positions[begin:end]
+    index = order[begin:end]
+    return X[index], positions[index]
+
+
+class _Done:
+    """A finished future: the result of running ``fn`` now."""
+
+    def __init__(self, fn, *args):
+        self._value = fn(*args)
+
+    def result(self):
+        return self._value
+
+
+def _run_now(fn, *args):
+    return _Done(fn, *args)
+
+
+def out_of_core_dataset(X, codes, sample_weight=None, device="cpu"):
+    """The dataset that trains on the out-of-core ``X``: random access for a
+    memory map, block by block for a chunked source."""
+    dataset = OutOfCoreDataset if X.random_access else ChunkedDataset
+    return dataset(X, codes, sample_weight, device)
