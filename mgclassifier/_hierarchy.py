@@ -682,7 +682,9 @@ def _unique_inverse(values):
     if values.dtype.kind in "iu" and values.size:
         low, high = int(values.min()), int(values.max())
         if high - low < 4 * values.size + 1024:
-            shifted = (values - low).astype(np.intp, copy=False)
+            shifted = values - low
+            if np.iinfo(values.dtype).max < high - low:  # would wrap around
+                shifted = values.astype(np.intp) - low
             present = np.bincount(shifted, minlength=high - low + 1) > 0
             position = np.cumsum(present) - 1
             uniques = (np.flatnonzero(present) + low).astype(values.dtype)

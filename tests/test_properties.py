@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mgclassifier import MultiGranularityClassifier
-from mgclassifier._hierarchy import LabelHierarchy
+from mgclassifier._hierarchy import LabelHierarchy, _unique_inverse
 
 N_FIT_EXAMPLES = 50
 """Examples of the property test that fits a model (each a tiny fit)."""
@@ -141,3 +141,25 @@ def test_label_hierarchy_round_trips(Y, seed):
     level_log = [np.log(rng.dirichlet(np.ones(n), size=7)) for n in tree.n_classes]
     leaf_log = tree.leaf_log_proba(level_log)
     np.testing.assert_allclose(np.exp(leaf_log).sum(axis=1), 1.0, atol=1e-9)
+
+
+@given(
+    dtype=st.sampled_from(["int8", "uint8", "int16", "uint16", "int32", "int64"]),
+    data=st.data(),
+)
+def test_unique_inverse_equals_numpys(dtype, data):
+    # The linear-time encoding of integer labels (a table of the values
+    # present) gives np.unique's classes, dtype and inverse, wrapping-prone
+    # dtypes and ranges included.
+    info = np.iinfo(dtype)
+    values = np.array(
+        data.draw(
+            st.lists(st.integers(int(info.min), int(info.max)), min_size=1, max_size=60)
+        ),
+        dtype=dtype,
+    )
+    classes, inverse = _unique_inverse(values)
+    expected_classes, expected_inverse = np.unique(values, return_inverse=True)
+    assert classes.dtype == expected_classes.dtype
+    assert np.array_equal(classes, expected_classes)
+    assert np.array_equal(inverse, expected_inverse)
