@@ -20,15 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from ._data import ArrayDataset
 from ._out_of_core import BLOCK_BYTES
 
 
-class OutOfCoreDataset(torch.utils.data.Dataset):
+class OutOfCoreDataset(ArrayDataset):
     """Per-level class codes and sample weights, and the rows of an out-of-core X.
 
-    The counterpart of :class:`~mgclassifier._data.ArrayDataset`: the same
-    batches ``(X, (codes, sample_weight))``, with the features read from
-    ``X`` when a batch is drawn. :meth:`subset` keeps row indices, not rows.
+    An :class:`~mgclassifier._data.ArrayDataset` (the same batches
+    ``(X, (codes, sample_weight))``) whose features are read from ``X`` when
+    a batch is drawn. :meth:`subset` keeps row indices, not rows.
 
     Parameters
     ----------
@@ -56,31 +57,10 @@ class OutOfCoreDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, X, codes, sample_weight=None, device="cpu", rows=None):
-        self.X = X
+        self.X = X  # not ArrayDataset's: nothing is read here
         self.rows = rows
         self.device = torch.device(device)
-        self.codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
-        self.sample_weight = (
-            None
-            if sample_weight is None
-            else torch.as_tensor(sample_weight, dtype=torch.float32, device=self.device)
-        )
-
-    def __len__(self):
-        return self.codes.shape[0]
-
-    def __getitem__(self, index):
-        return self.__getitems__([index])
-
-    def __getitems__(self, indices):
-        """One batch ``(X, (codes, sample_weight))`` for the given positions."""
-        index = torch.as_tensor(indices, device=self.device)
-        weight = (
-            None
-            if self.sample_weight is None
-            else self.sample_weight.index_select(0, index)
-        )
-        return self.features(index), (self.codes.index_select(0, index), weight)
+        self._hold_targets(codes, sample_weight)
 
     def features(self, index):
         """The feature rows at the given positions, read from ``X``."""

@@ -33,6 +33,10 @@ class ArrayDataset(torch.utils.data.Dataset):
     def __init__(self, X, codes, sample_weight=None, device="cpu"):
         self.device = torch.device(device)
         self.X = X if sp.issparse(X) else torch.as_tensor(X, device=self.device)
+        self._hold_targets(codes, sample_weight)
+
+    def _hold_targets(self, codes, sample_weight):
+        """Codes and weights as tensors on ``self.device``."""
         self.codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
         self.sample_weight = (
             None
