@@ -682,10 +682,13 @@ def _unique_inverse(values):
     if values.dtype.kind in "iu" and values.size:
         low, high = int(values.min()), int(values.max())
         if high - low < 4 * values.size + 1024:
-            shifted = values - low
+            shifted = values - low if low else values  # no copy from 0 up
             if np.iinfo(values.dtype).max < high - low:  # would wrap around
                 shifted = values.astype(np.intp) - low
-            present = np.bincount(shifted, minlength=high - low + 1) > 0
+            # Marked by assignment, not np.bincount, which would copy the
+            # values to int64 first (160 MB for 20M labels).
+            present = np.zeros(high - low + 1, dtype=bool)
+            present[shifted] = True
             position = np.cumsum(present) - 1
             uniques = (np.flatnonzero(present) + low).astype(values.dtype)
             return uniques, position[shifted]
