@@ -298,14 +298,14 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
     """
     n = len(X)
     calibration = []
-    original = MultiGranularityClassifier._fit_temperature
+    original = MultiGranularityClassifier._calibration_temperature
 
     def timed_temperature(self, *args, **kwargs):
         seconds, value = timed(device, original, self, *args, **kwargs)
         calibration.append(seconds)
         return value
 
-    MultiGranularityClassifier._fit_temperature = timed_temperature
+    MultiGranularityClassifier._calibration_temperature = timed_temperature
     rows, fits, numbers = [], {}, {}
     try:
         for precision in ("auto", "float32"):
@@ -338,7 +338,7 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
                 ]
             )
     finally:
-        MultiGranularityClassifier._fit_temperature = original
+        MultiGranularityClassifier._calibration_temperature = original
     hand_fit(X[:4096], Y[:4096], LEVELS, TRUNK, 1, BATCH, lr=LR, device=device)
     hand_wall, _ = timed(
         device, hand_fit, X, Y, LEVELS, TRUNK, epochs, BATCH, lr=LR, device=device

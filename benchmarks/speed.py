@@ -111,7 +111,7 @@ def bench_calibration(config):
     n = config["memory_rows"]
     X, Y = make_data(n, BIG_FEATURES, BIG_LEVELS)
     spent = []
-    original = MultiGranularityClassifier._fit_temperature
+    original = MultiGranularityClassifier._calibration_temperature
 
     def timed_temperature(self, *args, **kwargs):
         start = time.perf_counter()
@@ -120,7 +120,7 @@ def bench_calibration(config):
         return value
 
     rows, seconds = [], {}
-    MultiGranularityClassifier._fit_temperature = timed_temperature
+    MultiGranularityClassifier._calibration_temperature = timed_temperature
     try:
         for calibrate in (True, False):
             spent.clear()
@@ -141,7 +141,7 @@ def bench_calibration(config):
                 ]
             )
     finally:
-        MultiGranularityClassifier._fit_temperature = original
+        MultiGranularityClassifier._calibration_temperature = original
     share = (seconds[True] - seconds[False]) / seconds[True]
     temperature_share = float(rows[0][2]) / seconds[True]
     numbers = {
