@@ -171,7 +171,9 @@ class OutOfCoreArray:
         # other source's read does); torch never wraps the read-only map. Too
         # large a float64 becomes inf, which the check below reports.
         with np.errstate(over="ignore"):
-            rows = np.array(rows, dtype=np.float32, copy=self.random_access or None)
+            # (np.array(..., copy=None) would say it, but numpy 1.x refuses it.)
+            convert = np.array if self.random_access else np.asarray
+            rows = convert(rows, dtype=np.float32)
         if self.check_finite:
             self._check_finite(rows, start)
         return rows
