@@ -68,9 +68,9 @@ def _check_level_column(column, level):
     else:
         missing = np.zeros(len(column), dtype=bool)
         present = column
-    # Integers are always discrete classes: type_of_target's scan of a large
-    # column is spared for them.
-    if present.size and column.dtype.kind not in "iub":
+    # Integers and strings are always discrete classes: type_of_target's scan
+    # of a large column (a sort, for strings) is spared for them.
+    if present.size and column.dtype.kind not in "iubUS":
         target_type = type_of_target(present if checked is None else checked)
         if target_type not in ("binary", "multiclass"):
             example = next(
