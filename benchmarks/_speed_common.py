@@ -8,7 +8,9 @@ the flat MLP given to skorch's ``NeuralNetClassifier``, and a markdown table
 helper.
 """
 
+import statistics
 import time
+import timeit
 
 import numpy as np
 import torch
@@ -207,6 +209,29 @@ def hand_fit(
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def time_calls(predictors, X, sizes, repeats):
+    """Seconds per call of each predictor on the first rows of ``X``.
+
+    Every ``(name, size)`` is timed ``repeats`` times, the calls interleaved
+    so that every predictor meets the same machine state; each time is the
+    mean of enough calls to last about 0.2 s (``timeit``'s autorange).
+    Returns the median of each ``(name, size)`` and all its samples.
+    """
+    timers = {}
+    for name, predict in predictors.items():
+        for size in sizes:
+            rows = np.ascontiguousarray(X[:size])
+            timer = timeit.Timer(lambda predict=predict, rows=rows: predict(rows))
+            number, _ = timer.autorange()
+            timers[name, size] = (timer, number)
+    samples = {key: [] for key in timers}
+    for _ in range(repeats):
+        for key, (timer, number) in timers.items():
+            samples[key].append(timer.timeit(number) / number)
+    median = {key: statistics.median(values) for key, values in samples.items()}
+    return median, samples
 
 
 def markdown_table(header, rows, align=None):

@@ -28,9 +28,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
-import timeit
 
 import numpy as np
 import onnx
@@ -39,7 +37,7 @@ import onnxscript
 import sklearn
 import torch
 from _common import cpu_model_name, set_threads, write_results
-from _speed_common import markdown_table
+from _speed_common import markdown_table, time_calls
 from sklearn.neural_network import MLPClassifier
 
 import mgclassifier
@@ -79,22 +77,6 @@ def check_outputs(ours, session, X, y_true):
     }
 
 
-def time_calls(predictors, X, repeats):
-    """Median seconds per call of every ``(name, size)``, interleaved."""
-    timers = {}
-    for name, predict in predictors.items():
-        for size in SIZES:
-            rows = np.ascontiguousarray(X[:size])
-            timer = timeit.Timer(lambda predict=predict, rows=rows: predict(rows))
-            number, _ = timer.autorange()
-            timers[name, size] = (timer, number)
-    samples = {key: [] for key in timers}
-    for _ in range(repeats):
-        for key, (timer, number) in timers.items():
-            samples[key].append(timer.timeit(number) / number)
-    return {key: statistics.median(values) for key, values in samples.items()}, samples
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="benchmarks/results", help="output folder")
@@ -128,7 +110,7 @@ def main(argv=None):
         "MLPClassifier.predict_proba (finest level)": mlp.predict_proba,
     }
     X = data.X_test.astype(np.float32)
-    median, samples = time_calls(predictors, X, args.repeats)
+    median, samples = time_calls(predictors, X, SIZES, args.repeats)
     reference = {
         size: median["MultiGranularityClassifier.predict_proba", size] for size in SIZES
     }

@@ -59,10 +59,8 @@ import subprocess
 import sys
 import threading
 import time
-import timeit
 import warnings
 
-import numpy as np
 import torch
 from _common import RESULTS, write_results
 from _speed_common import (
@@ -71,6 +69,7 @@ from _speed_common import (
     hand_fit,
     make_data,
     markdown_table,
+    time_calls,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
@@ -306,18 +305,7 @@ def bench_latency(config, models, X):
     }
     predictors["bare torch forward (logits)"] = bare_forward
     sizes = (1, 1000)
-    timers = {}
-    for name, predict in predictors.items():
-        for size in sizes:
-            rows = np.ascontiguousarray(X[:size])
-            timer = timeit.Timer(lambda predict=predict, rows=rows: predict(rows))
-            number, _ = timer.autorange()
-            timers[name, size] = (timer, number)
-    samples = {key: [] for key in timers}
-    for _ in range(config["latency_repeats"]):
-        for key, (timer, number) in timers.items():
-            samples[key].append(timer.timeit(number) / number)
-    median = {key: statistics.median(values) for key, values in samples.items()}
+    median, _ = time_calls(predictors, X, sizes, config["latency_repeats"])
     estimator = {size: median["MultiGranularityClassifier", size] for size in sizes}
     rows = [
         [
