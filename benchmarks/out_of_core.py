@@ -289,60 +289,24 @@ def main():
             flush=True,
         )
         common = dict(labels=labels, path=path, threads=args.threads)
-        cases = [
-            (
-                "memmap, one epoch",
-                dict(
-                    source="memmap",
-                    rows=args.memmap_rows,
-                    features=128,
-                    early_stopping=False,
-                    data_limit_gib=args.data_limit,
-                ),
+        limit = args.data_limit  # the in-memory reference runs without one
+        # name: source, rows, features, early stopping, RLIMIT_DATA (GiB)
+        cases = {
+            "memmap, one epoch": ("memmap", args.memmap_rows, 128, False, limit),
+            "memmap, one epoch, early stopping": (
+                "memmap",
+                args.memmap_rows,
+                128,
+                True,
+                limit,
             ),
-            (
-                "memmap, one epoch, early stopping",
-                dict(
-                    source="memmap",
-                    rows=args.memmap_rows,
-                    features=128,
-                    early_stopping=True,
-                    data_limit_gib=args.data_limit,
-                ),
-            ),
-            (
-                "reference: in memory",
-                dict(
-                    source="ndarray",
-                    rows=args.reference_rows,
-                    features=128,
-                    early_stopping=False,
-                    data_limit_gib=None,
-                ),
-            ),
-            (
-                "reference: memmap",
-                dict(
-                    source="memmap",
-                    rows=args.reference_rows,
-                    features=128,
-                    early_stopping=False,
-                    data_limit_gib=args.data_limit,
-                ),
-            ),
-            (
-                "dask, lazily generated",
-                dict(
-                    source="dask",
-                    rows=args.dask_rows,
-                    features=64,
-                    early_stopping=False,
-                    data_limit_gib=args.data_limit,
-                ),
-            ),
-        ]
-        for name, spec in cases:
-            spec = {**common, **spec}
+            "reference: in memory": ("ndarray", args.reference_rows, 128, False, None),
+            "reference: memmap": ("memmap", args.reference_rows, 128, False, limit),
+            "dask, lazily generated": ("dask", args.dask_rows, 64, False, limit),
+        }
+        keys = ("source", "rows", "features", "early_stopping", "data_limit_gib")
+        for name, values in cases.items():
+            spec = {**common, **dict(zip(keys, values))}
             result = spawn(spec)
             results.append({"name": name, "spec": spec, "result": result})
             print(
