@@ -118,13 +118,7 @@ class ChunkedDataset(OutOfCoreDataset):
 
     def _batch(self, X, positions):
         index = torch.from_numpy(positions).to(self.device)
-        weight = (
-            None
-            if self.sample_weight is None
-            else self.sample_weight.index_select(0, index)
-        )
-        X = torch.from_numpy(X).to(self.device)
-        return X, (self.codes.index_select(0, index), weight)
+        return torch.from_numpy(X).to(self.device), self.targets(index)
 
     def _units(self):
         """``(start, stop)`` positions of this dataset within each read of X."""

@@ -53,13 +53,17 @@ class ArrayDataset(torch.utils.data.Dataset):
     def __getitems__(self, indices):
         """One batch ``(X, (codes, sample_weight))`` for the given rows."""
         index = torch.as_tensor(indices, device=self.device)
+        return self.features(index), self.targets(index)
+
+    def targets(self, index):
+        """``(codes, sample_weight)`` of the rows at ``index`` (a tensor)."""
         # index_select: several times cheaper than advanced indexing here.
         weight = (
             None
             if self.sample_weight is None
             else self.sample_weight.index_select(0, index)
         )
-        return self.features(index), (self.codes.index_select(0, index), weight)
+        return self.codes.index_select(0, index), weight
 
     def features(self, index):
         """Feature rows on the device: dense, or a sparse COO tensor."""
@@ -157,25 +161,16 @@ class HoldoutSplit:
     def indices(self, dataset):
         """Sorted row indices ``(train, valid)``; the same on every call."""
         strata = dataset.codes[:, -1].cpu().numpy()
-        counts = np.bincount(strata + 1)  # -1 (no finest label): a stratum too
-        counts = counts[counts > 0]
         n_valid = int(np.ceil(self.fraction * len(strata)))
-        if self._can_stratify(counts, n_valid, len(strata)):
-            return stratified_holdout(strata, n_valid, self.random_state)
+        split = stratified_holdout(strata, n_valid, self.random_state)
+        if split is not None:
+            return split
         train, valid = train_test_split(
             np.arange(len(dataset)),
             test_size=self.fraction,
             random_state=self.random_state,
         )
         return np.sort(train), np.sort(valid)
-
-    @staticmethod
-    def _can_stratify(counts, n_valid, n_samples):
-        return (
-            counts.min() >= 2
-            and n_valid >= len(counts)
-            and n_samples - n_valid >= len(counts)
-        )
 
 
 def stratified_holdout(strata, n_valid, random_state):
@@ -185,8 +180,7 @@ def stratified_holdout(strata, n_valid, random_state):
     test_size=n_valid, stratify=strata, random_state=random_state)``, drawn
     with the same random numbers in the same order, in linear time: its
     per-row Python loop and sorts took ~0.3 s for a million rows, a third of
-    the host work of a GPU fit. Each stratum needs at least two rows and both
-    parts room for every stratum (:meth:`HoldoutSplit._can_stratify`).
+    the host work of a GPU fit.
 
     Parameters
     ----------
@@ -198,8 +192,10 @@ def stratified_holdout(strata, n_valid, random_state):
 
     Returns
     -------
-    train, valid : ndarray of int
-        Sorted row indices.
+    (train, valid) : tuple of ndarray of int, or None
+        Sorted row indices; None when the rows cannot be stratified: a
+        stratum has fewer than two rows, or a part has no room for one row
+        of every stratum.
 
     Examples
     --------
@@ -210,16 +206,18 @@ def stratified_holdout(strata, n_valid, random_state):
     """
     # Rows grouped by stratum, in row order within each (a stable sort; on
     # small integer codes numpy's radix sort, linear).
-    codes = strata + 1
+    codes = strata + 1  # -1 (no finest label): a stratum too
     counts = np.bincount(codes)
     counts = counts[counts > 0]
+    n_train = len(strata) - n_valid
+    if counts.min() < 2 or min(n_train, n_valid) < len(counts):
+        return None
     dtype = np.uint16 if codes.max() < 2**16 else np.intp
     by_stratum = np.argsort(codes.astype(dtype), kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     # As StratifiedShuffleSplit: how many rows of each stratum go to each
     # part, then one permutation per stratum, with the same generator.
     rng = check_random_state(random_state)
-    n_train = len(strata) - n_valid
     train_counts = _approximate_mode(counts, n_train, rng)
     valid_counts = _approximate_mode(counts - train_counts, n_valid, rng)
     train, valid = [], []

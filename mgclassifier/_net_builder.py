@@ -307,6 +307,15 @@ def feature_standardisation(X):
         mean = sum(chunk.sum(0, dtype=torch.float64) for chunk in chunks) / len(X)
         var = sum((chunk.double() - mean).square_().sum(0) for chunk in chunks)
         mean, var = mean.cpu(), var.cpu() / len(X)
+    return standardisation_from_moments(mean, var)
+
+
+def standardisation_from_moments(mean, var):
+    """float32 ``(mean, scale)`` from float64 per-feature mean and variance.
+
+    The scale is the standard deviation, 1 where a feature is constant (to
+    float64 rounding of its mean), so constant features pass unscaled.
+    """
     scale = var.sqrt()
     scale[scale < 1e-12 * mean.abs().clamp_min(1.0)] = 1.0
     return mean.float(), scale.float()

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import validate_data
 
+from ._net_builder import standardisation_from_moments
+
 READ_BYTES = 32 * 2**20
 """Size of one read of a source without storage chunks (a memory map, a
 contiguous HDF5 dataset): 65,536 rows of 128 float32 features."""
@@ -123,7 +125,7 @@ class OutOfCoreArray:
         return self.shape[0]
 
     def is_floating_point(self):
-        """True, as for a float tensor: ``_build_net`` asks its X this."""
+        """True, as for a float tensor: ``build_net`` asks its X this."""
         return True
 
     def _storage_bounds(self):
@@ -288,9 +290,7 @@ def chunk_standardisation(chunks, n_features, kind="array"):
         mean = mean + delta * (len(rows) / merged)
         m2 = m2 + chunk_m2 + delta.square() * (count * len(rows) / merged)
         count = merged
-    scale = (m2 / count).sqrt()
-    scale[scale < 1e-12 * mean.abs().clamp_min(1.0)] = 1.0
-    return mean.float(), scale.float()
+    return standardisation_from_moments(mean, m2 / count)
 
 
 def check_out_of_core(estimator, X, *, reset, fit):
