@@ -851,10 +851,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             return _custom_trunk_input(
                 validate_data(self, X, dtype=None, allow_nd=True, reset=False)
             )
-        if _out_of_core.is_out_of_core(X):  # read and checked chunk by chunk
-            return _out_of_core.check_out_of_core(self, X, reset=False, fit=False)
         if (
-            type(X) is np.ndarray
+            type(X) is np.ndarray  # not a memory map (np.memmap is a subclass)
             and X.ndim == 2
             and X.dtype in (np.float32, np.float64)
             and X.shape[0] > 0
@@ -867,6 +865,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 X32 = X.astype(np.float32, copy=False)
                 if np.isfinite(X32.sum()):
                     return X32
+        if _out_of_core.is_out_of_core(X):  # read and checked chunk by chunk
+            return _out_of_core.check_out_of_core(self, X, reset=False, fit=False)
         return validate_data(
             self, X, accept_sparse="csr", dtype=np.float32, reset=False
         )
