@@ -63,8 +63,8 @@ class PredictionGraph(nn.Module):
         # Where a label repeats, the node -> label map its column sums over.
         self.label_sums = {}
         for level, classes in enumerate(hierarchy.classes):
-            index = hierarchy.label_index[level]
-            if not np.array_equal(index, np.arange(len(classes))):
+            if hierarchy._repeated[level]:  # as LabelHierarchy.label_proba sums
+                index = hierarchy.label_index[level]
                 self.register_buffer(f"label_index_{level}", _index(index))
                 self.label_sums[level] = len(classes)
         self.eval()
