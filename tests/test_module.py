@@ -54,3 +54,19 @@ def test_dropout_is_active_only_in_training():
     assert 0.25 < dropped_fraction < 0.35  # p = 0.3
     kept = dropped != 0
     torch.testing.assert_close(dropped[kept], hidden[kept] / 0.7)
+
+
+def test_standardisation_statistics_over_many_chunks():
+    # The CPU sums run over ~4 MB chunks (4096 rows of 128 features): many
+    # ragged chunks must give numpy's float64 statistics.
+    from mgclassifier._net_builder import feature_standardisation
+
+    rng = np.random.RandomState(0)
+    X = (1e3 + rng.normal(size=(10_000, 128))).astype(np.float32)
+    X[:, 5] = 3.0  # constant: scale 1
+    mean, scale = feature_standardisation(torch.from_numpy(X))
+    np.testing.assert_allclose(mean, X.mean(0, dtype=np.float64), rtol=1e-7)
+    expected = X.std(0, dtype=np.float64)
+    expected[5] = 1.0
+    np.testing.assert_allclose(scale, expected, rtol=1e-6)
+    assert mean.dtype == scale.dtype == torch.float32
