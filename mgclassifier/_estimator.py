@@ -38,7 +38,7 @@ from ._param_checks import (
     same_param,
 )
 from ._precision import resolve_precision
-from ._prediction import path_logits, path_scoring, softmax_
+from ._prediction import path_logits, path_scoring, proba_dtype, softmax_
 from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._warnings import warn_at_caller
 from .metrics import _drop_rows_without_finest_label, _path_correct
@@ -914,23 +914,24 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             return self._device_leaf_scores(X).double().cpu().numpy()
         return self._leaf_scores(X)
 
-    def _node_proba(self, X):
+    def _node_proba(self, X, dtype):
         """Probability of every node of every level (list of numpy arrays).
 
         For a model on a GPU the child sums run there too, and only the final
-        arrays are copied to the host.
+        arrays are copied to the host, in ``dtype`` (float32 halves the copy).
         """
         self._check_fitted()
         if not self._predicts_on_device():
-            return self.hierarchy_.node_proba(self._leaf_scores(X))
+            probas = self.hierarchy_.node_proba(self._leaf_scores(X))
+            return [proba.astype(dtype, copy=False) for proba in probas]
         tree, device = self.hierarchy_, self.net_.device
         probas = _device_prediction.level_proba(
             self._device_leaf_scores(X),
             [torch.as_tensor(parent, device=device) for parent in tree.parents],
             tree.n_classes,
         )
-        # float64 like the CPU path; one copy of each final array.
-        return [proba.double().cpu().numpy() for proba in probas]
+        to = torch.float32 if dtype == np.float32 else torch.float64
+        return [proba.to(to).cpu().numpy() for proba in probas]
 
     def predict_proba(self, X):
         """Probability of every class of every level.
@@ -947,12 +948,17 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             to 1; a coarse probability equals the sum of its children's. The
             column of a label under several parents is the sum over its
             nodes (:meth:`predict_node_proba` gives one column per node). A
-            single array when ``fit`` got a 1-D ``y``.
+            single array when ``fit`` got a 1-D ``y``. float32 when ``X`` is
+            a float32 array, float64 otherwise (as ``MLPClassifier``).
         """
         # The label view: a label under several parents is one column, the
         # sum of its nodes (nothing to do when no label repeats).
-        node_proba = self._node_proba(X)  # checks that the model is fitted
-        probas = self.hierarchy_.label_proba(node_proba)
+        dtype = proba_dtype(X)
+        node_proba = self._node_proba(X, dtype)  # checks that the model is fitted
+        probas = [
+            proba.astype(dtype, copy=False)
+            for proba in self.hierarchy_.label_proba(node_proba)
+        ]
         return probas[0] if self._y_was_1d else probas
 
     def predict_log_proba(self, X):
@@ -990,9 +996,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         proba : list of ndarray of shape (n_samples, n_nodes_l)
             One array per level; column ``j`` is the node whose path is
             ``hierarchy_.node_paths(l)[j]``. A node's probability is the sum
-            of its children's.
+            of its children's. float32 when ``X`` is a float32 array,
+            float64 otherwise.
         """
-        return self._node_proba(X)
+        return self._node_proba(X, proba_dtype(X))
 
     def predict(self, X):
         """Most probable root-to-leaf path of each sample.

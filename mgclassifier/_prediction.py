@@ -12,6 +12,22 @@ import numpy as np
 import torch
 
 
+def proba_dtype(X):
+    """dtype of the probabilities returned for ``X``: float32 for float32 input.
+
+    As scikit-learn's ``MLPClassifier`` does: the network computes in float32
+    anyway, and float32 input is usually chosen for its memory. Anything else
+    (float64, integers, lists, data frames) gets float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> proba_dtype(np.zeros((2, 3), dtype=np.float32)), proba_dtype([[0.0]])
+    (<class 'numpy.float32'>, <class 'numpy.float64'>)
+    """
+    return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+
+
 def softmax_(scores, temperature=1.0):
     """Row-wise softmax of ``scores / temperature``, written into ``scores``.
 

@@ -127,6 +127,24 @@ def test_device_prediction_path_equals_the_cpu_path(
     np.testing.assert_array_equal(device_short, clf.predict(X))
 
 
+@pytest.mark.parametrize("on_device", [False, True])
+def test_float32_input_gets_float32_probabilities(tree_data, on_device, monkeypatch):
+    # As scikit-learn's MLPClassifier: float32 in, float32 out (half the
+    # memory, and half the copy from a GPU); anything else float64.
+    X, Y = tree_data
+    clf = tiny_classifier().fit(X, Y)
+    monkeypatch.setattr(type(clf), "_predicts_on_device", lambda self: on_device)
+    X32 = X.astype(np.float32)
+    for method in ("predict_proba", "predict_node_proba", "predict_log_proba"):
+        wide, narrow = getattr(clf, method)(X), getattr(clf, method)(X32)
+        for p64, p32 in zip(wide, narrow):
+            assert p64.dtype == np.float64 and p32.dtype == np.float32
+            np.testing.assert_allclose(p32, p64, rtol=1e-5, atol=1e-6)
+    for proba in clf.predict_proba(X32):
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert clf.predict_proba(X.tolist())[-1].dtype == np.float64
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none here")
 @pytest.mark.parametrize("coarse_weight", [0.0, 0.5])
 def test_cuda_prediction_and_temperature_equal_the_cpu_ones(tree_data, coarse_weight):
