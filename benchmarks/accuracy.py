@@ -246,19 +246,24 @@ def fit_one(kind, model, data):
 
 
 def run_methods(methods, data_for_seed, seeds, label=""):
-    """Summarised rows of ``methods``; random ones over ``seeds``, others once."""
-    rows = []
-    for name, kind, factory, is_random in methods:
-        runs = []
-        for seed in seeds if is_random else seeds[:1]:
-            row = fit_one(kind, factory(seed), data_for_seed(seed))
+    """Summarised rows of ``methods``; random ones over ``seeds``, others once.
+
+    Seeds in the outer loop: every method is fitted once per seed before the
+    next seed, so a change of load on the machine hits all methods alike.
+    """
+    runs = {name: [] for name, *_ in methods}
+    for seed in seeds:
+        data = data_for_seed(seed)
+        for name, kind, factory, is_random in methods:
+            if not is_random and seed != seeds[0]:
+                continue
+            row = fit_one(kind, factory(seed), data)
             log(
                 f"{label}{name} seed {seed}: fit {row['fit_s']:.1f}s, "
                 f"fine acc {row['acc'][-1]:.3f}"
             )
-            runs.append(row)
-        rows.append({**summarize(name, runs), "runs": runs})
-    return rows
+            runs[name].append(row)
+    return [{**summarize(name, runs[name]), "runs": runs[name]} for name, *_ in methods]
 
 
 def load_imclef(quick):
