@@ -141,17 +141,22 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         finest level when every class allows it, otherwise random.
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.
-    patience : int, default=5
+    patience : int, default=7
         Epochs without improvement before training stops (the weights of
-        the best epoch are kept). On ImCLEF07A and the synthetic benchmark
-        hierarchies patience 10 restored the same best epochs as 5, after
-        10-30% more epochs.
-    max_epochs : int, default=40
+        the best epoch are kept). Under the one-cycle schedule the
+        validation loss wanders while the rate is high and falls again as
+        it decays: with patience 5, ImCLEF07A fits stopped as early as
+        epoch 19 of 30 (fine accuracy 0.870 over 10 seeds, against 0.871
+        with patience 7 or 10); patience 10 only cost epochs on the
+        synthetic benchmark hierarchies, which stop early.
+    max_epochs : int, default=30
         Maximum number of passes over the training data; also the length of
         the ``"onecycle"`` learning-rate schedule.
-    batch_size : int, default=256
-        Minibatch size.
-    lr : float, default=3e-3
+    batch_size : int, default=512
+        Minibatch size. Scale ``lr`` in proportion when changing it: 512
+        with 6e-3 takes the same step per sample as 256 with 3e-3, in half
+        the steps (an ImCLEF07A epoch: 0.114 s against 0.140 s).
+    lr : float, default=6e-3
         Adam learning rate (the peak rate under ``lr_schedule="onecycle"``).
     lr_schedule : {"onecycle", "constant"}, default="onecycle"
         "onecycle" warms the learning rate up over the first 10% of the
@@ -342,10 +347,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         calibrate=True,
         early_stopping=True,
         validation_fraction=0.1,
-        patience=5,
-        max_epochs=40,
-        batch_size=256,
-        lr=3e-3,
+        patience=7,
+        max_epochs=30,
+        batch_size=512,
+        lr=6e-3,
         lr_schedule="onecycle",
         precision="auto",
         device="cpu",
