@@ -24,6 +24,10 @@ load on the machine hits all of them alike):
 - HiClass ``LocalClassifierPerParentNode`` with a scaled
   ``LogisticRegression`` (deterministic: fitted once).
 
+A warm-up fit first pays torch's one-time cost of a process (about a second,
+``_common.warm_up_torch``); the report states it, since a user's first fit in
+a fresh process pays it too.
+
 On ImCLEF07A (bundled train/test split) and the three synthetic hierarchies
 of ``accuracy.py`` (5000 train / 2000 test rows, one data set per seed). The
 table gives the whole-fit seconds, finest-level accuracy and AU(PRC) (mean ±
@@ -143,30 +147,43 @@ def ratio_lines(rows):
 
 
 def plot(results, path):
+    """Fine accuracy against whole-fit time, one panel per data set.
+
+    Each method keeps one colour in every panel (the synthetic panels lack
+    the first defaults), and the legend lists every method.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
+    names = list(
+        dict.fromkeys(row["method"] for rows in results.values() for row in rows)
+    )
+    colours = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4))
+    handles = {}
     for ax, (title, rows) in zip(np.atleast_1d(axes), results.items()):
         for row in rows:
-            ax.errorbar(
+            handles[row["method"]] = ax.errorbar(
                 row["fit_s"],
                 row["acc"][-1],
                 xerr=row["std"].get("fit_s", 0),
                 yerr=row["std"]["acc"][-1] if "acc" in row["std"] else 0,
                 fmt="o",
                 capsize=3,
-                label=row["method"],
+                color=colours[row["method"]],
             )
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labels would overlap
         ax.set_xlabel("whole fit (s, log scale)")
         ax.set_ylabel("fine-level accuracy")
         ax.set_title(title.split(":")[0], fontsize=10)
         ax.grid(alpha=0.3)
-    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
+    fig.legend(
+        [handles[name] for name in names], names, loc="lower center", ncol=2, fontsize=8
+    )
     fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path, dpi=120)
 
