@@ -16,8 +16,9 @@ def proba_dtype(X):
     """dtype of the probabilities returned for ``X``: float32 for float32 input.
 
     As scikit-learn's ``MLPClassifier`` does: the network computes in float32
-    anyway, and float32 input is usually chosen for its memory. Anything else
-    (float64, integers, lists, data frames) gets float64.
+    anyway, and float32 input is usually chosen for its memory. A data frame
+    counts as float32 when all its columns are. Anything else (float64,
+    integers, lists) gets float64.
 
     Examples
     --------
@@ -25,7 +26,12 @@ def proba_dtype(X):
     >>> proba_dtype(np.zeros((2, 3), dtype=np.float32)), proba_dtype([[0.0]])
     (<class 'numpy.float32'>, <class 'numpy.float64'>)
     """
-    return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+    dtypes = getattr(X, "dtypes", None)  # a pandas data frame
+    if dtypes is not None and not hasattr(X, "dtype"):
+        is_float32 = len(dtypes) > 0 and all(dtype == np.float32 for dtype in dtypes)
+    else:
+        is_float32 = getattr(X, "dtype", None) == np.float32
+    return np.float32 if is_float32 else np.float64
 
 
 def softmax_(scores, temperature=1.0):

@@ -143,6 +143,12 @@ def test_float32_input_gets_float32_probabilities(tree_data, on_device, monkeypa
     for proba in clf.predict_proba(X32):
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
     assert clf.predict_proba(X.tolist())[-1].dtype == np.float64
+    # Data frames as scikit-learn's MLPClassifier: float32 when every column is.
+    pd = pytest.importorskip("pandas", reason="data frames need pandas")
+    frame = pd.DataFrame(X32)
+    assert clf.predict_proba(frame)[-1].dtype == np.float32
+    frame[0] = frame[0].astype(np.float64)
+    assert clf.predict_proba(frame)[-1].dtype == np.float64
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none here")
