@@ -219,6 +219,10 @@ class MultiGranularityNet(NeuralNet):
     def _forward_on_device(self, rows):
         if sp.issparse(rows):
             rows = sparse_rows_to_torch(rows, self.device)
+        elif isinstance(rows, np.ndarray) and not rows.flags.writeable:
+            # A read-only chunk (a float32 data frame's values, say): torch
+            # would warn that it cannot wrap it; copying one chunk is cheap.
+            return self.module_(torch.tensor(rows, device=self.device))
         return self.module_(torch.as_tensor(rows, device=self.device))
 
     # ------------------------------------------------------------ persistence

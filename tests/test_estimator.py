@@ -364,3 +364,26 @@ def test_coarse_decoding_weight_scores_paths_with_coarse_heads(tree_data, small_
     assert not np.allclose(fine_only[-1], product[-1])
     assert_coherent(product, clf.hierarchy_.parents)
     assert_valid_paths(clf.predict(X), Y)
+
+
+def test_read_only_rows_are_never_wrapped_by_torch(tree_data, small_clf, monkeypatch):
+    # torch warns (once per process) when it wraps a read-only array, as a
+    # float32 data frame's values are; prediction copies such a chunk instead.
+    X, Y = tree_data
+    clf = small_clf.fit(X, Y)
+    X32 = X.astype(np.float32)
+    expected = clf.predict_proba(X32)
+    X32.setflags(write=False)
+    wrapped = []
+    as_tensor = torch.as_tensor
+
+    def spy(data, *args, **kwargs):
+        if isinstance(data, np.ndarray):
+            wrapped.append(data.flags.writeable)
+        return as_tensor(data, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "as_tensor", spy)
+    assert len(X32) > 64  # past the numpy path of tiny calls: torch runs
+    for a, b in zip(clf.predict_proba(X32), expected):
+        np.testing.assert_array_equal(a, b)
+    assert False not in wrapped
