@@ -958,12 +958,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         """
         # The label view: a label under several parents is one column, the
         # sum of its nodes (nothing to do when no label repeats).
-        dtype = proba_dtype(X)
-        node_proba = self._node_proba(X, dtype)  # checks that the model is fitted
-        probas = [
-            proba.astype(dtype, copy=False)
-            for proba in self.hierarchy_.label_proba(node_proba)
-        ]
+        node_proba = self._node_proba(X, proba_dtype(X))  # checks it is fitted
+        probas = self.hierarchy_.label_proba(node_proba)
         return probas[0] if self._y_was_1d else probas
 
     def predict_log_proba(self, X):

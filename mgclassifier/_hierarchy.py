@@ -546,14 +546,19 @@ class LabelHierarchy:
         Returns
         -------
         list of ndarray of shape (n_samples, n_nodes_l)
-            One array per level; a node's probability is exactly the sum of
-            its children's, so along a path it never rises.
+            One array per level, in ``leaf_proba``'s dtype; a node's
+            probability is exactly the sum of its children's, so along a
+            path it never rises.
         """
         # One row per node while summing: each sum then adds whole rows.
         columns = [np.ascontiguousarray(leaf_proba.T)]
         for level in range(self.n_levels - 2, -1, -1):
             columns.insert(0, self._child_sum(level) @ columns[0])
-        return [np.ascontiguousarray(c.T) for c in columns[:-1]] + [leaf_proba]
+        # The sparse 0/1 matrices are float64: the products come back in the
+        # input's dtype, with the copy that transposes them.
+        return [
+            np.ascontiguousarray(c.T, dtype=leaf_proba.dtype) for c in columns[:-1]
+        ] + [leaf_proba]
 
     def label_proba(self, node_proba):
         """Sum node probabilities per label: columns in ``classes`` order.
@@ -566,14 +571,17 @@ class LabelHierarchy:
         Returns
         -------
         list of ndarray of shape (n_samples, len(classes[l]))
-            ``node_proba`` itself when no label repeats.
+            In each input's dtype; ``node_proba`` itself when no label
+            repeats.
         """
         if not self.has_repeated_labels:
             return node_proba
         return [
             proba
             if not repeated
-            else np.ascontiguousarray((self._label_sum(level) @ proba.T).T)
+            else np.ascontiguousarray(
+                (self._label_sum(level) @ proba.T).T, dtype=proba.dtype
+            )
             for level, (proba, repeated) in enumerate(zip(node_proba, self._repeated))
         ]
 

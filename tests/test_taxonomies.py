@@ -96,6 +96,10 @@ def test_hierarchy_makes_a_node_per_parent_and_a_column_per_label():
     nodes = tree.node_proba(leaf)
     np.testing.assert_allclose(nodes[0], [[0.5, 0.5]])
     np.testing.assert_allclose(tree.level_proba(leaf)[1], [[0.3, 0.3, 0.4]])
+    # Node and label sums come back in the dtype they were given.
+    single = tree.level_proba(leaf.astype(np.float32))
+    assert [p.dtype for p in single] == [np.float32, np.float32]
+    np.testing.assert_allclose(single[1], [[0.3, 0.3, 0.4]], rtol=1e-6)
 
 
 def test_unique_labels_keep_the_fast_path():
