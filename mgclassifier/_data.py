@@ -151,6 +151,10 @@ class HoldoutSplit:
         self.fraction = fraction
         self.random_state = random_state
 
+    def n_valid(self, n_samples):
+        """Number of rows held out of ``n_samples`` (as ``train_test_split``)."""
+        return int(np.ceil(self.fraction * n_samples))
+
     def __call__(self, dataset, y=None, **fit_params):
         train, valid = self.indices(dataset)
         # Kept for the calibration that follows training (a stratified split of
@@ -161,8 +165,7 @@ class HoldoutSplit:
     def indices(self, dataset):
         """Sorted row indices ``(train, valid)``; the same on every call."""
         strata = dataset.codes[:, -1].cpu().numpy()
-        n_valid = int(np.ceil(self.fraction * len(strata)))
-        split = stratified_holdout(strata, n_valid, self.random_state)
+        split = stratified_holdout(strata, self.n_valid(len(strata)), self.random_state)
         if split is not None:
             return split
         train, valid = train_test_split(

@@ -93,11 +93,10 @@ def build_net(
         callbacks.append(
             ("weight_averaging", WeightAveraging(estimator.weight_averaging))
         )
-    n_valid = (
-        int(np.ceil(estimator.validation_fraction * X.shape[0]))
-        if early_stopping
-        else 0
+    holdout = (
+        HoldoutSplit(estimator.validation_fraction, seed) if early_stopping else None
     )
+    n_valid = 0 if holdout is None else holdout.n_valid(X.shape[0])
     if estimator.lr_schedule == "onecycle" and not incremental:
         batches_per_epoch = -(-(X.shape[0] - n_valid) // estimator.batch_size)
         callbacks.append(
@@ -164,11 +163,7 @@ def build_net(
         iterator_train__shuffle=True,
         iterator_valid=BatchIterator,
         iterator_valid__batch_size=max(estimator.batch_size, 4096),
-        train_split=(
-            HoldoutSplit(estimator.validation_fraction, seed)
-            if early_stopping
-            else None
-        ),
+        train_split=holdout,
         callbacks=callbacks,
         device=device,
         verbose=estimator.verbose,
