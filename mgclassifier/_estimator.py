@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import DataConversionWarning
@@ -15,6 +16,12 @@ from sklearn.utils.validation import (
 )
 
 from . import _device_prediction, _out_of_core
+from ._auto import (
+    resolve_batch_size,
+    resolve_early_stopping,
+    resolve_feature_scaling,
+    resolve_lr,
+)
 from ._calibration import held_out_temperature
 from ._chunked_data import out_of_core_dataset
 from ._data import ArrayDataset, HoldoutSplit
@@ -61,9 +68,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     hidden_layer_sizes : array-like of int, default=(1024,)
-        Width of each layer of the shared trunk. One wide layer is the default
-        because it reached the accuracy of (1024, 512) on the benchmarks at a
-        third of the cost per epoch.
+        Width of each layer of the shared trunk; empty for a linear model
+        with one head per level.
     activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
         Trunk nonlinearity.
     alpha_l1 : float, default=0.0
@@ -134,30 +140,35 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         ``coarse_decoding_weight`` > 0 where it may shift near-ties). A
         resumed fit without a held-out split keeps the temperature it has;
         ``calibrate=False`` sets it to 1.
-    early_stopping : bool, default=True
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the training data and stop when
         the validation loss has not improved for ``patience`` epochs; the
         weights of the best epoch are restored. The split is stratified on the
-        finest level when every class allows it, otherwise random.
+        finest level when every class allows it, otherwise random. "auto"
+        does so when ``X`` has more than 10,000 rows (as scikit-learn's
+        ``HistGradientBoostingClassifier``): on fewer, the held-out rows are
+        worth more as training data, and the one-cycle schedule ends at a
+        low learning rate where the last epoch is as good as the best. The
+        value used is ``early_stopping_``. ``calibrate`` needs the held-out
+        rows.
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.
     patience : int, default=7
-        Epochs without improvement before training stops (the weights of
-        the best epoch are kept). Under the one-cycle schedule the
-        validation loss wanders while the rate is high and falls again as
-        it decays: with patience 5, ImCLEF07A fits stopped as early as
-        epoch 19 of 30 (fine accuracy 0.870 over 10 seeds, against 0.871
-        with patience 7 or 10); patience 10 only cost epochs on the
-        synthetic benchmark hierarchies, which stop early.
+        Epochs without improvement of the validation loss before training
+        stops (the weights of the best epoch are kept).
     max_epochs : int, default=30
         Maximum number of passes over the training data; also the length of
         the ``"onecycle"`` learning-rate schedule.
-    batch_size : int, default=512
-        Minibatch size. Scale ``lr`` in proportion when changing it: 512
-        with 6e-3 takes the same step per sample as 256 with 3e-3, in half
-        the steps (an ImCLEF07A epoch: 0.114 s against 0.140 s).
-    lr : float, default=6e-3
+    batch_size : int or "auto", default="auto"
+        Minibatch size. "auto" is the power of two nearest
+        ``n_samples / 32``, between 32 and 512, so that small data still
+        gets about 32 optimizer steps an epoch (512 from 11,586 rows on).
+        The value used is ``batch_size_``.
+    lr : float or "auto", default="auto"
         Adam learning rate (the peak rate under ``lr_schedule="onecycle"``).
+        "auto" is 6e-3 at batch size 512, scaled with the square root of
+        the batch size (3e-3 at 128), whichever way the batch size was set.
+        The value used is ``lr_``.
     lr_schedule : {"onecycle", "constant"}, default="onecycle"
         "onecycle" warms the learning rate up over the first 10% of the
         ``max_epochs`` budget, then decays it along a cosine to nearly zero
@@ -214,6 +225,17 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         (negative indices count from the last layer), so coarse heads can
         sit on earlier layers than fine ones (B-CNN). None: every head reads
         the last layer.
+    feature_scaling : {"auto", "standard", "none"}, default="auto"
+        How flat float features are scaled inside the network (the fitted
+        model carries it, so ``predict`` takes raw features). "standard"
+        subtracts each feature's mean and divides by its standard deviation
+        (a sparse matrix is only divided, never centred, so it stays
+        sparse). "none" uses the features as they are. "auto" is "standard"
+        for a dense array and "none" for a sparse matrix: TF-IDF and count
+        features are already on a common scale, and dividing a rare term's
+        column by its small standard deviation blows it up to values that
+        the network overfits in a few epochs. Image arrays and token ids
+        given to a custom ``module`` are never scaled.
     **module__params : module__<name>=value
         Parameters of a ``module`` class (see ``module``).
 
@@ -256,6 +278,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         stopping).
     precision_ : {"float32", "bfloat16"}
         The training precision that ``precision`` resolved to.
+    batch_size_ : int
+        The batch size of the last fit (``batch_size`` resolved).
+    lr_ : float
+        The (peak) learning rate of the last fit (``lr`` resolved).
+    early_stopping_ : bool
+        Whether the last fit held rows out for early stopping
+        (``early_stopping`` resolved; False for :meth:`partial_fit`).
 
     See Also
     --------
@@ -313,12 +342,15 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
         "min_path_probability": [None, Interval(Real, 0, 1, closed="both")],
         "calibrate": ["boolean"],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "lr_schedule": [StrOptions({"onecycle", "constant"})],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "device": [str],
@@ -327,6 +359,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "module": "no_validation",  # checked by _check_module_params at fit
         "head_layers": [None, "array-like"],
+        "feature_scaling": [StrOptions({"auto", "standard", "none"})],
     }
 
     def __init__(
@@ -345,12 +378,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         coarse_decoding_weight=0.25,
         min_path_probability=None,
         calibrate=True,
-        early_stopping=True,
+        early_stopping="auto",
         validation_fraction=0.1,
         patience=7,
         max_epochs=30,
-        batch_size=512,
-        lr=6e-3,
+        batch_size="auto",
+        lr="auto",
         lr_schedule="onecycle",
         precision="auto",
         device="cpu",
@@ -359,6 +392,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         verbose=0,
         module=None,
         head_layers=None,
+        feature_scaling="auto",
         **module__params,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -389,6 +423,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.module = module
         self.head_layers = head_layers
+        self.feature_scaling = feature_scaling
         for name, value in module__params.items():
             check_module_param_name(name)
             setattr(self, name, value)
@@ -569,6 +604,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             dataset = ArrayDataset(X, codes, sample_weight, device)
         # Every call builds its net from the current parameters; a resumed one
         # then takes over the fitted weights, optimizer state and history.
+        scaling = resolve_feature_scaling(self.feature_scaling, X)
+        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
+        lr = resolve_lr(self.lr, batch_size)
+        early_stopping = resolve_early_stopping(self.early_stopping, X.shape[0])
         net = build_net(
             self,
             dataset.X,  # on the device: its statistics are computed there
@@ -585,6 +624,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 self._fitted_standardisation()
                 if resume
                 else _out_of_core.standardisation(X)
+                if scaling == "standard"
+                else None
+            ),
+            feature_scaling=scaling,
+            batch_size=batch_size,
+            lr=lr,
+            early_stopping=early_stopping,
+            # A resumed fit keeps the first layer it has, whatever X is now.
+            sparse_input=(
+                getattr(self.net_, "module__sparse_input", False)
+                if resume
+                else sp.issparse(X)
             ),
         )
         with torch.random.fork_rng(devices=cuda_devices(device)):
@@ -613,6 +664,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = best_epoch
         self.temperature_ = temperature
         self.precision_ = precision
+        self.batch_size_ = batch_size
+        self.lr_ = lr
+        self.early_stopping_ = early_stopping and not incremental
         self._fitted_structure = structure
         return self
 
@@ -675,8 +729,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
                 "activation": self.activation,
                 "head_layers": head_layers_tuple(self.head_layers),
+                "feature_scaling": self.feature_scaling,
             }
-        return {"module": self.module, **self._module_params()}
+        return {
+            "module": self.module,
+            "feature_scaling": self.feature_scaling,
+            **self._module_params(),
+        }
 
     def _validate_fit_data(self, X, y, reset=True):
         """Validate X and y; return float32 X, 2-D label matrix, 1-D flag.

@@ -68,8 +68,11 @@ class MultiGranularityNet(NeuralNet):
         self.autocast = autocast
 
     def infer(self, x, **fit_params):
-        if self.autocast is None or (isinstance(x, torch.Tensor) and x.is_sparse):
-            # Sparse products have no bfloat16 kernels on every device.
+        if self.autocast is None or (
+            isinstance(x, torch.Tensor) and x.layout != torch.strided
+        ):
+            # Sparse input: its first layer (embedding_bag) dominates and has
+            # no bfloat16 autocast kernel, so autocast would only add casts.
             return super().infer(x, **fit_params)
         with torch.autocast(
             torch.device(self.device).type, dtype=getattr(torch, self.autocast)

@@ -44,6 +44,11 @@ def build_net(
     seed,
     incremental,
     standardisation=None,
+    feature_scaling="standard",
+    sparse_input=False,
+    batch_size=512,
+    lr=6e-3,
+    early_stopping=True,
 ):
     """The skorch net for the estimator's current parameters (not initialized).
 
@@ -68,18 +73,28 @@ def build_net(
         ``partial_fit``: one epoch on every row, so no early stopping and a
         constant learning rate.
     standardisation : tuple of torch.Tensor or None
-        The ``(mean, scale)`` of the inputs; None computes it from ``X``.
+        The ``(mean, scale)`` of the inputs; None computes it from ``X`` as
+        ``feature_scaling`` says.
+    feature_scaling : {"standard", "none"}
+    sparse_input : bool
+        Build the first layer for sparse input (``SparseInputLinear``).
+    batch_size, lr, early_stopping
+        Resolved by ``_auto`` (no "auto"); they override the estimator's.
 
     Returns
     -------
     net : MultiGranularityNet
     """
     # partial_fit trains on every row it is given.
-    early_stopping = estimator.early_stopping and not incremental
+    early_stopping = early_stopping and not incremental
     # Only flat float features are standardised (not images, token ids).
     flat_float = X.ndim == 2 and (sp.issparse(X) or X.is_floating_point())
     if standardisation is None and flat_float:
-        standardisation = feature_standardisation(X)
+        standardisation = (
+            feature_standardisation(X)
+            if feature_scaling == "standard"
+            else identity_standardisation(X.shape[1])
+        )
     mean, scale = standardisation if standardisation is not None else (None, None)
     callbacks = [("divergence_guard", DivergenceGuard())]
     if estimator.verbose >= 2:
@@ -98,13 +113,11 @@ def build_net(
     )
     n_valid = 0 if holdout is None else holdout.n_valid(X.shape[0])
     if estimator.lr_schedule == "onecycle" and not incremental:
-        batches_per_epoch = -(-(X.shape[0] - n_valid) // estimator.batch_size)
+        batches_per_epoch = -(-(X.shape[0] - n_valid) // batch_size)
         callbacks.append(
             (
                 "lr_schedule",
-                OneCycleSchedule(
-                    estimator.lr, estimator.max_epochs * batches_per_epoch
-                ),
+                OneCycleSchedule(lr, estimator.max_epochs * batches_per_epoch),
             )
         )
     if early_stopping:
@@ -138,6 +151,8 @@ def build_net(
         if estimator.head_layers is not None:
             # Only when set: a default model's net keeps the old parameters.
             module["module__head_layers"] = head_layers_tuple(estimator.head_layers)
+        if sparse_input:
+            module["module__sparse_input"] = True
     else:
         module = custom_module_params(
             estimator, X, hierarchy, mean, scale, seed, device
@@ -154,15 +169,15 @@ def build_net(
         criterion__has_missing=bool((codes < 0).any()),
         optimizer=torch.optim.Adam,
         **adam_options(estimator.alpha_l2, device),
-        lr=estimator.lr,
+        lr=lr,
         alpha_l1=estimator.alpha_l1,
         autocast=None if precision == "float32" else precision,
         max_epochs=estimator.max_epochs,
-        batch_size=estimator.batch_size,
+        batch_size=batch_size,
         iterator_train=BatchIterator,
         iterator_train__shuffle=True,
         iterator_valid=BatchIterator,
-        iterator_valid__batch_size=max(estimator.batch_size, 4096),
+        iterator_valid__batch_size=max(batch_size, 4096),
         train_split=holdout,
         callbacks=callbacks,
         device=device,
@@ -285,6 +300,11 @@ def continue_training(net, fitted):
     }
     net.optimizer_.load_state_dict(state)
     net.history_ = fitted.history_
+
+
+def identity_standardisation(n_features):
+    """float32 ``(mean, scale)`` that leave every feature as it is."""
+    return torch.zeros(n_features), torch.ones(n_features)
 
 
 def feature_standardisation(X):

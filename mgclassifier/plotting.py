@@ -116,7 +116,7 @@ class TrainingHistoryDisplay:
     >>> fine = (X[:, 0] > 0).astype(int) * 2 + (X[:, 1] > 0)
     >>> Y = np.column_stack([np.where(fine < 2, "a", "b"), fine.astype(str)])
     >>> clf = MultiGranularityClassifier(
-    ...     hidden_layer_sizes=(16,), max_epochs=20, random_state=0
+    ...     hidden_layer_sizes=(16,), max_epochs=20, early_stopping=True, random_state=0
     ... ).fit(X, Y)
     >>> disp = TrainingHistoryDisplay.from_estimator(
     ...     clf, level_names=["coarse", "fine"]
@@ -341,7 +341,7 @@ class LevelConfusionMatrixDisplay:
     >>> fine = (X[:, 0] > 0).astype(int) * 2 + (X[:, 1] > 0)
     >>> Y = np.column_stack([np.where(fine < 2, "a", "b"), fine.astype(str)])
     >>> clf = MultiGranularityClassifier(
-    ...     hidden_layer_sizes=(16,), max_epochs=20, random_state=0
+    ...     hidden_layer_sizes=(16,), max_epochs=20, early_stopping=True, random_state=0
     ... ).fit(X, Y)
     >>> disp = LevelConfusionMatrixDisplay.from_estimator(clf, X, Y, level=-1)
     >>> disp.confusion_matrix.shape, int(disp.confusion_matrix.sum())

@@ -104,7 +104,11 @@ def test_dataframe_feature_names(tree_data, small_clf):
 def test_history_and_early_stopping(tree_data):
     X, Y = tree_data
     clf = MultiGranularityClassifier(
-        hidden_layer_sizes=(32,), patience=3, max_epochs=500, random_state=0
+        hidden_layer_sizes=(32,),
+        early_stopping=True,
+        patience=3,
+        max_epochs=500,
+        random_state=0,
     ).fit(X, Y)
     assert clf.n_epochs_ < 500
     assert 1 <= clf.best_epoch_ <= clf.n_epochs_ - 3
@@ -134,7 +138,13 @@ def test_deferred_loss_reads_record_the_same_history(tree_data, monkeypatch):
     from mgclassifier._net import MultiGranularityNet
 
     X, Y = tree_data
-    params = dict(hidden_layer_sizes=(16,), max_epochs=4, patience=2, random_state=0)
+    params = dict(
+        hidden_layer_sizes=(16,),
+        max_epochs=4,
+        early_stopping=True,
+        patience=2,
+        random_state=0,
+    )
     histories = {}
     for defer in (False, True):
         monkeypatch.setattr(MultiGranularityNet, "defer_loss_read", defer)
@@ -340,7 +350,11 @@ def test_calibration_temperature_improves_held_out_log_loss():
     )
     train, test = slice(0, 2000), slice(2000, None)
     params = dict(
-        hidden_layer_sizes=(64,), label_smoothing=0.2, patience=5, random_state=0
+        hidden_layer_sizes=(64,),
+        label_smoothing=0.2,
+        early_stopping=True,
+        patience=5,
+        random_state=0,
     )
     calibrated = MultiGranularityClassifier(**params).fit(X[train], Y[train])
     raw = MultiGranularityClassifier(calibrate=False, **params).fit(X[train], Y[train])

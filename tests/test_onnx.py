@@ -223,3 +223,12 @@ def test_refuses_what_it_does_not_export(tree_data):
         to_onnx(thresholded)
     with pytest.raises(ValueError, match="sparse"):
         to_onnx(clf, X_sample=sp.csr_matrix(X[:2]))
+
+
+def test_model_fitted_on_sparse_input_exports_for_dense_rows(tree_data):
+    # Its first layer is a SparseInputLinear; the exported graph takes the
+    # same features as dense rows (one matrix product).
+    X, Y = tree_data
+    X_sparse = sp.csr_matrix(np.where(np.abs(X) > 1, X, 0.0))
+    clf = tiny_classifier(max_epochs=2, precision="float32").fit(X_sparse, Y)
+    assert_matches(clf, to_onnx(clf), X_sparse, X_sparse.toarray().astype(np.float32))

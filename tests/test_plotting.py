@@ -40,6 +40,7 @@ def fitted(data):
     X, Y = data
     return MultiGranularityClassifier(
         hidden_layer_sizes=(16,),
+        early_stopping=True,
         max_epochs=8,
         batch_size=32,
         patience=3,

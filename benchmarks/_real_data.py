@@ -1,0 +1,74 @@
+"""The real hierarchies of the benchmark suite, loaded the same way everywhere.
+
+ImCLEF07A is bundled with the package; ImCLEF07D, Diatoms and the TREC
+questions are read from a data folder (``--data-dir``, by default the
+``shared/data`` folder beside the repository; see its README for origin and
+format). Tabular sets come as float32 arrays, the text set as lists of
+strings that a ``TfidfVectorizer`` turns into features inside the pipeline.
+"""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mgclassifier.datasets import load_imclef07a
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""Default data folder: ``shared/data`` beside the repository's folder."""
+
+REAL_SETS = ("imclef07a", "imclef07d", "diatoms", "trec")
+TEXT_SETS = ("trec",)
+
+
+@dataclass
+class RealSet:
+    """One train/test split; ``text`` says X holds strings, not features."""
+
+    name: str
+    X_train: object
+    Y_train: np.ndarray
+    X_test: object
+    Y_test: np.ndarray
+    text: bool = False
+
+
+def load_real(name, data_dir=DATA_DIR):
+    """Load the real data set ``name`` (one of ``REAL_SETS``)."""
+    if name == "imclef07a":
+        data = load_imclef07a()
+        return RealSet(name, data.X_train, data.y_train, data.X_test, data.y_test)
+    data_dir = Path(data_dir)
+    if name in ("imclef07d", "diatoms"):
+        path = data_dir / f"{name}.npz"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} not found: pass --data-dir, the folder holding {path.name}"
+            )
+        with np.load(path) as arrays:
+            return RealSet(
+                name,
+                arrays["X_train"].astype(np.float32),
+                arrays["y_train"],
+                arrays["X_test"].astype(np.float32),
+                arrays["y_test"],
+            )
+    if name == "trec":
+        train = _read_tsv(data_dir / "trec_train.tsv")
+        test = _read_tsv(data_dir / "trec_test.tsv")
+        return RealSet(name, train[0], train[1], test[0], test[1], text=True)
+    raise ValueError(f"unknown data set {name!r}; choose from {REAL_SETS}")
+
+
+def _read_tsv(path):
+    """Questions and their ``(coarse, fine)`` labels from a TREC file."""
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: pass --data-dir, the folder holding {path.name}"
+        )
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    questions = [row["question"] for row in rows]
+    labels = np.array([[row["coarse"], row["fine"]] for row in rows])
+    return questions, labels

@@ -1,0 +1,90 @@
+"""The rules behind the ``"auto"`` values of the estimator's parameters.
+
+Each function turns one parameter and what the data says (rows, sparsity)
+into the value a fit uses; explicit values pass through unchanged. The
+rules were chosen on every real benchmark hierarchy (``benchmarks/suite.py``:
+ImCLEF07A, ImCLEF07D, Diatoms, TREC questions) and the synthetic ones, not
+on one of them; ``benchmarks/README.md`` has the measurements.
+"""
+
+import math
+
+import scipy.sparse as sp
+
+LARGEST_AUTO_BATCH = 512
+SMALLEST_AUTO_BATCH = 32
+BATCHES_PER_EPOCH = 32
+"""``batch_size="auto"`` aims at about this many optimizer steps an epoch."""
+
+REFERENCE_BATCH, REFERENCE_LR = 512, 6e-3
+"""``lr="auto"`` is this rate at this batch size, scaled by sqrt(batch)."""
+
+EARLY_STOPPING_MIN_ROWS = 10_000
+"""``early_stopping="auto"`` holds rows out above this many (as
+scikit-learn's ``HistGradientBoostingClassifier``)."""
+
+
+def resolve_batch_size(batch_size, n_rows):
+    """The power of two nearest ``n_rows / 32``, within [32, 512].
+
+    Small data then still gets about 32 optimizer steps an epoch: at a fixed
+    512, a set of 2,000 rows trains 4 steps an epoch, too few for the
+    epoch budget to fit it.
+
+    Examples
+    --------
+    >>> [resolve_batch_size("auto", n) for n in (500, 2_000, 10_000, 100_000)]
+    [32, 64, 256, 512]
+    >>> resolve_batch_size(100, 2_000)
+    100
+    """
+    if batch_size != "auto":
+        return batch_size
+    nearest = 2 ** round(math.log2(max(n_rows, 1) / BATCHES_PER_EPOCH))
+    return int(min(LARGEST_AUTO_BATCH, max(SMALLEST_AUTO_BATCH, nearest)))
+
+
+def resolve_lr(lr, batch_size):
+    """6e-3 at batch 512, scaled with the square root of the batch size.
+
+    A smaller batch gives noisier gradients, so it takes smaller steps
+    (square-root scaling, usual for Adam).
+
+    Examples
+    --------
+    >>> [round(resolve_lr("auto", b), 5) for b in (512, 128, 32)]
+    [0.006, 0.003, 0.0015]
+    """
+    if lr != "auto":
+        return lr
+    return REFERENCE_LR * math.sqrt(batch_size / REFERENCE_BATCH)
+
+
+def resolve_early_stopping(early_stopping, n_rows):
+    """Hold rows out for early stopping only on more than 10,000 rows.
+
+    On fewer, the held-out tenth costs more accuracy than stopping saves:
+    the one-cycle schedule ends at a low learning rate, where the last
+    epoch is as good as the best one.
+
+    Examples
+    --------
+    >>> resolve_early_stopping("auto", 10_000), resolve_early_stopping("auto", 10_001)
+    (False, True)
+    """
+    if early_stopping != "auto":
+        return early_stopping
+    return n_rows > EARLY_STOPPING_MIN_ROWS
+
+
+def resolve_feature_scaling(feature_scaling, X):
+    """``"standard"`` or ``"none"``: what ``feature_scaling`` means for ``X``.
+
+    "auto" standardises dense features and leaves a sparse matrix as it is:
+    dividing a TF-IDF or count column by its standard deviation blows rare
+    terms up to huge values (a word seen in 3 of 5,000 documents gets ~40x
+    the weight of a common one), and centring would make every row dense.
+    """
+    if feature_scaling != "auto":
+        return feature_scaling
+    return "none" if sp.issparse(X) else "standard"
