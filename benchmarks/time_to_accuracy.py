@@ -72,9 +72,17 @@ EARLIER_DEFAULTS = {
         label_smoothing=0.1,
         coarse_decoding_weight=0.0,
         precision="float32",
+        batch_size=256,
+        early_stopping=True,
+        feature_scaling="standard",
     ),
     "MultiGranularityClassifier, batch-256 defaults": dict(
-        batch_size=256, lr=3e-3, max_epochs=40, patience=5
+        hidden_layer_sizes=(1024,),
+        batch_size=256,
+        lr=3e-3,
+        max_epochs=40,
+        early_stopping=True,
+        patience=5,
     ),
 }
 """Earlier defaults, for reference (CHANGELOG.md): the first ones, before the

@@ -14,7 +14,10 @@ import scipy.sparse as sp
 LARGEST_AUTO_BATCH = 512
 SMALLEST_AUTO_BATCH = 32
 BATCHES_PER_EPOCH = 32
-"""``batch_size="auto"`` aims at about this many optimizer steps an epoch."""
+SPARSE_BATCHES_PER_EPOCH = 8
+"""``batch_size="auto"`` aims at about this many optimizer steps an epoch
+(fewer for sparse input, whose steps cost the first layer's whole weight
+matrix in Adam whatever the batch size)."""
 
 REFERENCE_BATCH, REFERENCE_LR = 512, 6e-3
 """``lr="auto"`` is this rate at this batch size, scaled by sqrt(batch)."""
@@ -24,23 +27,29 @@ EARLY_STOPPING_MIN_ROWS = 10_000
 scikit-learn's ``HistGradientBoostingClassifier``)."""
 
 
-def resolve_batch_size(batch_size, n_rows):
-    """The power of two nearest ``n_rows / 32``, within [32, 512].
+def resolve_batch_size(batch_size, n_rows, sparse=False):
+    """The power of two nearest ``n_rows / 32`` (sparse: ``/ 8``), in [32, 512].
 
     Small data then still gets about 32 optimizer steps an epoch: at a fixed
     512, a set of 2,000 rows trains 4 steps an epoch, too few for the
-    epoch budget to fit it.
+    epoch budget to fit it. A step on sparse input costs about the same
+    whatever its batch size (Adam updates the whole first layer, one row
+    per input column), so sparse input takes fewer, larger batches: on the
+    TREC questions batch 128 reached the accuracy of 512 in 4x the time.
 
     Examples
     --------
     >>> [resolve_batch_size("auto", n) for n in (500, 2_000, 10_000, 100_000)]
     [32, 64, 256, 512]
+    >>> [resolve_batch_size("auto", n, sparse=True) for n in (1_000, 5_452)]
+    [128, 512]
     >>> resolve_batch_size(100, 2_000)
     100
     """
     if batch_size != "auto":
         return batch_size
-    nearest = 2 ** round(math.log2(max(n_rows, 1) / BATCHES_PER_EPOCH))
+    per_epoch = SPARSE_BATCHES_PER_EPOCH if sparse else BATCHES_PER_EPOCH
+    nearest = 2 ** round(math.log2(max(n_rows, 1) / per_epoch))
     return int(min(LARGEST_AUTO_BATCH, max(SMALLEST_AUTO_BATCH, nearest)))
 
 
@@ -75,6 +84,27 @@ def resolve_early_stopping(early_stopping, n_rows):
     if early_stopping != "auto":
         return early_stopping
     return n_rows > EARLY_STOPPING_MIN_ROWS
+
+
+def resolve_hidden_layer_sizes(hidden_layer_sizes, X):
+    """One layer of 1024 units, or of 512 for a sparse matrix.
+
+    A sparse input's first layer has one weight row per input column (often
+    10^4 or more): at 512 units the TREC questions (8,412 TF-IDF columns)
+    reached the accuracy of 1024 units in a third of the fit time, and the
+    model is half the size.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> resolve_hidden_layer_sizes("auto", np.ones((2, 3)))
+    (1024,)
+    >>> resolve_hidden_layer_sizes("auto", sp.csr_matrix((2, 3)))
+    (512,)
+    """
+    if not (isinstance(hidden_layer_sizes, str) and hidden_layer_sizes == "auto"):
+        return hidden_layer_sizes
+    return (512,) if sp.issparse(X) else (1024,)
 
 
 def resolve_feature_scaling(feature_scaling, X):

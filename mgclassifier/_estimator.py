@@ -20,6 +20,7 @@ from ._auto import (
     resolve_batch_size,
     resolve_early_stopping,
     resolve_feature_scaling,
+    resolve_hidden_layer_sizes,
     resolve_lr,
 )
 from ._calibration import held_out_temperature
@@ -67,9 +68,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of int, default=(1024,)
+    hidden_layer_sizes : array-like of int or "auto", default="auto"
         Width of each layer of the shared trunk; empty for a linear model
-        with one head per level.
+        with one head per level. "auto" is one layer of 1024 units, or of
+        512 for a sparse ``X`` (whose first layer has a weight row per
+        input column); the value used is ``hidden_layer_sizes_``.
     activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
         Trunk nonlinearity.
     alpha_l1 : float, default=0.0
@@ -278,6 +281,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         stopping).
     precision_ : {"float32", "bfloat16"}
         The training precision that ``precision`` resolved to.
+    hidden_layer_sizes_ : tuple of int
+        The trunk's layer widths (``hidden_layer_sizes`` resolved; the
+        fitted network's for a resumed fit).
     batch_size_ : int
         The batch size of the last fit (``batch_size`` resolved).
     lr_ : float
@@ -328,7 +334,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": ["array-like", StrOptions({"auto"})],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "alpha_l1": [Interval(Real, 0, None, closed="left")],
         "alpha_l2": [Interval(Real, 0, None, closed="left")],
@@ -364,7 +370,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(1024,),
+        hidden_layer_sizes="auto",
         activation="relu",
         alpha_l1=0.0,
         alpha_l2=1e-4,
@@ -589,7 +595,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         else:
             hierarchy, codes = LabelHierarchy.from_labels(Y)
         level_weights = self._check_level_weights(hierarchy.n_levels)
-        self._check_module_params(hierarchy.n_levels)
+        hidden_layer_sizes = (
+            self.hidden_layer_sizes_
+            if resume
+            else check_hidden_layer_sizes(
+                resolve_hidden_layer_sizes(self.hidden_layer_sizes, X)
+            )
+        )
+        self._check_module_params(hierarchy.n_levels, hidden_layer_sizes)
         structure = self._structure()
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -605,7 +618,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         # Every call builds its net from the current parameters; a resumed one
         # then takes over the fitted weights, optimizer state and history.
         scaling = resolve_feature_scaling(self.feature_scaling, X)
-        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
+        batch_size = resolve_batch_size(self.batch_size, X.shape[0], sp.issparse(X))
         lr = resolve_lr(self.lr, batch_size)
         early_stopping = resolve_early_stopping(self.early_stopping, X.shape[0])
         net = build_net(
@@ -628,6 +641,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 else None
             ),
             feature_scaling=scaling,
+            hidden_layer_sizes=hidden_layer_sizes,
             batch_size=batch_size,
             lr=lr,
             early_stopping=early_stopping,
@@ -664,6 +678,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = best_epoch
         self.temperature_ = temperature
         self.precision_ = precision
+        self.hidden_layer_sizes_ = hidden_layer_sizes
         self.batch_size_ = batch_size
         self.lr_ = lr
         self.early_stopping_ = early_stopping and not incremental
@@ -726,7 +741,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         if self.module is None:
             return {
                 "module": None,
-                "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
+                "hidden_layer_sizes": (
+                    self.hidden_layer_sizes
+                    if isinstance(self.hidden_layer_sizes, str)
+                    else check_hidden_layer_sizes(self.hidden_layer_sizes)
+                ),
                 "activation": self.activation,
                 "head_layers": head_layers_tuple(self.head_layers),
                 "feature_scaling": self.feature_scaling,
@@ -795,7 +814,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             X = X.copy()  # torch refuses to wrap read-only memory
         return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
 
-    def _check_module_params(self, n_levels):
+    def _check_module_params(self, n_levels, hidden_layer_sizes):
         """Fail clearly on a ``module`` or ``head_layers`` that cannot work."""
         if self.module is None:
             stray = sorted(self._module_params())
@@ -805,7 +824,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                     f"(the built-in MLP); set module to a torch.nn.Module class."
                 )
             depths = head_layers_tuple(self.head_layers)
-            n_layers = len(check_hidden_layer_sizes(self.hidden_layer_sizes))
+            n_layers = len(hidden_layer_sizes)
             if depths is not None and (
                 len(depths) != n_levels
                 or any(not -n_layers <= d < n_layers for d in depths)

@@ -27,7 +27,7 @@ from ._data import BatchIterator, HoldoutSplit
 from ._loss import MultiLevelLoss
 from ._module import MultiHeadMLP, TrunkWithHeads, build_trunk, trunk_feature_width
 from ._net import MultiGranularityNet
-from ._param_checks import check_hidden_layer_sizes, head_layers_tuple
+from ._param_checks import head_layers_tuple
 from ._warnings import warn_at_caller
 
 
@@ -46,6 +46,7 @@ def build_net(
     standardisation=None,
     feature_scaling="standard",
     sparse_input=False,
+    hidden_layer_sizes=(1024,),
     batch_size=512,
     lr=6e-3,
     early_stopping=True,
@@ -78,7 +79,7 @@ def build_net(
     feature_scaling : {"standard", "none"}
     sparse_input : bool
         Build the first layer for sparse input (``SparseInputLinear``).
-    batch_size, lr, early_stopping
+    hidden_layer_sizes, batch_size, lr, early_stopping
         Resolved by ``_auto`` (no "auto"); they override the estimator's.
 
     Returns
@@ -140,9 +141,7 @@ def build_net(
             module=MultiHeadMLP,
             module__n_features=X.shape[1],
             module__level_sizes=hierarchy.n_classes,
-            module__hidden_layer_sizes=check_hidden_layer_sizes(
-                estimator.hidden_layer_sizes
-            ),
+            module__hidden_layer_sizes=hidden_layer_sizes,
             module__activation=estimator.activation,
             module__dropout=estimator.dropout,
             module__input_mean=mean,
