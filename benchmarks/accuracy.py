@@ -325,7 +325,7 @@ def ablation_variants(defaults, n_levels, n_epochs):
         ),
         toggle("coarse_decoding_weight", 1.0, 0.0),
     ]
-    if defaults["early_stopping"]:
+    if defaults["early_stopping"] is True:
         variants.append(
             (
                 f"early_stopping: True -> False, max_epochs={n_epochs} "
@@ -334,7 +334,12 @@ def ablation_variants(defaults, n_levels, n_epochs):
             )
         )
     else:
-        variants.append(("early_stopping: False -> True", {"early_stopping": True}))
+        variants.append(
+            (
+                f"early_stopping: {defaults['early_stopping']!r} -> True",
+                {"early_stopping": True},
+            )
+        )
     variants.append(level_weight_schedule_params(defaults, n_levels, n_epochs))
     return variants
 

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 LARGEST_AUTO_BATCH = 512
 SMALLEST_AUTO_BATCH = 32
-BATCHES_PER_EPOCH = 32
+BATCHES_PER_EPOCH = 16
 SPARSE_BATCHES_PER_EPOCH = 8
 """``batch_size="auto"`` aims at about this many optimizer steps an epoch
 (fewer for sparse input, whose steps cost the first layer's whole weight
@@ -28,11 +28,12 @@ scikit-learn's ``HistGradientBoostingClassifier``)."""
 
 
 def resolve_batch_size(batch_size, n_rows, sparse=False):
-    """The power of two nearest ``n_rows / 32`` (sparse: ``/ 8``), in [32, 512].
+    """The power of two nearest ``n_rows / 16`` (sparse: ``/ 8``), in [32, 512].
 
-    Small data then still gets about 32 optimizer steps an epoch: at a fixed
+    Small data then still gets about 16 optimizer steps an epoch: at a fixed
     512, a set of 2,000 rows trains 4 steps an epoch, too few for the
-    epoch budget to fit it. A step on sparse input costs about the same
+    epoch budget to fit it (Diatoms, 2,065 rows: fine accuracy 0.650 at 512,
+    0.676 at 128, 0.681 at 64 in twice the time of 128). A step on sparse input costs about the same
     whatever its batch size (Adam updates the whole first layer, one row
     per input column), so sparse input takes fewer, larger batches: on the
     TREC questions batch 128 reached the accuracy of 512 in 4x the time.
@@ -40,7 +41,7 @@ def resolve_batch_size(batch_size, n_rows, sparse=False):
     Examples
     --------
     >>> [resolve_batch_size("auto", n) for n in (500, 2_000, 10_000, 100_000)]
-    [32, 64, 256, 512]
+    [32, 128, 512, 512]
     >>> [resolve_batch_size("auto", n, sparse=True) for n in (1_000, 5_452)]
     [128, 512]
     >>> resolve_batch_size(100, 2_000)

@@ -141,8 +141,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         minimising the log-loss of the held-out split, so probabilities are
         comparable across samples (this does not change ``predict``, unless
         ``coarse_decoding_weight`` > 0 where it may shift near-ties). A
-        resumed fit without a held-out split keeps the temperature it has;
-        ``calibrate=False`` sets it to 1.
+        fit without a held-out split (``early_stopping="auto"`` on 10,000
+        rows or fewer) gets temperature 1; set ``early_stopping=True`` for
+        calibrated probabilities there. A resumed fit without a held-out
+        split keeps the temperature it has; ``calibrate=False`` sets it to 1.
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the training data and stop when
         the validation loss has not improved for ``patience`` epochs; the
@@ -164,8 +166,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         the ``"onecycle"`` learning-rate schedule.
     batch_size : int or "auto", default="auto"
         Minibatch size. "auto" is the power of two nearest
-        ``n_samples / 32``, between 32 and 512, so that small data still
-        gets about 32 optimizer steps an epoch (512 from 11,586 rows on).
+        ``n_samples / 16`` (``/ 8`` for a sparse ``X``), between 32 and 512,
+        so that small data still gets about 16 optimizer steps an epoch
+        (512 from 5,793 dense rows on).
         The value used is ``batch_size_``.
     lr : float or "auto", default="auto"
         Adam learning rate (the peak rate under ``lr_schedule="onecycle"``).

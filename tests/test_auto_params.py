@@ -22,12 +22,12 @@ def test_small_data_gets_enough_optimizer_steps_at_the_defaults():
     # epoch, 90 in the whole 30-epoch budget.
     X_train, X_test, Y_train, Y_test = _digits_two_levels()
     clf = MultiGranularityClassifier(random_state=0).fit(X_train, Y_train)
-    assert clf.batch_size_ == 32
-    assert clf.lr_ == pytest.approx(6e-3 * math.sqrt(32 / 512))
+    assert clf.batch_size_ == 64
+    assert clf.lr_ == pytest.approx(6e-3 * math.sqrt(64 / 512))
     assert not clf.early_stopping_  # every row trains
     steps = len(clf.history_[-1, "batches"])
-    assert steps == math.ceil(len(X_train) / 32)
-    assert clf.n_epochs_ * steps >= 1000
+    assert steps == math.ceil(len(X_train) / 64)
+    assert clf.n_epochs_ * steps >= 500
     assert clf.score(X_test, Y_test) > 0.97
 
 
