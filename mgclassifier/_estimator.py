@@ -18,7 +18,7 @@ from . import _device_prediction, _out_of_core
 from ._calibration import held_out_temperature
 from ._chunked_data import out_of_core_dataset
 from ._data import ArrayDataset, HoldoutSplit
-from ._hierarchy import LabelHierarchy
+from ._hierarchy import LabelHierarchy, as_label_matrix
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net_builder import (
     build_net,
@@ -712,7 +712,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 f"is None."
             )
         y = check_array(
-            y,
+            as_label_matrix(y) if hasattr(y, "dtypes") else y,
             ensure_2d=False,
             dtype=None,
             ensure_all_finite="allow-nan",  # NaN marks a missing fine label

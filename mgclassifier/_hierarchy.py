@@ -59,9 +59,16 @@ def _check_level_column(column, level):
             # Numbers held as objects (a DataFrame mixing a text column and a
             # number column): type_of_target calls any object array "unknown".
             checked = np.asarray(present.tolist())
+            # Integers held as objects (next to None) are integer labels; so
+            # are whole floats next to missing values: pandas makes an
+            # integer column with missing values float.
+            if checked.dtype.kind in "iu" or (missing.any() and _whole(checked)):
+                column, present = _integer_labels(checked, missing)
     elif column.dtype.kind == "f":
         missing = np.isnan(column)
         present = column[~missing]
+        if missing.any() and _whole(present):
+            column, present = _integer_labels(present, missing)
     elif column.dtype.kind == "U":
         missing = column == ""
         present = column[~missing]
@@ -284,7 +291,9 @@ class LabelHierarchy:
             Labels, columns coarse to fine. A label may appear under several
             parents (it is then one node per parent). Missing labels (None,
             NaN, ``""``) are allowed only below a present label (a sample may
-            stop early).
+            stop early). Integers stay integers next to missing labels: a
+            float column of whole numbers with NaN (pandas' integer column
+            with None) gives integer classes.
 
         Returns
         -------
@@ -299,7 +308,7 @@ class LabelHierarchy:
             a coarse label is missing under a present fine label, or the
             labels are not discrete.
         """
-        Y = _as_label_matrix(Y)
+        Y = as_label_matrix(Y)
         n_samples, n_levels = Y.shape
         classes, label_index, parents = [], [], []
         codes = np.full((n_samples, n_levels), MISSING, dtype=np.intp)
@@ -367,7 +376,7 @@ class LabelHierarchy:
             Node codes; a row whose path the tree does not have is -1 from
             the first unknown level on.
         """
-        return self._encode(_as_label_matrix(Y))[0]
+        return self._encode(as_label_matrix(Y))[0]
 
     def _encode(self, Y):
         """``(codes, missing, labels)`` for a label matrix.
@@ -424,7 +433,7 @@ class LabelHierarchy:
             does not have, or a label under a parent the tree does not give
             it (the message names the label, its level and the row).
         """
-        Y = _as_label_matrix(Y)
+        Y = as_label_matrix(Y)
         if Y.ndim != 2 or Y.shape[1] != self.n_levels:
             raise ValueError(
                 f"y has {Y.shape[1] if Y.ndim == 2 else 1} level(s) but the fitted "
@@ -502,6 +511,9 @@ class LabelHierarchy:
     @property
     def label_dtype(self):
         """A dtype that holds the labels of every level (object if they mix)."""
+        kinds = {c.dtype.kind in "USO" for c in self.classes}
+        if len(kinds) > 1:  # numpy would turn the numbers into strings
+            return np.dtype(object)
         try:
             dtype = np.result_type(*(c.dtype for c in self.classes))
         except TypeError:
@@ -713,9 +725,25 @@ def _first_childless(parents, n_nodes):
     return None
 
 
-def _as_label_matrix(Y):
+def _integer_labels(present, missing):
+    """An int64 column holding ``present`` where not ``missing`` (0 there)."""
+    column = np.zeros(len(missing), dtype=np.int64)
+    column[~missing] = present
+    return column, column[~missing]
+
+
+def _whole(values):
+    """Whether a float (or number) array holds only whole numbers."""
+    return values.dtype.kind in "fiu" and bool(np.all(np.mod(values, 1) == 0))
+
+
+def as_label_matrix(Y):
     """``Y`` as an array; object dtype for a DataFrame whose columns differ in
-    dtype, so each column keeps its own labels (ints stay ints)."""
+    dtype, so each column keeps its own labels (ints stay ints).
+
+    Converted column by column: numpy's conversion of the whole frame would
+    first bring an integer column next to a float one to float.
+    """
     dtypes = getattr(Y, "dtypes", None)
     mixed = dtypes is not None and len(set(map(str, dtypes))) > 1
-    return np.asarray(Y, dtype=object) if mixed else np.asarray(Y)
+    return np.asarray(Y.astype(object)) if mixed else np.asarray(Y)

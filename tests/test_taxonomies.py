@@ -393,3 +393,31 @@ def test_a_dataframe_mixing_text_and_integer_levels_fits():
     Y["item"] = Y["item"] + 0.5
     with pytest.raises(ValueError, match="continuous"):
         tiny_classifier().fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "make_y",
+    [
+        # pandas stores an integer column with None as float64 with NaN, and
+        # a frame mixing int and float columns converted whole turns float.
+        lambda coarse, fine: pd.DataFrame({"group": coarse, "item": fine}),
+        lambda coarse, fine: pd.DataFrame(
+            {"group": coarse, "item": pd.array(fine, dtype="Int64")}
+        ),
+        lambda coarse, fine: np.array([coarse, fine], dtype=object).T,
+    ],
+    ids=["pandas-None", "pandas-Int64-NA", "object-None"],
+)
+def test_integer_labels_with_missing_values_stay_integers(make_y):
+    X, Y = make_tree_data(n_samples=120, branching=(2, 2))
+    coarse = sub_codes(Y)[:, 0].astype(int) + 1
+    fine = np.array(10 * coarse + sub_codes(Y)[:, 1].astype(int), dtype=object)
+    fine[::7] = None  # missing fine labels: the coarse head learns them
+    clf = tiny_classifier(max_epochs=3).fit(X, make_y(coarse, fine))
+    assert [c.tolist() for c in clf.classes_] == [[1, 2], [10, 11, 20, 21]]
+    assert all(c.dtype.kind == "i" for c in clf.classes_)
+    Y_pred = clf.predict(X)
+    assert Y_pred.dtype.kind == "i"
+    assert {tuple(row) for row in Y_pred} <= {
+        (c, 10 * c + d) for c in (1, 2) for d in (0, 1)
+    }
