@@ -687,7 +687,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         if self.module is None and _out_of_core.is_out_of_core(X):
             X = _out_of_core.check_out_of_core(self, X, reset=reset, fit=True)
         elif self.module is None:
-            X = validate_data(
+            X = _validate_features(
                 self,
                 X,
                 accept_sparse="csr",
@@ -711,15 +711,20 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 f"is None."
             )
-        y = check_array(
-            as_label_matrix(y) if hasattr(y, "dtypes") else y,
-            ensure_2d=False,
-            dtype=None,
-            ensure_all_finite="allow-nan",  # NaN marks a missing fine label
-            ensure_min_samples=0,
-            ensure_min_features=0,  # a y without columns gets its own message
-            input_name="y",
-        )
+        try:
+            y = check_array(
+                as_label_matrix(y) if hasattr(y, "dtypes") else y,
+                ensure_2d=False,
+                dtype=None,
+                ensure_all_finite="allow-nan",  # NaN marks a missing fine label
+                ensure_min_samples=0,
+                ensure_min_features=0,  # a y without columns gets its own message
+                input_name="y",
+            )
+        except ValueError as exc:
+            if "inhomogeneous" not in str(exc):
+                raise
+            raise ValueError(_ragged_y_message(y)) from exc
         if y.ndim == 1:
             assert_all_finite(y, input_name="y")
         check_consistent_length(X, y)
@@ -1078,6 +1083,69 @@ def _custom_trunk_input(X):
     # A trunk may work in place on its input: never on the caller's read-only
     # memory (a joblib memory map, say).
     return X if X.flags.writeable else X.copy()
+
+
+def _validate_features(estimator, X, **kwargs):
+    """``validate_data`` for float features; a text column is named, with the
+    encoders that turn it into numbers (numpy's message names neither)."""
+    try:
+        return validate_data(estimator, X, **kwargs)
+    except ValueError as exc:
+        if "could not convert string to float" not in str(exc):
+            raise
+        found = _first_text_value(X)
+        if found is None:
+            raise
+        column, value = found
+        raise ValueError(
+            f"X column {column!r} holds text (e.g. {value!r}), but the network "
+            f"needs numbers. Encode it first: OneHotEncoder for categories "
+            f"(in a ColumnTransformer to pick the column), TfidfVectorizer for "
+            f"free text, e.g. make_pipeline(make_column_transformer("
+            f"(OneHotEncoder(), [{column!r}]), remainder='passthrough'), clf)."
+        ) from exc
+
+
+def _first_text_value(X):
+    """``(column, value)`` of the first string that is not a number, or None.
+
+    The column is its DataFrame name, else its index.
+    """
+    names = list(getattr(X, "columns", []))
+    try:
+        table = np.asarray(X, dtype=object)
+    except (TypeError, ValueError):
+        return None
+    if table.ndim != 2:
+        return None
+    for j in range(table.shape[1]):
+        for value in table[:, j]:
+            if isinstance(value, str):
+                try:
+                    float(value)
+                except ValueError:
+                    return (names[j] if len(names) == table.shape[1] else j), value
+    return None
+
+
+def _ragged_y_message(y):
+    """What to do about ``y`` rows of different lengths."""
+    try:
+        lengths = [len(row) for row in y]
+    except TypeError:
+        lengths = []
+    shown = ""
+    if lengths and min(lengths) != max(lengths):
+        long, short = int(np.argmax(lengths)), int(np.argmin(lengths))
+        shown = (
+            f" (row {long} has {lengths[long]} labels, row {short} {lengths[short]})"
+        )
+    return (
+        f"y's rows have different lengths{shown}: give every row one label per "
+        f"level, coarse to fine, and pad a shorter path with None, e.g. "
+        f"[['A', 'A1'], ['A', None]]. A None below a label trains the coarser "
+        f"levels only."
+    )
 
 
 def _level_names(y):
