@@ -2,6 +2,7 @@
 
 from ._estimator import MultiGranularityClassifier
 from ._hierarchy import LabelHierarchy
+from ._warnings import HierarchyWarning
 
-__all__ = ["LabelHierarchy", "MultiGranularityClassifier"]
+__all__ = ["HierarchyWarning", "LabelHierarchy", "MultiGranularityClassifier"]
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ from . import _device_prediction, _out_of_core
 from ._calibration import held_out_temperature
 from ._chunked_data import out_of_core_dataset
 from ._data import ArrayDataset, HoldoutSplit
-from ._hierarchy import LabelHierarchy, as_label_matrix
+from ._hierarchy import LabelHierarchy, as_label_matrix, hierarchy_findings
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net_builder import (
     build_net,
@@ -40,7 +40,7 @@ from ._param_checks import (
 from ._precision import resolve_precision
 from ._prediction import path_logits, path_scoring, proba_dtype, softmax_
 from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
-from ._warnings import warn_at_caller
+from ._warnings import HierarchyWarning, warn_at_caller
 from .metrics import _drop_rows_without_finest_label, _path_correct
 
 
@@ -553,6 +553,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             hierarchy, codes = declared, declared.encode_known(Y)
         else:
             hierarchy, codes = LabelHierarchy.from_labels(Y)
+            _warn_about_hierarchy(hierarchy, codes, level_names)
         level_weights = self._check_level_weights(hierarchy.n_levels)
         self._check_module_params(hierarchy.n_levels)
         structure = self._structure()
@@ -1083,6 +1084,19 @@ def _custom_trunk_input(X):
     # A trunk may work in place on its input: never on the caller's read-only
     # memory (a joblib memory map, say).
     return X if X.flags.writeable else X.copy()
+
+
+def _warn_about_hierarchy(hierarchy, codes, level_names):
+    """One HierarchyWarning for what looks like a mistake in a fresh tree."""
+    findings = hierarchy_findings(hierarchy, codes, level_names)
+    if findings:
+        warn_at_caller(
+            f"The label tree read from y looks mistaken in places (it is kept "
+            f"as given). {' '.join(findings)} Once the labels are known to be "
+            f"right, silence this with warnings.filterwarnings('ignore', "
+            f"category=mgclassifier.HierarchyWarning).",
+            HierarchyWarning,
+        )
 
 
 def _validate_features(estimator, X, **kwargs):

@@ -27,3 +27,16 @@ def warn_at_caller(message, category):
     ):
         frame, stacklevel = frame.f_back, stacklevel + 1
     warnings.warn(message, category, stacklevel=stacklevel)
+
+
+class HierarchyWarning(UserWarning):
+    """The label tree read from ``y`` looks like a mistake in ``y``.
+
+    Raised by ``fit`` when a label sits under several parents and one of its
+    paths is rare (a typo in a parent: three 'T-shirt' rows under 'Bottoms'),
+    or when a coarser level has more distinct labels than the next finer one
+    (the columns of ``y`` reversed). Repeated labels are allowed, so the tree
+    is kept as given. To silence it, once the labels are known to be right::
+
+        warnings.filterwarnings("ignore", category=mgclassifier.HierarchyWarning)
+    """

@@ -8,6 +8,7 @@ its nodes; ``predict`` returns the user's labels.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -302,6 +303,8 @@ def test_pickle_keeps_the_label_view():
         np.testing.assert_array_equal(a, b)
 
 
+# Independent columns give rare paths that are no typo.
+@pytest.mark.filterwarnings("ignore::mgclassifier.HierarchyWarning")
 def test_sklearn_multioutput_check_data_fits():
     # sklearn's check_classifier_multioutput: 3 independent 0/1 columns, so
     # 0 and 1 repeat under both parents at every level below the first.
@@ -421,3 +424,75 @@ def test_integer_labels_with_missing_values_stay_integers(make_y):
     assert {tuple(row) for row in Y_pred} <= {
         (c, 10 * c + d) for c in (1, 2) for d in (0, 1)
     }
+
+
+def clothing_with_typos():
+    """A shop whose labels hold three T-shirts under 'Bottoms' and one
+    misspelt root ('Clothng'), next to a balanced repeated label ('Kids')."""
+    paths = [
+        ("Clothing", "Tops", "T-shirt", 200),
+        ("Clothing", "Bottoms", "T-shirt", 3),
+        ("Clothing", "Bottoms", "Jeans", 100),
+        ("Clothing", "Tops", "Kids", 50),
+        ("Clothing", "Bottoms", "Kids", 50),
+        ("Clothng", "Tops", "T-shirt", 1),
+    ]
+    Y = np.array([path[:3] for path in paths for _ in range(path[3])])
+    X = np.random.RandomState(0).normal(size=(len(Y), 3))
+    return X, pd.DataFrame(Y, columns=["root", "group", "item"])
+
+
+def test_rare_paths_of_a_repeated_label_warn_once_naming_them():
+    from mgclassifier import HierarchyWarning
+
+    X, Y = clothing_with_typos()
+    with pytest.warns(HierarchyWarning) as record:
+        clf = tiny_classifier(max_epochs=1, batch_size=128).fit(X, Y)
+    ours = [w for w in record if w.category is HierarchyWarning]
+    assert len(ours) == 1 and ours[0].filename == __file__
+    message = str(ours[0].message)
+    assert "'Clothing' > 'Bottoms' > 'T-shirt' has 3 of the 204 rows" in message
+    assert "'Clothng' > 'Tops' has 1 of the 251 rows of 'Tops'" in message
+    assert "Kids" not in message  # 50 rows under each parent: a real repeat
+    assert "category=mgclassifier.HierarchyWarning" in message
+    assert clf.classes_[0].tolist() == ["Clothing", "Clothng"]  # kept as given
+    # Continuing the fitted tree does not warn again; the silencing the
+    # message gives works.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HierarchyWarning)
+        clf.set_params(warm_start=True).fit(X, Y)
+        clf.partial_fit(X, Y)
+        warnings.filterwarnings("ignore", category=HierarchyWarning)
+        tiny_classifier(max_epochs=1, batch_size=128).fit(X, Y)
+
+
+def test_reversed_columns_warn_naming_the_levels():
+    from mgclassifier import HierarchyWarning
+
+    X, Y = make_tree_data(n_samples=120, branching=(2, 3))
+    Y = pd.DataFrame(Y[:, ::-1], columns=["species", "family"])
+    with pytest.warns(
+        HierarchyWarning,
+        match=r"level 0 \('species'\) has 6 "
+        r"distinct labels but level 1 \('family'\), finer, has 2.*"
+        r"reversed",
+    ):
+        tiny_classifier(max_epochs=1).fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        lambda Y: sub_codes(Y),  # '0', '1' under every parent: fewer below
+        lambda Y: PRODUCTS[np.arange(len(Y)) % len(PRODUCTS)],
+        lambda Y: Y,
+    ],
+    ids=["sub-codes", "products", "plain-tree"],
+)
+def test_balanced_repeated_labels_do_not_warn(labels):
+    from mgclassifier import HierarchyWarning
+
+    X, Y = make_tree_data(n_samples=120, branching=(3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HierarchyWarning)
+        tiny_classifier(max_epochs=1).fit(X, labels(Y))
