@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
 from . import _device_prediction, _out_of_core
 from ._calibration import held_out_temperature
 from ._chunked_data import out_of_core_dataset
+from ._convergence import warn_if_budget_ran_out
 from ._data import ArrayDataset, HoldoutSplit
 from ._hierarchy import LabelHierarchy, as_label_matrix, hierarchy_findings
 from ._module import ACTIVATIONS, MultiHeadMLP
@@ -151,7 +152,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         synthetic benchmark hierarchies, which stop early.
     max_epochs : int, default=30
         Maximum number of passes over the training data; also the length of
-        the ``"onecycle"`` learning-rate schedule.
+        the ``"onecycle"`` learning-rate schedule. ``fit`` warns
+        (``ConvergenceWarning``, as ``MLPClassifier`` does) when it ran all
+        of them and the loss was still falling: the best validation loss of
+        the last 10% of the epochs (at least 2) is more than 0.1% below the
+        best before them (without early stopping: the training loss, by more
+        than 1%). The annealing of the one-cycle schedule's last epochs
+        lowers the loss by less. ``partial_fit`` never warns.
     batch_size : int, default=512
         Minibatch size. Scale ``lr`` in proportion when changing it: 512
         with 6e-3 takes the same step per sample as 256 with 3e-3, in half
@@ -588,6 +595,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 else _out_of_core.standardisation(X)
             ),
         )
+        n_before = len(self.history_) if resume else 0  # a warm fit appends
         with torch.random.fork_rng(devices=cuda_devices(device)):
             torch.manual_seed(seed)
             if resume or incremental:
@@ -599,6 +607,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 net.fit(dataset, None)
         net.module_.eval()
         best_epoch = check_training_outcome(net)
+        if not incremental:  # partial_fit runs one epoch by design
+            warn_if_budget_ran_out(net, n_before, self.max_epochs, self.early_stopping)
         temperature = self._calibration_temperature(
             net, X, codes, hierarchy, dataset, seed, resume
         )
@@ -714,7 +724,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
         try:
             y = check_array(
-                as_label_matrix(y) if hasattr(y, "dtypes") else y,
+                as_label_matrix(y) if hasattr(y, "columns") else y,
                 ensure_2d=False,
                 dtype=None,
                 ensure_all_finite="allow-nan",  # NaN marks a missing fine label

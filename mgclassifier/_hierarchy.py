@@ -841,6 +841,6 @@ def as_label_matrix(Y):
     Converted column by column: numpy's conversion of the whole frame would
     first bring an integer column next to a float one to float.
     """
-    dtypes = getattr(Y, "dtypes", None)
+    dtypes = getattr(Y, "dtypes", None) if hasattr(Y, "columns") else None
     mixed = dtypes is not None and len(set(map(str, dtypes))) > 1
     return np.asarray(Y.astype(object)) if mixed else np.asarray(Y)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _helpers import assert_coherent, assert_valid_paths
+from _helpers import TINY_BUDGETS, assert_coherent, assert_valid_paths
 from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.metrics import log_loss
@@ -32,6 +32,8 @@ from sklearn.preprocessing import StandardScaler
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier.datasets import make_hierarchical_classification
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 def test_fit_predict_multilevel_strings(tree_data, small_clf):

@@ -9,7 +9,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _helpers import make_tree_data  # noqa: E402
+from _helpers import TINY_BUDGETS, make_tree_data  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from mgclassifier import MultiGranularityClassifier  # noqa: E402
@@ -19,6 +19,8 @@ from mgclassifier.plotting import (  # noqa: E402
     ReliabilityDiagramDisplay,
     TrainingHistoryDisplay,
 )
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

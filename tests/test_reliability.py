@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from _helpers import (
+    TINY_BUDGETS,
     assert_coherent,
     assert_valid_paths,
     make_tree_data,
@@ -21,6 +22,8 @@ from sklearn.preprocessing import StandardScaler
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._net import MultiGranularityNet
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 def fast_clf(**params):
@@ -633,9 +636,11 @@ def test_warnings_point_at_the_callers_line(monkeypatch, tree_data, how):
         fit(X, y)
     ours = (DataConversionWarning, ConvergenceWarning)
     caught = [w for w in [*record, *more] if issubclass(w.category, ours)]
-    assert [(w.category, w.filename) for w in caught] == [
-        (DataConversionWarning, __file__),
-        (ConvergenceWarning, __file__),
+    assert {w.filename for w in caught} == {__file__}
+    # (a short fit may also warn that it ran out of max_epochs: test_convergence)
+    assert [w.category for w in caught if "max_epochs=" not in str(w.message)] == [
+        DataConversionWarning,
+        ConvergenceWarning,
     ]
 
 

@@ -13,7 +13,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _helpers import assert_coherent, make_tree_data, sub_codes, tiny_classifier
+from _helpers import (
+    TINY_BUDGETS,
+    assert_coherent,
+    make_tree_data,
+    sub_codes,
+    tiny_classifier,
+)
 from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import KFold, cross_validate
 
@@ -38,6 +44,8 @@ PRODUCTS = np.array(
         ["Electronics", "Phones"],
     ]
 )
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 def product_data(n_per_path=40, seed=0):
