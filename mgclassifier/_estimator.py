@@ -40,6 +40,7 @@ from ._param_checks import (
 )
 from ._precision import resolve_precision
 from ._prediction import path_logits, path_scoring, proba_dtype, softmax_
+from ._threads import in_torch_threads, torch_threads
 from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._warnings import HierarchyWarning, warn_at_caller
 from .metrics import _drop_rows_without_finest_label, _path_correct
@@ -221,6 +222,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         (negative indices count from the last layer), so coarse heads can
         sit on earlier layers than fine ones (B-CNN). None: every head reads
         the last layer.
+    n_threads : int, default=None
+        Threads torch runs on during ``fit``, ``partial_fit`` and the
+        predictions: an int sets ``torch.set_num_threads`` for the call and
+        restores the previous value afterwards (the setting is process-wide
+        while the call runs); None leaves torch as it is. On a machine whose
+        few cores are shared with other work, 1 avoids torch's threads
+        waiting on each other (``benchmarks/README.md`` measures it).
     **module__params : module__<name>=value
         Parameters of a ``module`` class (see ``module``).
 
@@ -334,6 +342,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "module": "no_validation",  # checked by _check_module_params at fit
         "head_layers": [None, "array-like"],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -366,6 +375,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         verbose=0,
         module=None,
         head_layers=None,
+        n_threads=None,
         **module__params,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -396,6 +406,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.module = module
         self.head_layers = head_layers
+        self.n_threads = n_threads
         for name, value in module__params.items():
             check_module_param_name(name)
             setattr(self, name, value)
@@ -544,6 +555,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, y, sample_weight, *, incremental, classes):
+        # After _fit_context's check of the parameters, n_threads among them.
+        with torch_threads(self.n_threads):
+            return self._fit_steps(
+                X, y, sample_weight, incremental=incremental, classes=classes
+            )
+
+    def _fit_steps(self, X, y, sample_weight, *, incremental, classes):
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
         level_names = self.level_names_ if resume else _level_names(y)
         X, Y, y_was_1d = self._validate_fit_data(X, y, reset=not resume)
@@ -954,6 +972,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         to = torch.float32 if dtype == np.float32 else torch.float64
         return [proba.to(to).cpu().numpy() for proba in probas]
 
+    @in_torch_threads
     def predict_proba(self, X):
         """Probability of every class of every level.
 
@@ -996,6 +1015,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         with np.errstate(divide="ignore"):
             return np.log(proba) if self._y_was_1d else [np.log(p) for p in proba]
 
+    @in_torch_threads
     def predict_node_proba(self, X):
         """Probability of every node of every level: the node-level view.
 
@@ -1018,6 +1038,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._node_proba(X, proba_dtype(X))
 
+    @in_torch_threads
     def predict(self, X):
         """Most probable root-to-leaf path of each sample.
 
