@@ -16,6 +16,7 @@ from sklearn.utils.validation import (
 
 from . import _device_prediction, _out_of_core
 from ._calibration import held_out_temperature
+from ._callbacks import LevelNamePrintLog
 from ._chunked_data import out_of_core_dataset
 from ._convergence import warn_if_budget_ran_out
 from ._data import ArrayDataset, HoldoutSplit
@@ -199,8 +200,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         hierarchy. See :meth:`partial_fit` for training on chunks.
     verbose : int, default=0
         1 prints one line per epoch (train and validation loss, per level,
-        and the epoch's duration); 2 also shows a tqdm progress bar over the
-        batches of each epoch.
+        and the epoch's duration; a level is named by its column in a
+        DataFrame ``y``: ``train_loss_family``); 2 also shows a tqdm progress
+        bar over the batches of each epoch.
     module : torch.nn.Module class or instance, default=None
         The shared trunk. None: the built-in MLP (``hidden_layer_sizes``,
         ``activation``, ``dropout``, ``head_layers``). Otherwise any module
@@ -613,6 +615,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 else _out_of_core.standardisation(X)
             ),
         )
+        if self.verbose and level_names and len(set(level_names)) == len(level_names):
+            # The printed columns name the levels as y's DataFrame did.
+            net.set_params(callbacks__print_log=LevelNamePrintLog(level_names))
         n_before = len(self.history_) if resume else 0  # a warm fit appends
         with torch.random.fork_rng(devices=cuda_devices(device)):
             torch.manual_seed(seed)
