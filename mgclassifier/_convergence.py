@@ -89,16 +89,18 @@ def budget_message(losses, max_epochs, monitor):
     )
 
 
-def warn_if_budget_ran_out(net, n_before, max_epochs, early_stopping):
+def warn_if_budget_ran_out(net, n_before, max_epochs):
     """Warn (``ConvergenceWarning``) when the fit that just ended was cut by
     ``max_epochs`` while its loss still fell; see :func:`budget_message`.
 
     ``n_before`` is the number of history rows before this call (a warm
-    start continues a history). A diverged fit has warned already.
+    start continues a history). The net's callbacks say whether it stopped
+    early on a held-out loss. A diverged fit has warned already.
     """
-    if dict(net.callbacks_)["divergence_guard"].diverged_epoch_ is not None:
+    callbacks = dict(net.callbacks_)
+    if callbacks["divergence_guard"].diverged_epoch_ is not None:
         return
-    monitor = "valid_loss" if early_stopping else "train_loss"
+    monitor = "valid_loss" if "early_stopping" in callbacks else "train_loss"
     rows = net.history[n_before:]
     message = budget_message(
         [row.get(monitor, math.nan) for row in rows], max_epochs, monitor

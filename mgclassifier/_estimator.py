@@ -154,13 +154,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         synthetic benchmark hierarchies, which stop early.
     max_epochs : int, default=30
         Maximum number of passes over the training data; also the length of
-        the ``"onecycle"`` learning-rate schedule. ``fit`` warns
-        (``ConvergenceWarning``, as ``MLPClassifier`` does) when it ran all
-        of them and the loss was still falling: the best validation loss of
-        the last 10% of the epochs (at least 2) is more than 0.1% below the
-        best before them (without early stopping: the training loss, by more
-        than 1%). The annealing of the one-cycle schedule's last epochs
-        lowers the loss by less. ``partial_fit`` never warns.
+        the ``"onecycle"`` learning-rate schedule.
     batch_size : int, default=512
         Minibatch size. Scale ``lr`` in proportion when changing it: 512
         with 6e-3 takes the same step per sample as 256 with 3e-3, in half
@@ -183,6 +177,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     device : str, default="cpu"
         Torch device to train and predict on: "cpu", "cuda", "cuda:1", ...,
         or "auto" (CUDA when available, else CPU).
+    n_threads : int, default=None
+        Threads torch runs on during ``fit``, ``partial_fit`` and the
+        predictions: an int sets ``torch.set_num_threads`` for the call and
+        restores the previous value afterwards (the setting is process-wide
+        while the call runs); None leaves torch as it is. On a machine whose
+        few cores are shared with other work, 1 avoids torch's threads
+        waiting on each other (``benchmarks/README.md`` measures it).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. An int gives the same model on every fit (on the CPU).
@@ -224,13 +225,6 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         (negative indices count from the last layer), so coarse heads can
         sit on earlier layers than fine ones (B-CNN). None: every head reads
         the last layer.
-    n_threads : int, default=None
-        Threads torch runs on during ``fit``, ``partial_fit`` and the
-        predictions: an int sets ``torch.set_num_threads`` for the call and
-        restores the previous value afterwards (the setting is process-wide
-        while the call runs); None leaves torch as it is. On a machine whose
-        few cores are shared with other work, 1 avoids torch's threads
-        waiting on each other (``benchmarks/README.md`` measures it).
     **module__params : module__<name>=value
         Parameters of a ``module`` class (see ``module``).
 
@@ -293,6 +287,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     are kept, with a ``ConvergenceWarning``; if no epoch was finite a
     ``RuntimeError`` is raised and the estimator is left as it was.
 
+    ``fit`` warns (``ConvergenceWarning``, as ``MLPClassifier`` does) when
+    it ran all ``max_epochs`` epochs and the loss was still falling: the
+    best validation loss of the last 10% of the epochs (at least 2) is more
+    than 0.1% below the best before them (without early stopping: the
+    training loss, by more than 1%). The annealing of the one-cycle
+    schedule's last epochs lowers the loss by less. ``partial_fit`` never
+    warns.
+
     A resumed fit (``warm_start``, ``partial_fit``) trains a new net built
     from the current parameters into which the fitted weights and optimizer
     state are copied; the fitted ones are kept until it succeeds, so a failed
@@ -339,12 +341,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "lr_schedule": [StrOptions({"onecycle", "constant"})],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "device": [str],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "module": "no_validation",  # checked by _check_module_params at fit
         "head_layers": [None, "array-like"],
-        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -372,12 +374,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         lr_schedule="onecycle",
         precision="auto",
         device="cpu",
+        n_threads=None,
         random_state=None,
         warm_start=False,
         verbose=0,
         module=None,
         head_layers=None,
-        n_threads=None,
         **module__params,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -403,12 +405,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.precision = precision
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
         self.module = module
         self.head_layers = head_layers
-        self.n_threads = n_threads
         for name, value in module__params.items():
             check_module_param_name(name)
             setattr(self, name, value)
@@ -631,7 +633,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         net.module_.eval()
         best_epoch = check_training_outcome(net)
         if not incremental:  # partial_fit runs one epoch by design
-            warn_if_budget_ran_out(net, n_before, self.max_epochs, self.early_stopping)
+            warn_if_budget_ran_out(net, n_before, self.max_epochs)
         temperature = self._calibration_temperature(
             net, X, codes, hierarchy, dataset, seed, resume
         )
