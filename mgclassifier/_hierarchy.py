@@ -681,10 +681,11 @@ def hierarchy_findings(hierarchy, codes, level_names=None, most=5):
       rows, while another of its paths has at least ``RARE_PATH_RATIO``
       (5) times as many: a typo in a parent, as 'Bottoms' > 'T-shirt' next
       to 'Tops' > 'T-shirt';
-    - a level with more distinct labels than the next, finer one, most of
-      whose nodes have a single child: y's columns look reversed (fine to
-      coarse). Numbered sub-codes ('01' under every parent) have fewer labels
-      below too, but several children per node, and are not a finding.
+    - a level with more distinct labels than the next, finer one, each of
+      whose nodes has a single child: y's columns look reversed (fine to
+      coarse; reported for the first such pair of levels). Numbered
+      sub-codes ('01' under every parent) have fewer labels below too, but
+      some node with several children, and are not a finding.
 
     Parameters
     ----------
@@ -711,7 +712,7 @@ under another parent): a typo?"]
     >>> reversed_y = np.delete(Y, 40, axis=0)[:, ::-1]  # without the typo
     >>> hierarchy_findings(*LabelHierarchy.from_labels(reversed_y), ["a", "b"])
     ["level 0 ('a') has 3 distinct labels but level 1 ('b'), finer, has 2, \
-and most of its labels have a single child: are y's columns reversed? They \
+and each of its labels has a single child: are y's columns reversed? They \
 go coarse to fine."]
     """
 
@@ -749,12 +750,13 @@ go coarse to fine."]
         children = np.bincount(
             hierarchy.parents[level], minlength=hierarchy.n_nodes[level]
         )
-        if coarse > fine and np.mean(children == 1) > 0.5:
+        if coarse > fine and np.all(children == 1):
             findings.append(
                 f"{name(level)} has {coarse} distinct labels but {name(level + 1)}, "
-                f"finer, has {fine}, and most of its labels have a single child: "
+                f"finer, has {fine}, and each of its labels has a single child: "
                 f"are y's columns reversed? They go coarse to fine."
             )
+            break
     return findings
 
 

@@ -488,14 +488,28 @@ def test_reversed_columns_warn_naming_the_levels():
         tiny_classifier(max_epochs=1).fit(X, Y)
 
 
+SHOP = np.array(
+    [
+        ["Clothing", "Shirts", "01"],
+        ["Clothing", "Accessories", "01"],
+        ["Electronics", "Accessories", "01"],
+        ["Electronics", "Accessories", "02"],
+        ["Electronics", "Phones", "01"],
+    ]
+)
+"""The README's taxonomy: fewer labels at the last level, and all but one
+node of the level above with a single child."""
+
+
 @pytest.mark.parametrize(
     "labels",
     [
         lambda Y: sub_codes(Y),  # '0', '1' under every parent: fewer below
         lambda Y: PRODUCTS[np.arange(len(Y)) % len(PRODUCTS)],
+        lambda Y: SHOP[np.arange(len(Y)) % len(SHOP)],  # '01' under 4 parents
         lambda Y: Y,
     ],
-    ids=["sub-codes", "products", "plain-tree"],
+    ids=["sub-codes", "products", "readme-shop", "plain-tree"],
 )
 def test_balanced_repeated_labels_do_not_warn(labels):
     from mgclassifier import HierarchyWarning
