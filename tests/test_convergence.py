@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from _helpers import tiny_classifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -47,17 +48,23 @@ def slow_learner(**params):
     return tiny_classifier(**{"lr": 3e-4, "max_epochs": 6, **params})
 
 
-@pytest.mark.parametrize("how", ["fit", "pipeline"])
+@pytest.mark.parametrize("how", ["fit", "pipeline", "grid search"])
 def test_a_fit_cut_by_max_epochs_warns_at_the_callers_line(tree_data, how):
     X, Y = tree_data
     clf = slow_learner()
-    fit = make_pipeline(StandardScaler(), clf).fit if how == "pipeline" else clf.fit
+    fit = {
+        "fit": clf.fit,
+        "pipeline": make_pipeline(StandardScaler(), clf).fit,
+        "grid search": GridSearchCV(clf, {"dropout": [0.6]}, cv=2, refit=False).fit,
+    }[how]
     with pytest.warns(ConvergenceWarning, match="max_epochs=6") as record:
         fit(X, Y)
-    [warning] = [w for w in record if w.category is ConvergenceWarning]
-    assert warning.filename == __file__
-    assert "validation loss was still falling" in str(warning.message)
-    assert clf.best_epoch_ == 6
+    caught = [w for w in record if w.category is ConvergenceWarning]
+    assert len(caught) == (2 if how == "grid search" else 1)  # one per fit
+    assert {w.filename for w in caught} == {__file__}
+    assert "validation loss was still falling" in str(caught[0].message)
+    if how != "grid search":
+        assert clf.best_epoch_ == 6
 
 
 def test_without_early_stopping_the_training_loss_decides(tree_data):
