@@ -19,6 +19,7 @@ from ._calibration import held_out_temperature
 from ._callbacks import LevelNamePrintLog
 from ._chunked_data import out_of_core_dataset
 from ._convergence import warn_if_budget_ran_out
+from ._cpu_threads import in_torch_threads, torch_threads
 from ._data import ArrayDataset, HoldoutSplit
 from ._hierarchy import LabelHierarchy, as_label_matrix, hierarchy_findings
 from ._module import ACTIVATIONS, MultiHeadMLP
@@ -41,7 +42,6 @@ from ._param_checks import (
 )
 from ._precision import resolve_precision
 from ._prediction import path_logits, path_scoring, proba_dtype, softmax_
-from ._threads import in_torch_threads, torch_threads
 from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._warnings import HierarchyWarning, warn_at_caller
 from .metrics import _drop_rows_without_finest_label, _path_correct
@@ -631,9 +631,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             else:
                 net.fit(dataset, None)
         net.module_.eval()
-        best_epoch = check_training_outcome(net)
         if not incremental:  # partial_fit runs one epoch by design
             warn_if_budget_ran_out(net, n_before, self.max_epochs)
+        best_epoch = check_training_outcome(net)
         temperature = self._calibration_temperature(
             net, X, codes, hierarchy, dataset, seed, resume
         )

@@ -96,6 +96,105 @@ def _check_level_column(column, level):
     return column, missing
 
 
+RARE_PATH_ROWS = 3
+"""A path of a repeated label with at most this many rows may be a typo..."""
+RARE_PATH_FRACTION = 0.01
+"""... or with less than this fraction of the label's rows; either way only
+when another path of the label has ``RARE_PATH_RATIO`` times its rows
+(balanced repeated labels are a feature, not a finding)."""
+RARE_PATH_RATIO = 5
+
+
+def hierarchy_findings(hierarchy, codes, level_names=None, most=5):
+    """What in a label tree read from data looks like a mistake in ``y``.
+
+    Two findings, each a sentence for a warning; the tree is taken as given
+    either way:
+
+    - a label under several parents one of whose paths is rare: at most
+      ``RARE_PATH_ROWS`` rows or under ``RARE_PATH_FRACTION`` of the label's
+      rows, while another of its paths has at least ``RARE_PATH_RATIO``
+      (5) times as many: a typo in a parent, as 'Bottoms' > 'T-shirt' next
+      to 'Tops' > 'T-shirt';
+    - a level with more distinct labels than the next, finer one, each of
+      whose nodes has a single child: y's columns look reversed (fine to
+      coarse; reported for the first such pair of levels). Numbered
+      sub-codes ('01' under every parent) have fewer labels below too, but
+      some node with several children, and are not a finding.
+
+    Parameters
+    ----------
+    hierarchy : LabelHierarchy
+    codes : ndarray of shape (n_samples, n_levels)
+        The node codes ``from_labels`` returned with it.
+    level_names : list of str, default=None
+        Names of the levels for the sentences; None: their indices.
+    most : int, default=5
+        Rare paths named at most; the others are counted.
+
+    Returns
+    -------
+    findings : list of str
+        Empty when nothing looks wrong.
+
+    Examples
+    --------
+    >>> Y = np.array([["Tops", "T-shirt"]] * 40 + [["Bottoms", "T-shirt"]]
+    ...              + [["Bottoms", "Jeans"]] * 30 + [["Tops", "Shirt"]] * 9)
+    >>> hierarchy_findings(*LabelHierarchy.from_labels(Y))
+    ["'Bottoms' > 'T-shirt' has 1 of the 41 rows of 'T-shirt' (the others \
+under another parent): a typo?"]
+    >>> reversed_y = np.delete(Y, 40, axis=0)[:, ::-1]  # without the typo
+    >>> hierarchy_findings(*LabelHierarchy.from_labels(reversed_y), ["a", "b"])
+    ["level 0 ('a') has 3 distinct labels but level 1 ('b'), finer, has 2, \
+and each of its labels has a single child: are y's columns reversed? They \
+go coarse to fine."]
+    """
+
+    def name(level):
+        return f"level {level}" + (
+            f" ({level_names[level]!r})" if level_names is not None else ""
+        )
+
+    rare = []
+    for level in range(1, hierarchy.n_levels):
+        if not hierarchy._repeated[level]:
+            continue
+        index = hierarchy.label_index[level]
+        column = codes[:, level]
+        rows = np.bincount(column[column >= 0], minlength=len(index))
+        label_rows = np.bincount(index, weights=rows, minlength=len(index))
+        label_top = np.zeros(len(hierarchy.classes[level]))
+        np.maximum.at(label_top, index, rows)
+        suspect = (
+            (rows <= RARE_PATH_ROWS) | (rows < RARE_PATH_FRACTION * label_rows[index])
+        ) & (label_top[index] >= RARE_PATH_RATIO * np.maximum(rows, 1))
+        paths = hierarchy.node_paths(level)
+        for node in np.flatnonzero(suspect):
+            label = _py(hierarchy.classes[level][index[node]])
+            rare.append(
+                f"{_describe(paths[node], True, full=True)} has {rows[node]} of the "
+                f"{int(label_rows[index[node]])} rows of {label!r} (the others "
+                f"under another parent): a typo?"
+            )
+    findings = rare[:most]
+    if len(rare) > most:
+        findings.append(f"{len(rare) - most} more paths are as rare.")
+    for level in range(hierarchy.n_levels - 1):
+        coarse, fine = len(hierarchy.classes[level]), len(hierarchy.classes[level + 1])
+        children = np.bincount(
+            hierarchy.parents[level], minlength=hierarchy.n_nodes[level]
+        )
+        if coarse > fine and np.all(children == 1):
+            findings.append(
+                f"{name(level)} has {coarse} distinct labels but {name(level + 1)}, "
+                f"finer, has {fine}, and each of its labels has a single child: "
+                f"are y's columns reversed? They go coarse to fine."
+            )
+            break
+    return findings
+
+
 class LabelHierarchy:
     """A tree of nodes read from a label matrix, with encoding and decoding.
 
@@ -659,105 +758,6 @@ class LabelHierarchy:
         """
         sure = self.path_proba(leaf_proba, leaf_index) >= min_probability
         return np.cumprod(sure, axis=1).sum(axis=1)
-
-
-RARE_PATH_ROWS = 3
-"""A path of a repeated label with at most this many rows may be a typo..."""
-RARE_PATH_FRACTION = 0.01
-"""... or with less than this fraction of the label's rows; either way only
-when another path of the label has ``RARE_PATH_RATIO`` times its rows
-(balanced repeated labels are a feature, not a finding)."""
-RARE_PATH_RATIO = 5
-
-
-def hierarchy_findings(hierarchy, codes, level_names=None, most=5):
-    """What in a label tree read from data looks like a mistake in ``y``.
-
-    Two findings, each a sentence for a warning; the tree is taken as given
-    either way:
-
-    - a label under several parents one of whose paths is rare: at most
-      ``RARE_PATH_ROWS`` rows or under ``RARE_PATH_FRACTION`` of the label's
-      rows, while another of its paths has at least ``RARE_PATH_RATIO``
-      (5) times as many: a typo in a parent, as 'Bottoms' > 'T-shirt' next
-      to 'Tops' > 'T-shirt';
-    - a level with more distinct labels than the next, finer one, each of
-      whose nodes has a single child: y's columns look reversed (fine to
-      coarse; reported for the first such pair of levels). Numbered
-      sub-codes ('01' under every parent) have fewer labels below too, but
-      some node with several children, and are not a finding.
-
-    Parameters
-    ----------
-    hierarchy : LabelHierarchy
-    codes : ndarray of shape (n_samples, n_levels)
-        The node codes ``from_labels`` returned with it.
-    level_names : list of str, default=None
-        Names of the levels for the sentences; None: their indices.
-    most : int, default=5
-        Rare paths named at most; the others are counted.
-
-    Returns
-    -------
-    findings : list of str
-        Empty when nothing looks wrong.
-
-    Examples
-    --------
-    >>> Y = np.array([["Tops", "T-shirt"]] * 40 + [["Bottoms", "T-shirt"]]
-    ...              + [["Bottoms", "Jeans"]] * 30 + [["Tops", "Shirt"]] * 9)
-    >>> hierarchy_findings(*LabelHierarchy.from_labels(Y))
-    ["'Bottoms' > 'T-shirt' has 1 of the 41 rows of 'T-shirt' (the others \
-under another parent): a typo?"]
-    >>> reversed_y = np.delete(Y, 40, axis=0)[:, ::-1]  # without the typo
-    >>> hierarchy_findings(*LabelHierarchy.from_labels(reversed_y), ["a", "b"])
-    ["level 0 ('a') has 3 distinct labels but level 1 ('b'), finer, has 2, \
-and each of its labels has a single child: are y's columns reversed? They \
-go coarse to fine."]
-    """
-
-    def name(level):
-        return f"level {level}" + (
-            f" ({level_names[level]!r})" if level_names is not None else ""
-        )
-
-    rare = []
-    for level in range(1, hierarchy.n_levels):
-        if not hierarchy._repeated[level]:
-            continue
-        index = hierarchy.label_index[level]
-        column = codes[:, level]
-        rows = np.bincount(column[column >= 0], minlength=len(index))
-        label_rows = np.bincount(index, weights=rows, minlength=len(index))
-        label_top = np.zeros(len(hierarchy.classes[level]))
-        np.maximum.at(label_top, index, rows)
-        suspect = (
-            (rows <= RARE_PATH_ROWS) | (rows < RARE_PATH_FRACTION * label_rows[index])
-        ) & (label_top[index] >= RARE_PATH_RATIO * np.maximum(rows, 1))
-        paths = hierarchy.node_paths(level)
-        for node in np.flatnonzero(suspect):
-            label = _py(hierarchy.classes[level][index[node]])
-            rare.append(
-                f"{_describe(paths[node], True, full=True)} has {rows[node]} of the "
-                f"{int(label_rows[index[node]])} rows of {label!r} (the others "
-                f"under another parent): a typo?"
-            )
-    findings = rare[:most]
-    if len(rare) > most:
-        findings.append(f"{len(rare) - most} more paths are as rare.")
-    for level in range(hierarchy.n_levels - 1):
-        coarse, fine = len(hierarchy.classes[level]), len(hierarchy.classes[level + 1])
-        children = np.bincount(
-            hierarchy.parents[level], minlength=hierarchy.n_nodes[level]
-        )
-        if coarse > fine and np.all(children == 1):
-            findings.append(
-                f"{name(level)} has {coarse} distinct labels but {name(level + 1)}, "
-                f"finer, has {fine}, and each of its labels has a single child: "
-                f"are y's columns reversed? They go coarse to fine."
-            )
-            break
-    return findings
 
 
 def _indicator(index, n_rows):

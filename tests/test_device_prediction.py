@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _helpers import TINY_BUDGETS, make_tree_data, tiny_classifier
+from _helpers import make_tree_data, tiny_classifier
 from scipy.special import log_softmax
 
 from mgclassifier._calibration import fit_temperature
@@ -13,8 +13,6 @@ from mgclassifier._device_prediction import level_proba
 from mgclassifier._device_prediction import path_logits as torch_path_logits
 from mgclassifier._hierarchy import LabelHierarchy
 from mgclassifier._prediction import path_logits, softmax_
-
-pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 def level_log_proba(logits, level_sizes, temperature=1.0):
