@@ -462,7 +462,11 @@ def test_verbose_prints_the_level_names_and_keeps_the_history_keys(data, capsys)
 
     X, Y = data
     clf = MultiGranularityClassifier(
-        hidden_layer_sizes=(8,), max_epochs=2, batch_size=32, verbose=1
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        batch_size=32,
+        early_stopping=True,  # validation columns too
+        verbose=1,
     ).fit(X, pd.DataFrame(Y, columns=["family", "species"]))
     printed = capsys.readouterr().out
     for column in ("train_loss_family", "train_loss_species", "valid_loss_family"):
