@@ -2,6 +2,13 @@
 
 from ._estimator import MultiGranularityClassifier
 from ._hierarchy import LabelHierarchy
+from ._pipeline import predict_node_proba
+from ._warnings import HierarchyWarning
 
-__all__ = ["LabelHierarchy", "MultiGranularityClassifier"]
+__all__ = [
+    "HierarchyWarning",
+    "LabelHierarchy",
+    "MultiGranularityClassifier",
+    "predict_node_proba",
+]
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ import math
 from copy import deepcopy
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 
 from ._upstream import foreach_lerp_
 
@@ -205,3 +205,51 @@ class OneCycleSchedule(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
+
+
+class LevelNamePrintLog(PrintLog):
+    """skorch's ``PrintLog`` with the per-level loss columns named by level.
+
+    ``verbose=1`` prints one row per epoch; with a DataFrame ``y`` its
+    per-level columns read ``train_loss_<name>`` (``train_loss_family``), the
+    name being the level's column name, where the history keeps the keys
+    ``train_loss_level_<l>`` that the plots and users' code read.
+
+    Parameters
+    ----------
+    level_names : list of str
+        Name of each level, coarse to fine.
+    keys_ignored, sink, tablefmt, floatfmt, stralign
+        As for skorch's ``PrintLog``.
+    """
+
+    def __init__(
+        self,
+        level_names=(),
+        keys_ignored=None,
+        sink=print,
+        tablefmt="simple",
+        floatfmt=".4f",
+        stralign="right",
+    ):
+        super().__init__(
+            keys_ignored=keys_ignored,
+            sink=sink,
+            tablefmt=tablefmt,
+            floatfmt=floatfmt,
+            stralign=stralign,
+        )
+        self.level_names = level_names
+
+    def table(self, row):
+        printed = {
+            f"{subset}_loss_level_{level}": f"{subset}_loss_{name}"
+            for level, name in enumerate(self.level_names)
+            for subset in ("train", "valid")
+        }
+        renamed = {}
+        for key, value in row.items():
+            name = printed.get(key, key)
+            # A name that would print like another column keeps its level key.
+            renamed[key if name in row else name] = value
+        return super().table(renamed)

@@ -24,9 +24,12 @@ from ._auto import (
     resolve_lr,
 )
 from ._calibration import held_out_temperature
+from ._callbacks import LevelNamePrintLog
 from ._chunked_data import out_of_core_dataset
+from ._convergence import warn_if_budget_ran_out
+from ._cpu_threads import in_torch_threads, torch_threads
 from ._data import ArrayDataset, HoldoutSplit
-from ._hierarchy import LabelHierarchy
+from ._hierarchy import LabelHierarchy, as_label_matrix, hierarchy_findings
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net_builder import (
     build_net,
@@ -48,7 +51,7 @@ from ._param_checks import (
 from ._precision import resolve_precision
 from ._prediction import path_logits, path_scoring, proba_dtype, softmax_
 from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
-from ._warnings import warn_at_caller
+from ._warnings import HierarchyWarning, warn_at_caller
 from .metrics import _drop_rows_without_finest_label, _path_correct
 
 
@@ -191,6 +194,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     device : str, default="cpu"
         Torch device to train and predict on: "cpu", "cuda", "cuda:1", ...,
         or "auto" (CUDA when available, else CPU).
+    n_threads : int, default=None
+        Threads torch runs on during ``fit``, ``partial_fit`` and the
+        predictions: an int sets ``torch.set_num_threads`` for the call and
+        restores the previous value afterwards (the setting is process-wide
+        while the call runs); None leaves torch as it is. On a machine whose
+        few cores are shared with other work, 1 avoids torch's threads
+        waiting on each other (``benchmarks/README.md`` measures it).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. An int gives the same model on every fit (on the CPU).
@@ -208,8 +218,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         hierarchy. See :meth:`partial_fit` for training on chunks.
     verbose : int, default=0
         1 prints one line per epoch (train and validation loss, per level,
-        and the epoch's duration); 2 also shows a tqdm progress bar over the
-        batches of each epoch.
+        and the epoch's duration; a level is named by its column in a
+        DataFrame ``y``: ``train_loss_family``); 2 also shows a tqdm progress
+        bar over the batches of each epoch.
     module : torch.nn.Module class or instance, default=None
         The shared trunk. None: the built-in MLP (``hidden_layer_sizes``,
         ``activation``, ``dropout``, ``head_layers``). Otherwise any module
@@ -314,6 +325,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     are kept, with a ``ConvergenceWarning``; if no epoch was finite a
     ``RuntimeError`` is raised and the estimator is left as it was.
 
+    ``fit`` warns (``ConvergenceWarning``, as ``MLPClassifier`` does) when
+    it ran all ``max_epochs`` epochs and the loss was still falling: the
+    best validation loss of the last 10% of the epochs (at least 2) is more
+    than 0.1% below the best before them (without early stopping: the
+    training loss, by more than 1%). The annealing of the one-cycle
+    schedule's last epochs lowers the loss by less. ``partial_fit`` never
+    warns.
+
     A resumed fit (``warm_start``, ``partial_fit``) trains a new net built
     from the current parameters into which the fitted weights and optimizer
     state are copied; the fitted ones are kept until it succeeds, so a failed
@@ -363,6 +382,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "lr_schedule": [StrOptions({"onecycle", "constant"})],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "device": [str],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -396,6 +416,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         lr_schedule="onecycle",
         precision="auto",
         device="cpu",
+        n_threads=None,
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -427,6 +448,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.precision = precision
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -581,6 +603,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, y, sample_weight, *, incremental, classes):
+        # After _fit_context's check of the parameters, n_threads among them.
+        with torch_threads(self.n_threads):
+            return self._fit_steps(
+                X, y, sample_weight, incremental=incremental, classes=classes
+            )
+
+    def _fit_steps(self, X, y, sample_weight, *, incremental, classes):
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
         level_names = self.level_names_ if resume else _level_names(y)
         X, Y, y_was_1d = self._validate_fit_data(X, y, reset=not resume)
@@ -597,6 +626,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             hierarchy, codes = declared, declared.encode_known(Y)
         else:
             hierarchy, codes = LabelHierarchy.from_labels(Y)
+            _warn_about_hierarchy(hierarchy, codes, level_names)
         level_weights = self._check_level_weights(hierarchy.n_levels)
         hidden_layer_sizes = (
             self.hidden_layer_sizes_
@@ -655,6 +685,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 else sp.issparse(X)
             ),
         )
+        if self.verbose and level_names and len(set(level_names)) == len(level_names):
+            # The printed columns name the levels as y's DataFrame did.
+            net.set_params(callbacks__print_log=LevelNamePrintLog(level_names))
+        n_before = len(self.history_) if resume else 0  # a warm fit appends
         with torch.random.fork_rng(devices=cuda_devices(device)):
             torch.manual_seed(seed)
             if resume or incremental:
@@ -665,6 +699,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             else:
                 net.fit(dataset, None)
         net.module_.eval()
+        if not incremental:  # partial_fit runs one epoch by design
+            warn_if_budget_ran_out(net, n_before, self.max_epochs)
         best_epoch = check_training_outcome(net)
         temperature = self._calibration_temperature(
             net, X, codes, hierarchy, dataset, seed, resume
@@ -768,7 +804,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         if self.module is None and _out_of_core.is_out_of_core(X):
             X = _out_of_core.check_out_of_core(self, X, reset=reset, fit=True)
         elif self.module is None:
-            X = validate_data(
+            X = _validate_features(
                 self,
                 X,
                 accept_sparse="csr",
@@ -792,15 +828,20 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 f"is None."
             )
-        y = check_array(
-            y,
-            ensure_2d=False,
-            dtype=None,
-            ensure_all_finite="allow-nan",  # NaN marks a missing fine label
-            ensure_min_samples=0,
-            ensure_min_features=0,  # a y without columns gets its own message
-            input_name="y",
-        )
+        try:
+            y = check_array(
+                as_label_matrix(y) if hasattr(y, "columns") else y,
+                ensure_2d=False,
+                dtype=None,
+                ensure_all_finite="allow-nan",  # NaN marks a missing fine label
+                ensure_min_samples=0,
+                ensure_min_features=0,  # a y without columns gets its own message
+                input_name="y",
+            )
+        except ValueError as exc:
+            if "inhomogeneous" not in str(exc):
+                raise
+            raise ValueError(_ragged_y_message(y)) from exc
         if y.ndim == 1:
             assert_all_finite(y, input_name="y")
         check_consistent_length(X, y)
@@ -1019,6 +1060,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         to = torch.float32 if dtype == np.float32 else torch.float64
         return [proba.to(to).cpu().numpy() for proba in probas]
 
+    @in_torch_threads
     def predict_proba(self, X):
         """Probability of every class of every level.
 
@@ -1061,6 +1103,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         with np.errstate(divide="ignore"):
             return np.log(proba) if self._y_was_1d else [np.log(p) for p in proba]
 
+    @in_torch_threads
     def predict_node_proba(self, X):
         """Probability of every node of every level: the node-level view.
 
@@ -1083,6 +1126,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._node_proba(X, proba_dtype(X))
 
+    @in_torch_threads
     def predict(self, X):
         """Most probable root-to-leaf path of each sample.
 
@@ -1159,6 +1203,82 @@ def _custom_trunk_input(X):
     # A trunk may work in place on its input: never on the caller's read-only
     # memory (a joblib memory map, say).
     return X if X.flags.writeable else X.copy()
+
+
+def _warn_about_hierarchy(hierarchy, codes, level_names):
+    """One HierarchyWarning for what looks like a mistake in a fresh tree."""
+    findings = hierarchy_findings(hierarchy, codes, level_names)
+    if findings:
+        warn_at_caller(
+            f"The label tree read from y looks mistaken in places (it is kept "
+            f"as given). {' '.join(findings)} Once the labels are known to be "
+            f"right, silence this with warnings.filterwarnings('ignore', "
+            f"category=mgclassifier.HierarchyWarning).",
+            HierarchyWarning,
+        )
+
+
+def _validate_features(estimator, X, **kwargs):
+    """``validate_data`` for float features; a text column is named, with the
+    encoders that turn it into numbers (numpy's message names neither)."""
+    try:
+        return validate_data(estimator, X, **kwargs)
+    except ValueError as exc:
+        if "could not convert string to float" not in str(exc):
+            raise
+        found = _first_text_value(X)
+        if found is None:
+            raise
+        column, value = found
+        raise ValueError(
+            f"X column {column!r} holds text (e.g. {value!r}), but the network "
+            f"needs numbers. Encode it first: OneHotEncoder for categories "
+            f"(in a ColumnTransformer to pick the column), TfidfVectorizer for "
+            f"free text, e.g. make_pipeline(make_column_transformer("
+            f"(OneHotEncoder(), [{column!r}]), remainder='passthrough'), clf)."
+        ) from exc
+
+
+def _first_text_value(X):
+    """``(column, value)`` of the first string that is not a number, or None.
+
+    The column is its DataFrame name, else its index.
+    """
+    names = list(getattr(X, "columns", []))
+    try:
+        table = np.asarray(X, dtype=object)
+    except (TypeError, ValueError):
+        return None
+    if table.ndim != 2:
+        return None
+    for j in range(table.shape[1]):
+        for value in table[:, j]:
+            if isinstance(value, str):
+                try:
+                    float(value)
+                except ValueError:
+                    return (names[j] if len(names) == table.shape[1] else j), value
+    return None
+
+
+def _ragged_y_message(y):
+    """What to do about ``y`` rows of different lengths."""
+    try:
+        lengths = [len(row) for row in y]
+    except TypeError:
+        lengths = []
+    shown = ""
+    if lengths and min(lengths) != max(lengths):
+        long, short = int(np.argmax(lengths)), int(np.argmin(lengths))
+        shown = (
+            f" (row {long} has {lengths[long]} labels, row {short} {lengths[short]})"
+        )
+    return (
+        f"y's rows have different lengths{shown}: give every row one label per "
+        f"level, coarse to fine, and pad a shorter path with None, e.g. "
+        f"[['A', 'A1'], ['A', None]]. A None below a label trains the coarser "
+        f"levels only."
+    )
 
 
 def _level_names(y):

@@ -59,9 +59,16 @@ def _check_level_column(column, level):
             # Numbers held as objects (a DataFrame mixing a text column and a
             # number column): type_of_target calls any object array "unknown".
             checked = np.asarray(present.tolist())
+            # Integers held as objects (next to None) are integer labels; so
+            # are whole floats next to missing values: pandas makes an
+            # integer column with missing values float.
+            if checked.dtype.kind in "iu" or (missing.any() and _whole(checked)):
+                column, present = _integer_labels(checked, missing)
     elif column.dtype.kind == "f":
         missing = np.isnan(column)
         present = column[~missing]
+        if missing.any() and _whole(present):
+            column, present = _integer_labels(present, missing)
     elif column.dtype.kind == "U":
         missing = column == ""
         present = column[~missing]
@@ -87,6 +94,105 @@ def _check_level_column(column, level):
                 f"{found}; a classifier needs discrete class labels."
             )
     return column, missing
+
+
+RARE_PATH_ROWS = 3
+"""A path of a repeated label with at most this many rows may be a typo..."""
+RARE_PATH_FRACTION = 0.01
+"""... or with less than this fraction of the label's rows; either way only
+when another path of the label has ``RARE_PATH_RATIO`` times its rows
+(balanced repeated labels are a feature, not a finding)."""
+RARE_PATH_RATIO = 5
+
+
+def hierarchy_findings(hierarchy, codes, level_names=None, most=5):
+    """What in a label tree read from data looks like a mistake in ``y``.
+
+    Two findings, each a sentence for a warning; the tree is taken as given
+    either way:
+
+    - a label under several parents one of whose paths is rare: at most
+      ``RARE_PATH_ROWS`` rows or under ``RARE_PATH_FRACTION`` of the label's
+      rows, while another of its paths has at least ``RARE_PATH_RATIO``
+      (5) times as many: a typo in a parent, as 'Bottoms' > 'T-shirt' next
+      to 'Tops' > 'T-shirt';
+    - a level with more distinct labels than the next, finer one, each of
+      whose nodes has a single child: y's columns look reversed (fine to
+      coarse; reported for the first such pair of levels). Numbered
+      sub-codes ('01' under every parent) have fewer labels below too, but
+      some node with several children, and are not a finding.
+
+    Parameters
+    ----------
+    hierarchy : LabelHierarchy
+    codes : ndarray of shape (n_samples, n_levels)
+        The node codes ``from_labels`` returned with it.
+    level_names : list of str, default=None
+        Names of the levels for the sentences; None: their indices.
+    most : int, default=5
+        Rare paths named at most; the others are counted.
+
+    Returns
+    -------
+    findings : list of str
+        Empty when nothing looks wrong.
+
+    Examples
+    --------
+    >>> Y = np.array([["Tops", "T-shirt"]] * 40 + [["Bottoms", "T-shirt"]]
+    ...              + [["Bottoms", "Jeans"]] * 30 + [["Tops", "Shirt"]] * 9)
+    >>> hierarchy_findings(*LabelHierarchy.from_labels(Y))
+    ["'Bottoms' > 'T-shirt' has 1 of the 41 rows of 'T-shirt' (the others \
+under another parent): a typo?"]
+    >>> reversed_y = np.delete(Y, 40, axis=0)[:, ::-1]  # without the typo
+    >>> hierarchy_findings(*LabelHierarchy.from_labels(reversed_y), ["a", "b"])
+    ["level 0 ('a') has 3 distinct labels but level 1 ('b'), finer, has 2, \
+and each of its labels has a single child: are y's columns reversed? They \
+go coarse to fine."]
+    """
+
+    def name(level):
+        return f"level {level}" + (
+            f" ({level_names[level]!r})" if level_names is not None else ""
+        )
+
+    rare = []
+    for level in range(1, hierarchy.n_levels):
+        if not hierarchy._repeated[level]:
+            continue
+        index = hierarchy.label_index[level]
+        column = codes[:, level]
+        rows = np.bincount(column[column >= 0], minlength=len(index))
+        label_rows = np.bincount(index, weights=rows, minlength=len(index))
+        label_top = np.zeros(len(hierarchy.classes[level]))
+        np.maximum.at(label_top, index, rows)
+        suspect = (
+            (rows <= RARE_PATH_ROWS) | (rows < RARE_PATH_FRACTION * label_rows[index])
+        ) & (label_top[index] >= RARE_PATH_RATIO * np.maximum(rows, 1))
+        paths = hierarchy.node_paths(level)
+        for node in np.flatnonzero(suspect):
+            label = _py(hierarchy.classes[level][index[node]])
+            rare.append(
+                f"{_describe(paths[node], True, full=True)} has {rows[node]} of the "
+                f"{int(label_rows[index[node]])} rows of {label!r} (the others "
+                f"under another parent): a typo?"
+            )
+    findings = rare[:most]
+    if len(rare) > most:
+        findings.append(f"{len(rare) - most} more paths are as rare.")
+    for level in range(hierarchy.n_levels - 1):
+        coarse, fine = len(hierarchy.classes[level]), len(hierarchy.classes[level + 1])
+        children = np.bincount(
+            hierarchy.parents[level], minlength=hierarchy.n_nodes[level]
+        )
+        if coarse > fine and np.all(children == 1):
+            findings.append(
+                f"{name(level)} has {coarse} distinct labels but {name(level + 1)}, "
+                f"finer, has {fine}, and each of its labels has a single child: "
+                f"are y's columns reversed? They go coarse to fine."
+            )
+            break
+    return findings
 
 
 class LabelHierarchy:
@@ -284,7 +390,9 @@ class LabelHierarchy:
             Labels, columns coarse to fine. A label may appear under several
             parents (it is then one node per parent). Missing labels (None,
             NaN, ``""``) are allowed only below a present label (a sample may
-            stop early).
+            stop early). Integers stay integers next to missing labels: a
+            float column of whole numbers with NaN (pandas' integer column
+            with None) gives integer classes.
 
         Returns
         -------
@@ -299,7 +407,7 @@ class LabelHierarchy:
             a coarse label is missing under a present fine label, or the
             labels are not discrete.
         """
-        Y = _as_label_matrix(Y)
+        Y = as_label_matrix(Y)
         n_samples, n_levels = Y.shape
         classes, label_index, parents = [], [], []
         codes = np.full((n_samples, n_levels), MISSING, dtype=np.intp)
@@ -367,7 +475,7 @@ class LabelHierarchy:
             Node codes; a row whose path the tree does not have is -1 from
             the first unknown level on.
         """
-        return self._encode(_as_label_matrix(Y))[0]
+        return self._encode(as_label_matrix(Y))[0]
 
     def _encode(self, Y):
         """``(codes, missing, labels)`` for a label matrix.
@@ -424,7 +532,7 @@ class LabelHierarchy:
             does not have, or a label under a parent the tree does not give
             it (the message names the label, its level and the row).
         """
-        Y = _as_label_matrix(Y)
+        Y = as_label_matrix(Y)
         if Y.ndim != 2 or Y.shape[1] != self.n_levels:
             raise ValueError(
                 f"y has {Y.shape[1] if Y.ndim == 2 else 1} level(s) but the fitted "
@@ -502,6 +610,9 @@ class LabelHierarchy:
     @property
     def label_dtype(self):
         """A dtype that holds the labels of every level (object if they mix)."""
+        kinds = {c.dtype.kind in "USO" for c in self.classes}
+        if len(kinds) > 1:  # numpy would turn the numbers into strings
+            return np.dtype(object)
         try:
             dtype = np.result_type(*(c.dtype for c in self.classes))
         except TypeError:
@@ -713,9 +824,25 @@ def _first_childless(parents, n_nodes):
     return None
 
 
-def _as_label_matrix(Y):
+def _integer_labels(present, missing):
+    """An int64 column holding ``present`` where not ``missing`` (0 there)."""
+    column = np.zeros(len(missing), dtype=np.int64)
+    column[~missing] = present
+    return column, column[~missing]
+
+
+def _whole(values):
+    """Whether a float (or number) array holds only whole numbers."""
+    return values.dtype.kind in "fiu" and bool(np.all(np.mod(values, 1) == 0))
+
+
+def as_label_matrix(Y):
     """``Y`` as an array; object dtype for a DataFrame whose columns differ in
-    dtype, so each column keeps its own labels (ints stay ints)."""
-    dtypes = getattr(Y, "dtypes", None)
+    dtype, so each column keeps its own labels (ints stay ints).
+
+    Converted column by column: numpy's conversion of the whole frame would
+    first bring an integer column next to a float one to float.
+    """
+    dtypes = getattr(Y, "dtypes", None) if hasattr(Y, "columns") else None
     mixed = dtypes is not None and len(set(map(str, dtypes))) > 1
-    return np.asarray(Y, dtype=object) if mixed else np.asarray(Y)
+    return np.asarray(Y.astype(object)) if mixed else np.asarray(Y)

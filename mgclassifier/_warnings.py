@@ -4,11 +4,14 @@ import os
 import sys
 import warnings
 
+import joblib
 import sklearn
 
 _INTERNAL_DIRS = tuple(
     os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (__file__, sklearn.__file__)  # this package's folder, sklearn's
+    # this package's folder, sklearn's, and joblib's (GridSearchCV runs its
+    # fits through joblib.Parallel)
+    for path in (__file__, sklearn.__file__, joblib.__file__)
 )
 
 
@@ -18,8 +21,8 @@ def warn_at_caller(message, category):
     ``fit`` reaches its warnings through several frames of this package and
     scikit-learn's ``_fit_context`` wrapper, and through ``Pipeline`` or
     ``GridSearchCV`` when those call it: a fixed ``stacklevel`` would point
-    inside them. The frames of mgclassifier and scikit-learn are skipped (as
-    ``skip_file_prefixes`` does from Python 3.12 on).
+    inside them. The frames of mgclassifier, scikit-learn and joblib are
+    skipped (as ``skip_file_prefixes`` does from Python 3.12 on).
     """
     frame, stacklevel = sys._getframe(), 1
     while frame.f_back is not None and frame.f_code.co_filename.startswith(
@@ -27,3 +30,16 @@ def warn_at_caller(message, category):
     ):
         frame, stacklevel = frame.f_back, stacklevel + 1
     warnings.warn(message, category, stacklevel=stacklevel)
+
+
+class HierarchyWarning(UserWarning):
+    """The label tree read from ``y`` looks like a mistake in ``y``.
+
+    Raised by ``fit`` when a label sits under several parents and one of its
+    paths is rare (a typo in a parent: three 'T-shirt' rows under 'Bottoms'),
+    or when a coarser level has more distinct labels than the next finer one
+    (the columns of ``y`` reversed). Repeated labels are allowed, so the tree
+    is kept as given. To silence it, once the labels are known to be right::
+
+        warnings.filterwarnings("ignore", category=mgclassifier.HierarchyWarning)
+    """

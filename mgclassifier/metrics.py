@@ -83,8 +83,10 @@ def _check_label_pair(y_true, y_pred):
     y_pred = _check_label_matrix(y_pred, "y_pred")
     if y_true.shape[1] != y_pred.shape[1]:
         raise ValueError(
-            f"y_true has {y_true.shape[1]} levels but y_pred has "
-            f"{y_pred.shape[1]}; both must have the same number of columns."
+            f"y_true has {_n_levels(y_true.shape[1])} but y_pred has "
+            f"{_n_levels(y_pred.shape[1])}: give both one column per level, "
+            f"coarse to fine (a 1-D array is one level), e.g. y_pred = "
+            f"clf.predict(X) for a classifier fitted on y_true's columns."
         )
     if y_true.shape[0] == 0:
         raise ValueError("y_true and y_pred must contain at least one sample.")
@@ -92,6 +94,11 @@ def _check_label_pair(y_true, y_pred):
 
 
 _is_missing_vec = np.frompyfunc(is_missing_label, 1, 1)
+
+
+def _n_levels(n):
+    """'1 level', '2 levels': a count of levels for messages."""
+    return f"{n} level" if n == 1 else f"{n} levels"
 
 
 def _node_mask(Y):
@@ -295,9 +302,9 @@ def _check_proba_inputs(y_true, y_proba, classes):
     classes = _as_level_list(classes, ndim=1)
     if len(probas) != n_levels or len(classes) != n_levels:
         raise ValueError(
-            f"y_true has {n_levels} level(s) but y_proba has {len(probas)} and "
-            f"classes has {len(classes)}; pass one probability array and one "
-            "class array per level."
+            f"y_true has {_n_levels(n_levels)} but y_proba has {len(probas)} "
+            f"and classes has {len(classes)}: pass one probability array and "
+            "one class array per level (clf.predict_proba(X) and clf.classes_)."
         )
     probas = [
         check_array(p, dtype=np.float64, input_name=f"y_proba[{level}]")

@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from ._hierarchy import is_missing_label
+from ._pipeline import final_classifier
 from .metrics import _level_reliability
 
 __all__ = [
@@ -237,9 +238,10 @@ class TrainingHistoryDisplay:
 
         Parameters
         ----------
-        estimator : MultiGranularityClassifier
+        estimator : MultiGranularityClassifier or Pipeline
             A fitted estimator (any estimator with ``history_`` and,
-            optionally, ``best_epoch_``).
+            optionally, ``best_epoch_``), or a fitted Pipeline whose last
+            step is one.
         level_names : list of str, default=None
             Legend name of each level. None uses the estimator's
             ``level_names_`` (the column names of a DataFrame ``y``) when it
@@ -256,12 +258,13 @@ class TrainingHistoryDisplay:
         display : TrainingHistoryDisplay
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator, "history_")
+        classifier = final_classifier(estimator)
+        check_is_fitted(classifier, "history_")
         if level_names is None:
-            level_names = getattr(estimator, "level_names_", None)
+            level_names = getattr(classifier, "level_names_", None)
         display = cls(
-            estimator.history_,
-            best_epoch=getattr(estimator, "best_epoch_", None),
+            classifier.history_,
+            best_epoch=getattr(classifier, "best_epoch_", None),
             level_names=level_names,
         )
         return display.plot(ax=ax, log_scale=log_scale, legend=legend)
@@ -539,8 +542,9 @@ im_kw, text_kw
 
         Parameters
         ----------
-        estimator : MultiGranularityClassifier
-            A fitted estimator; ``estimator.predict(X)`` gives the predictions.
+        estimator : MultiGranularityClassifier or Pipeline
+            A fitted estimator, or a fitted Pipeline whose last step is one;
+            ``estimator.predict(X)`` gives the predictions.
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Input data.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
@@ -563,13 +567,14 @@ xticks_rotation, values_format, cmap, ax, colorbar, im_kw, text_kw
         display : LevelConfusionMatrixDisplay
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator)
+        classifier = final_classifier(estimator)
+        check_is_fitted(classifier)
         y_pred = estimator.predict(X)
-        names = getattr(estimator, "level_names_", None)
+        names = getattr(classifier, "level_names_", None)
         if level_name is None and names:
             level_name = names[_level_column(y_pred, level, "y_pred")[1]]
         if labels is None:
-            classes = estimator.classes_
+            classes = classifier.classes_
             if np.ndim(y_pred) == 1:  # single-level estimator: one array
                 classes = [np.asarray(classes)]
             true, level_index = _level_column(y, level, "y")
@@ -829,9 +834,10 @@ array-like of shape (n_samples, n_classes)
 
         Parameters
         ----------
-        estimator : MultiGranularityClassifier
-            A fitted estimator; ``predict_proba(X)`` and ``classes_`` give the
-            probabilities and their columns.
+        estimator : MultiGranularityClassifier or Pipeline
+            A fitted estimator, or a fitted Pipeline whose last step is one;
+            ``predict_proba(X)`` and ``classes_`` give the probabilities and
+            their columns.
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Input data.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
@@ -848,13 +854,14 @@ array-like of shape (n_samples, n_classes)
         display : ReliabilityDiagramDisplay
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator)
+        classifier = final_classifier(estimator)
+        check_is_fitted(classifier)
         if level_names is None:
-            level_names = getattr(estimator, "level_names_", None)
+            level_names = getattr(classifier, "level_names_", None)
         return cls.from_predictions(
             y,
             estimator.predict_proba(X),
-            estimator.classes_,
+            classifier.classes_,
             levels=levels,
             n_bins=n_bins,
             level_names=level_names,

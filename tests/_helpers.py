@@ -5,6 +5,15 @@ name, as ``from _helpers import make_tree_data``.
 """
 
 import numpy as np
+import pytest
+
+TINY_BUDGETS = pytest.mark.filterwarnings(
+    "ignore:Training ran all max_epochs:sklearn.exceptions.ConvergenceWarning"
+)
+"""``pytestmark`` of the test modules that fit tiny models for a few epochs on
+purpose: such fits run out of ``max_epochs`` while still learning, which
+``fit`` warns about (``tests/test_convergence.py`` tests that warning and
+carries no such filter)."""
 
 
 def make_tree_data(n_samples=300, n_features=6, branching=(3, 2), seed=0):

@@ -76,3 +76,21 @@ class ValueBranch(nn.Module):
         if h.mean() > 0:
             return torch.relu(h)
         return h
+
+
+class ThreadSpy(nn.Module):
+    """A linear trunk that records torch's thread count in every forward pass
+    (class attribute ``seen``) and, when ``fail`` is set, then raises."""
+
+    seen = []
+    fail = False
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.linear = nn.Linear(n_features, 8)
+
+    def forward(self, X):
+        ThreadSpy.seen.append(torch.get_num_threads())
+        if ThreadSpy.fail:
+            raise RuntimeError("this trunk fails on purpose")
+        return self.linear(X)

@@ -6,10 +6,13 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from _helpers import TINY_BUDGETS
 from _helpers import tiny_classifier as tiny
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 def test_dataframe_y_keeps_level_names(tree_data):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _helpers import assert_coherent, assert_valid_paths
+from _helpers import TINY_BUDGETS, assert_coherent, assert_valid_paths, tiny_classifier
 from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.metrics import log_loss
@@ -32,6 +32,8 @@ from sklearn.preprocessing import StandardScaler
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier.datasets import make_hierarchical_classification
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 def test_fit_predict_multilevel_strings(tree_data, small_clf):
@@ -401,3 +403,40 @@ def test_read_only_rows_are_never_wrapped_by_torch(tree_data, small_clf, monkeyp
     for a, b in zip(clf.predict_proba(X32), expected):
         np.testing.assert_array_equal(a, b)
     assert False not in wrapped
+
+
+def test_n_threads_holds_during_fit_and_predict_and_is_restored(tree_data):
+    from _trunks import ThreadSpy
+
+    X, Y = tree_data
+    ThreadSpy.seen, ThreadSpy.fail = [], False
+    before = torch.get_num_threads()  # 1: conftest's session setting
+    clf = tiny_classifier(module=ThreadSpy, max_epochs=2, n_threads=before + 1)
+    clf.fit(X, Y)
+    assert set(ThreadSpy.seen) == {before + 1}
+    assert torch.get_num_threads() == before
+    for method in (clf.predict, clf.predict_proba, clf.predict_node_proba):
+        ThreadSpy.seen = []
+        method(X)
+        assert set(ThreadSpy.seen) == {before + 1}, method.__name__
+        assert torch.get_num_threads() == before
+    # Restored when the call fails, too; None leaves torch alone.
+    ThreadSpy.fail = True
+    try:
+        with pytest.raises(RuntimeError, match="fails on purpose"):
+            clf.predict_proba(X)
+        assert torch.get_num_threads() == before
+        ThreadSpy.seen = []
+        with pytest.raises(RuntimeError, match="fails on purpose"):
+            clf.set_params(n_threads=None).predict_proba(X)
+        assert set(ThreadSpy.seen) == {before}
+    finally:
+        ThreadSpy.fail = False
+
+
+def test_n_threads_is_checked_before_anything_runs(tree_data):
+    X, Y = tree_data
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="'n_threads' parameter .* must be"):
+        tiny_classifier(n_threads=0).fit(X, Y)
+    assert torch.get_num_threads() == before

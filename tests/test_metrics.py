@@ -79,8 +79,12 @@ def test_accuracy_does_not_equate_int_and_str():
 
 
 def test_accuracy_per_level_shape_mismatch():
-    with pytest.raises(ValueError, match="levels"):
+    with pytest.raises(
+        ValueError, match=r"y_true has 2 levels but y_pred has 1 level: give both"
+    ):
         accuracy_per_level(Y_TRUE, [["a"], ["a"], ["b"], ["b"]])
+    with pytest.raises(ValueError, match=r"y_true has 1 level but y_pred has 2 "):
+        accuracy_per_level([row[-1] for row in Y_TRUE], Y_TRUE)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         accuracy_per_level(Y_TRUE, Y_PRED[:3])
 

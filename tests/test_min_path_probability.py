@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from _helpers import make_tree_data, sub_codes, tiny_classifier
+from _helpers import TINY_BUDGETS, make_tree_data, sub_codes, tiny_classifier
 from sklearn.model_selection import GridSearchCV, KFold
 
 from mgclassifier._hierarchy import is_missing_label
@@ -11,6 +11,8 @@ from mgclassifier.metrics import (
     hierarchical_f1_scorer,
     hierarchical_precision_recall_fscore,
 )
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 def noisy_fine_data(n_samples=300, seed=0):

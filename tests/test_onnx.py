@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from _helpers import sub_codes, tiny_classifier
+from _helpers import TINY_BUDGETS, sub_codes, tiny_classifier
 from _trunks import TokenBag, ValueBranch
 from sklearn.exceptions import NotFittedError
 
@@ -23,6 +23,8 @@ pytest.importorskip("onnxscript", reason="the torch ONNX exporter needs onnxscri
 torch_onnx_errors = pytest.importorskip("torch.onnx.errors")
 
 from mgclassifier.onnx import to_onnx  # noqa: E402
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 ATOL = 1e-5
 

@@ -15,12 +15,14 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
-from _helpers import make_tree_data, tiny_classifier
+from _helpers import TINY_BUDGETS, make_tree_data, tiny_classifier
 
 from mgclassifier import _chunked_data, _out_of_core
 from mgclassifier._chunked_data import ChunkedDataset, OutOfCoreDataset
 from mgclassifier._net_builder import feature_standardisation
 from mgclassifier._out_of_core import OutOfCoreArray, chunk_standardisation
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 X, Y = make_tree_data(n_samples=400, n_features=6)
 X = X.astype(np.float32)

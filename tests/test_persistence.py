@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 import torch
 import torch.serialization
-from _helpers import make_tree_data, sub_codes, tiny_classifier
+from _helpers import TINY_BUDGETS, make_tree_data, sub_codes, tiny_classifier
 from skorch.exceptions import DeviceWarning
 
 from mgclassifier import MultiGranularityClassifier
 
 sio = pytest.importorskip("skops.io")
 from skops.io.exceptions import UntrustedTypesFoundException  # noqa: E402
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 # The types a skops file of a fitted MultiGranularityClassifier refers to, i.e.
 # what a user has to pass as ``trusted`` (documented in the README). Besides

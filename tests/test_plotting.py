@@ -9,7 +9,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _helpers import make_tree_data  # noqa: E402
+from _helpers import TINY_BUDGETS, make_tree_data  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from mgclassifier import MultiGranularityClassifier  # noqa: E402
@@ -19,6 +19,8 @@ from mgclassifier.plotting import (  # noqa: E402
     ReliabilityDiagramDisplay,
     TrainingHistoryDisplay,
 )
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -258,24 +260,75 @@ def test_confusion_label_unknown_to_estimator_is_kept(fitted, data):
     assert disp.confusion_matrix[-1].sum() == 1  # the "9/9" row
 
 
-def test_displays_use_the_estimators_level_names(data):
+def shop_pipeline():
+    """A Pipeline whose classifier cannot read the raw frame (a text column)."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    return make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(), ["shop"]), remainder=StandardScaler()
+        ),
+        MultiGranularityClassifier(
+            hidden_layer_sizes=(16,), max_epochs=2, batch_size=32, random_state=0
+        ),
+    )
+
+
+def shop_data(data):
     pd = pytest.importorskip("pandas")
     X, Y = data
-    Y = pd.DataFrame(Y, columns=["family", "genus"])
-    clf = MultiGranularityClassifier(
-        hidden_layer_sizes=(16,), max_epochs=2, batch_size=32, random_state=0
-    ).fit(X, Y)
-    disp = TrainingHistoryDisplay.from_estimator(clf)
+    X = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    X["shop"] = np.where(np.arange(len(X)) % 2, "north", "south")
+    return X, pd.DataFrame(Y, columns=["family", "genus"])
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["classifier", "pipeline"])
+def test_displays_use_the_estimators_level_names(data, pipeline):
+    # A fitted Pipeline ending in the classifier is accepted everywhere: its
+    # own predict/predict_proba run the preprocessing, the names and history
+    # come from its last step.
+    X, Y = shop_data(data)
+    if pipeline:
+        estimator = shop_pipeline().fit(X, Y)
+    else:
+        X = X.drop(columns="shop")
+        estimator = shop_pipeline()[-1].fit(X, Y)
+    disp = TrainingHistoryDisplay.from_estimator(estimator)
     assert [line.get_label() for line in disp.train_lines_] == [
         "family (train)",
         "genus (train)",
     ]
-    disp = LevelConfusionMatrixDisplay.from_estimator(clf, X, Y, level=0)
+    classifier = estimator[-1] if pipeline else estimator
+    assert disp.best_epoch_line_.get_xdata()[0] == classifier.best_epoch_
+    disp = LevelConfusionMatrixDisplay.from_estimator(estimator, X, Y, level=0)
     assert disp.ax_.get_title() == "family"
+    np.testing.assert_array_equal(
+        disp.confusion_matrix, confusion_matrix(Y["family"], estimator.predict(X)[:, 0])
+    )
     disp = LevelConfusionMatrixDisplay.from_estimator(
-        clf, X, Y, level=-1, level_name="species?"
+        estimator, X, Y, level=-1, level_name="species?"
     )
     assert disp.ax_.get_title() == "species?"
+    disp = ReliabilityDiagramDisplay.from_estimator(estimator, X, Y)
+    assert [line.get_label().split(" (")[0] for line in disp.lines_] == [
+        "family",
+        "genus",
+    ]
+
+
+def test_predict_node_proba_through_a_pipeline(data):
+    from mgclassifier import predict_node_proba
+
+    X, Y = shop_data(data)
+    pipe = shop_pipeline().fit(X, Y)
+    assert not hasattr(pipe, "predict_node_proba")  # Pipeline does not forward it
+    direct = pipe[-1].predict_node_proba(pipe[:-1].transform(X))
+    for a, b in zip(predict_node_proba(pipe, X), direct):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(predict_node_proba(pipe[-1], pipe[:-1].transform(X)), direct):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_confusion_from_predictions():
@@ -403,3 +456,24 @@ def test_module_imports_without_matplotlib(monkeypatch):
                 )
     finally:
         importlib.reload(plotting)
+
+
+def test_verbose_prints_the_level_names_and_keeps_the_history_keys(data, capsys):
+    import pandas as pd
+
+    X, Y = data
+    clf = MultiGranularityClassifier(
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        batch_size=32,
+        early_stopping=True,  # validation columns too
+        verbose=1,
+    ).fit(X, pd.DataFrame(Y, columns=["family", "species"]))
+    printed = capsys.readouterr().out
+    for column in ("train_loss_family", "train_loss_species", "valid_loss_family"):
+        assert column in printed
+    assert "loss_level_" not in printed
+    assert {"train_loss_level_0", "valid_loss_level_1"} <= set(clf.history_[-1])
+    # Without names the printed columns are the history's.
+    clf.set_params(verbose=1).fit(X, Y)
+    assert "train_loss_level_1" in capsys.readouterr().out

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from _helpers import tiny_classifier
+from _helpers import TINY_BUDGETS, tiny_classifier
 from sklearn.utils._param_validation import InvalidParameterError
 
 from mgclassifier import _precision
 from mgclassifier._callbacks import OneCycleSchedule
 from mgclassifier._precision import resolve_precision
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 @pytest.mark.parametrize("native", [True, False])

@@ -8,6 +8,7 @@ every parent). Every leaf occurs at least once in the training labels.
 """
 
 import numpy as np
+import pytest
 from _helpers import assert_coherent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -61,6 +62,8 @@ def assert_label_sums(label_probas, node_probas, tree):
         np.testing.assert_allclose(label, node @ to_label, atol=1e-6, rtol=0)
 
 
+# Random paths of random sizes: a rare path among sub-codes is no typo.
+@pytest.mark.filterwarnings("ignore::mgclassifier.HierarchyWarning")
 @settings(
     max_examples=N_FIT_EXAMPLES,
     deadline=None,

@@ -1,13 +1,20 @@
 """scikit-learn's estimator checks, run on the estimator."""
 
 import pytest
+from _helpers import TINY_BUDGETS
 from _trunks import TableMLP
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mgclassifier import MultiGranularityClassifier
 
-# Each check takes under a second, but there are over a hundred of them.
-pytestmark = pytest.mark.slow
+# Each check takes under a second, but there are over a hundred of them. The
+# checks' tiny data sets run out of max_epochs while learning, and the
+# multi-output check's independent 0/1 columns give rare paths: no mistakes.
+pytestmark = [
+    pytest.mark.slow,
+    TINY_BUDGETS,
+    pytest.mark.filterwarnings("ignore::mgclassifier.HierarchyWarning"),
+]
 
 
 def _expected_failed_checks(estimator):

@@ -8,11 +8,18 @@ its nodes; ``predict`` returns the user's labels.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from _helpers import assert_coherent, make_tree_data, sub_codes, tiny_classifier
+from _helpers import (
+    TINY_BUDGETS,
+    assert_coherent,
+    make_tree_data,
+    sub_codes,
+    tiny_classifier,
+)
 from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import KFold, cross_validate
 
@@ -37,6 +44,8 @@ PRODUCTS = np.array(
         ["Electronics", "Phones"],
     ]
 )
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 def product_data(n_per_path=40, seed=0):
@@ -302,6 +311,8 @@ def test_pickle_keeps_the_label_view():
         np.testing.assert_array_equal(a, b)
 
 
+# Independent columns give rare paths that are no typo.
+@pytest.mark.filterwarnings("ignore::mgclassifier.HierarchyWarning")
 def test_sklearn_multioutput_check_data_fits():
     # sklearn's check_classifier_multioutput: 3 independent 0/1 columns, so
     # 0 and 1 repeat under both parents at every level below the first.
@@ -393,3 +404,117 @@ def test_a_dataframe_mixing_text_and_integer_levels_fits():
     Y["item"] = Y["item"] + 0.5
     with pytest.raises(ValueError, match="continuous"):
         tiny_classifier().fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "make_y",
+    [
+        # pandas stores an integer column with None as float64 with NaN, and
+        # a frame mixing int and float columns converted whole turns float.
+        lambda coarse, fine: pd.DataFrame({"group": coarse, "item": fine}),
+        lambda coarse, fine: pd.DataFrame(
+            {"group": coarse, "item": pd.array(fine, dtype="Int64")}
+        ),
+        lambda coarse, fine: np.array([coarse, fine], dtype=object).T,
+    ],
+    ids=["pandas-None", "pandas-Int64-NA", "object-None"],
+)
+def test_integer_labels_with_missing_values_stay_integers(make_y):
+    X, Y = make_tree_data(n_samples=120, branching=(2, 2))
+    coarse = sub_codes(Y)[:, 0].astype(int) + 1
+    fine = np.array(10 * coarse + sub_codes(Y)[:, 1].astype(int), dtype=object)
+    fine[::7] = None  # missing fine labels: the coarse head learns them
+    clf = tiny_classifier(max_epochs=3).fit(X, make_y(coarse, fine))
+    assert [c.tolist() for c in clf.classes_] == [[1, 2], [10, 11, 20, 21]]
+    assert all(c.dtype.kind == "i" for c in clf.classes_)
+    Y_pred = clf.predict(X)
+    assert Y_pred.dtype.kind == "i"
+    assert {tuple(row) for row in Y_pred} <= {
+        (c, 10 * c + d) for c in (1, 2) for d in (0, 1)
+    }
+
+
+def clothing_with_typos():
+    """A shop whose labels hold three T-shirts under 'Bottoms' and one
+    misspelt root ('Clothng'), next to a balanced repeated label ('Kids')."""
+    paths = [
+        ("Clothing", "Tops", "T-shirt", 200),
+        ("Clothing", "Bottoms", "T-shirt", 3),
+        ("Clothing", "Bottoms", "Jeans", 100),
+        ("Clothing", "Tops", "Kids", 50),
+        ("Clothing", "Bottoms", "Kids", 50),
+        ("Clothng", "Tops", "T-shirt", 1),
+    ]
+    Y = np.array([path[:3] for path in paths for _ in range(path[3])])
+    X = np.random.RandomState(0).normal(size=(len(Y), 3))
+    return X, pd.DataFrame(Y, columns=["root", "group", "item"])
+
+
+def test_rare_paths_of_a_repeated_label_warn_once_naming_them():
+    from mgclassifier import HierarchyWarning
+
+    X, Y = clothing_with_typos()
+    with pytest.warns(HierarchyWarning) as record:
+        clf = tiny_classifier(max_epochs=1, batch_size=128).fit(X, Y)
+    ours = [w for w in record if w.category is HierarchyWarning]
+    assert len(ours) == 1 and ours[0].filename == __file__
+    message = str(ours[0].message)
+    assert "'Clothing' > 'Bottoms' > 'T-shirt' has 3 of the 204 rows" in message
+    assert "'Clothng' > 'Tops' has 1 of the 251 rows of 'Tops'" in message
+    assert "Kids" not in message  # 50 rows under each parent: a real repeat
+    assert "category=mgclassifier.HierarchyWarning" in message
+    assert clf.classes_[0].tolist() == ["Clothing", "Clothng"]  # kept as given
+    # Continuing the fitted tree does not warn again; the silencing the
+    # message gives works.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HierarchyWarning)
+        clf.set_params(warm_start=True).fit(X, Y)
+        clf.partial_fit(X, Y)
+        warnings.filterwarnings("ignore", category=HierarchyWarning)
+        tiny_classifier(max_epochs=1, batch_size=128).fit(X, Y)
+
+
+def test_reversed_columns_warn_naming_the_levels():
+    from mgclassifier import HierarchyWarning
+
+    X, Y = make_tree_data(n_samples=120, branching=(2, 3))
+    Y = pd.DataFrame(Y[:, ::-1], columns=["species", "family"])
+    with pytest.warns(
+        HierarchyWarning,
+        match=r"level 0 \('species'\) has 6 "
+        r"distinct labels but level 1 \('family'\), finer, has 2.*"
+        r"reversed",
+    ):
+        tiny_classifier(max_epochs=1).fit(X, Y)
+
+
+SHOP = np.array(
+    [
+        ["Clothing", "Shirts", "01"],
+        ["Clothing", "Accessories", "01"],
+        ["Electronics", "Accessories", "01"],
+        ["Electronics", "Accessories", "02"],
+        ["Electronics", "Phones", "01"],
+    ]
+)
+"""The README's taxonomy: fewer labels at the last level, and all but one
+node of the level above with a single child."""
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        lambda Y: sub_codes(Y),  # '0', '1' under every parent: fewer below
+        lambda Y: PRODUCTS[np.arange(len(Y)) % len(PRODUCTS)],
+        lambda Y: SHOP[np.arange(len(Y)) % len(SHOP)],  # '01' under 4 parents
+        lambda Y: Y,
+    ],
+    ids=["sub-codes", "products", "readme-shop", "plain-tree"],
+)
+def test_balanced_repeated_labels_do_not_warn(labels):
+    from mgclassifier import HierarchyWarning
+
+    X, Y = make_tree_data(n_samples=120, branching=(3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HierarchyWarning)
+        tiny_classifier(max_epochs=1).fit(X, labels(Y))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from _helpers import assert_same_proba, make_tree_data, tiny_classifier
+from _helpers import TINY_BUDGETS, assert_same_proba, make_tree_data, tiny_classifier
 from _trunks import Failing, ThreeOutputs, TokenBag, Unflattened
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
@@ -16,6 +16,8 @@ from sklearn.model_selection import GridSearchCV, KFold
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._module import MultiHeadMLP, TrunkWithHeads
 from mgclassifier.trunks import ResidualMLP, SmallCNN
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 sio = pytest.importorskip("skops.io")
 

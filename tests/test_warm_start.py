@@ -14,11 +14,13 @@ import re
 import numpy as np
 import pytest
 import torch
-from _helpers import make_tree_data, tiny_classifier
+from _helpers import TINY_BUDGETS, make_tree_data, tiny_classifier
 from sklearn.utils.class_weight import compute_class_weight
 
 from mgclassifier._module import FastDropout
 from mgclassifier._net import MultiGranularityNet
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 X, Y = make_tree_data(n_samples=120, n_features=4)
 
