@@ -72,3 +72,15 @@ def _read_tsv(path):
     questions = [row["question"] for row in rows]
     labels = np.array([[row["coarse"], row["fine"]] for row in rows])
     return questions, labels
+
+
+def add_run_arguments(parser):
+    """The options every real-data benchmark takes (``--seeds``, ``--threads``,
+    ``--data-dir``, ``--quick``, ``--out``)."""
+    from _common import RESULTS
+
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--data-dir", default=str(DATA_DIR))
+    parser.add_argument("--quick", action="store_true", help="smoke run")
+    parser.add_argument("--out", default=RESULTS)

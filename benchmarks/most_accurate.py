@@ -20,8 +20,8 @@ ImCLEF07A, 0.927 on ImCLEF07D). Tables go to stdout and
 
 import argparse
 
-from _common import RESULTS, format_table, set_threads, warm_up_torch, write_results
-from _real_data import DATA_DIR, load_real
+from _common import format_table, set_threads, warm_up_torch, write_results
+from _real_data import add_run_arguments, load_real
 from accuracy import run_methods
 
 from mgclassifier import MultiGranularityClassifier
@@ -40,12 +40,8 @@ PUBLISHED = {"imclef07a": 0.956, "imclef07d": 0.927}
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None)
+    add_run_arguments(parser)
     parser.add_argument("--sets", nargs="+", default=["imclef07a", "imclef07d"])
-    parser.add_argument("--data-dir", default=str(DATA_DIR))
-    parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     _limits = set_threads(args.threads)  # noqa: F841  (keeps the limit active)
     seeds = list(range(1 if args.quick else args.seeds))

@@ -41,8 +41,8 @@ every run's numbers and what produced them to ``<out>/suite.json``
 import argparse
 
 import numpy as np
-from _common import RESULTS, format_table, set_threads, warm_up_torch, write_results
-from _real_data import DATA_DIR, REAL_SETS, load_real
+from _common import format_table, set_threads, warm_up_torch, write_results
+from _real_data import REAL_SETS, add_run_arguments, load_real
 from accuracy import SYNTHETIC, EncodedSkorchMLP, run_methods, synthetic_data
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -182,8 +182,7 @@ def summary_table(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None)
+    add_run_arguments(parser)
     parser.add_argument(
         "--sets",
         nargs="+",
@@ -191,9 +190,6 @@ def main(argv=None):
         choices=[*REAL_SETS, *SYNTHETIC_SETS],
     )
     parser.add_argument("--first-release", action="store_true")
-    parser.add_argument("--data-dir", default=str(DATA_DIR))
-    parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     _limits = set_threads(args.threads)  # noqa: F841  (keeps the limit active)
     seeds = list(range(1 if args.quick else args.seeds))
