@@ -31,12 +31,13 @@ def resolve_batch_size(batch_size, n_rows, sparse=False):
     """The power of two nearest ``n_rows / 16`` (sparse: ``/ 8``), in [32, 512].
 
     Small data then still gets about 16 optimizer steps an epoch: at a fixed
-    512, a set of 2,000 rows trains 4 steps an epoch, too few for the
-    epoch budget to fit it (Diatoms, 2,065 rows: fine accuracy 0.650 at 512,
-    0.676 at 128, 0.681 at 64 in twice the time of 128). A step on sparse
-    input costs about the same whatever its batch size (Adam updates the whole first layer, one row
-    per input column), so sparse input takes fewer, larger batches: on the
-    TREC questions batch 128 reached the accuracy of 512 in 4x the time.
+    512, a set of 2,000 rows trains 4 steps an epoch, too few for the epoch
+    budget to fit it (Diatoms, 2,065 rows: fine accuracy 0.650 at 512, 0.676
+    at 128, 0.681 at 64 in twice the time of 128). A step on sparse input
+    costs about the same whatever its batch size (Adam updates the whole
+    first layer, one row per input column), so sparse input takes fewer,
+    larger batches: on the TREC questions batch 128 reached the accuracy of
+    512 in 4x the time.
 
     Examples
     --------
