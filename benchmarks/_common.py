@@ -10,6 +10,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +48,33 @@ def set_threads(n_threads):
 
     torch.set_num_threads(n_threads)
     return threadpool_limits(limits=n_threads)
+
+
+def peak_memory_during(call, interval=0.001):
+    """``(seconds, peak RSS above the RSS before, in bytes)`` of ``call()``.
+
+    The resident set size is sampled by a thread every ``interval`` seconds
+    (psutil), so a peak shorter than that may be missed.
+    """
+    import psutil
+
+    process = psutil.Process()
+    before = process.memory_info().rss
+    peak, done = [before], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            time.sleep(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    call()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return seconds, max(peak[0], process.memory_info().rss) - before
 
 
 def warm_up_torch(X, Y):
