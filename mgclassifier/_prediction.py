@@ -78,7 +78,7 @@ def predict_leaves(net, engine, X, dtype, on_device, min_probability=None):
         best = _argmax(scores)
         leaf[rows] = _host(best)
         if depth is not None:
-            nodes = maths.node_proba(maths.path_proba_(scores))
+            nodes = maths.node_proba(maths.path_proba(scores))
             sure = _host(maths.prefix_proba(nodes, best)) >= min_probability
             depth[rows] = np.cumprod(sure, axis=1).sum(axis=1)
     return leaf, depth
@@ -101,7 +101,7 @@ def predict_proba(net, engine, X, dtype, on_device, labels=True):
     """
     n_rows, outputs = X.shape[0], None
     for rows, maths, scores in _path_scores(net, engine, X, dtype, on_device):
-        probas = maths.node_proba(maths.path_proba_(scores))
+        probas = maths.node_proba(maths.path_proba(scores))
         if labels:
             probas = maths.label_proba(probas)
         if isinstance(scores, np.ndarray) and scores.shape[0] == n_rows:

@@ -64,7 +64,7 @@ class NumpyPredictionEngine:
     >>> logits = np.array([[1.0, 0.0, 0.0, 0.0, 0.0]])  # 2 coarse, 3 fine
     >>> engine.path_scores(logits)
     array([[0.5, 0.5, 0. ]])
-    >>> [p.round(3).tolist() for p in engine.node_proba(engine.path_proba_(
+    >>> [p.round(3).tolist() for p in engine.node_proba(engine.path_proba(
     ...     engine.path_scores(logits)))]
     [[[0.767, 0.233]], [[0.384, 0.384, 0.233]]]
     """
@@ -115,8 +115,11 @@ class NumpyPredictionEngine:
         scores += blocks[-1]
         return scores
 
-    def path_proba_(self, scores):
-        """Softmax of ``scores / temperature`` over the paths, in place."""
+    def path_proba(self, scores):
+        """Softmax of ``scores / temperature`` over the paths.
+
+        Computed in place: ``scores`` is overwritten, and returned.
+        """
         if self.temperature != 1.0:
             scores *= 1.0 / self.temperature
         scores -= scores.max(axis=1, keepdims=True)
@@ -166,16 +169,22 @@ class NumpyPredictionEngine:
             [proba[rows, nodes[:, level]] for level, proba in enumerate(node_proba)]
         )
 
-    def _group_sum(self, key, values):
+    def _group(self, key):
+        """``(order, starts)`` of a group sum: ``order`` sorts the columns by
+        group (None when they already are), ``starts`` is where each group
+        begins. ``key``: ``("parent", level)`` or ``("label", level)``."""
         if key not in self._groups:
             kind, level = key
             index = self.parents[level] if kind == "parent" else self.label_index[level]
             order = np.argsort(index, kind="stable")
             counts = np.bincount(index)
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            sorted_ = np.array_equal(order, np.arange(len(order)))
-            self._groups[key] = (None if sorted_ else order, starts)
-        order, starts = self._groups[key]
+            in_order = np.array_equal(order, np.arange(len(order)))
+            self._groups[key] = (None if in_order else order, starts)
+        return self._groups[key]
+
+    def _group_sum(self, key, values):
+        order, starts = self._group(key)
         if order is not None:
             values = np.take(values, order, axis=1)
         return np.add.reduceat(values, starts, axis=1)
@@ -273,34 +282,58 @@ class PredictionEngine(nn.Module):
         """Log-softmax of ``scores / temperature`` (the temperature fit's)."""
         return torch.log_softmax(scores / temperature, dim=1)
 
-    def path_proba_(self, scores):
-        """Softmax of ``scores / temperature`` over the paths, in place."""
+    def path_proba(self, scores):
+        """Softmax of ``scores / temperature`` over the paths, a new tensor.
+
+        ``scores`` is divided by the temperature in place. torch's fused
+        softmax reads the scores twice where in-place steps would take five
+        passes.
+        """
         if self.temperature != 1.0:
             scores.mul_(1.0 / self.temperature)
-        scores.sub_(scores.amax(dim=1, keepdim=True)).exp_()
-        return scores.div_(scores.sum(dim=1, keepdim=True))
+        return torch.softmax(scores, dim=1)
 
-    def node_proba(self, path_proba):
-        """Probability of every node of every level (list, coarse to fine)."""
+    def node_proba(self, path_proba, host_sums=True):
+        """Probability of every node of every level (list, coarse to fine).
+
+        ``host_sums``: on the CPU, let numpy sum children that are stored
+        next to each other (not traceable: ``forward`` turns it off).
+        """
         probas = [path_proba]
         for level, parent in reversed(list(enumerate(self._parents()))):
-            probas.insert(
-                0, _group_sum(parent, self.twin.node_counts[level], probas[0])
-            )
+            key, size = ("parent", level), self.twin.node_counts[level]
+            probas.insert(0, self._group_sum(key, parent, size, probas[0], host_sums))
         return probas
 
-    def label_proba(self, node_proba):
+    def label_proba(self, node_proba, host_sums=True):
         """Sum the nodes of each label: columns in ``classes`` order."""
         return [
-            _group_sum(
+            self._group_sum(
+                ("label", level),
                 getattr(self, f"label_index_{level}"),
                 self.twin.label_counts[level],
                 proba,
+                host_sums,
             )
             if level in self.twin.label_index
             else proba
             for level, proba in enumerate(node_proba)
         ]
+
+    def _group_sum(self, key, index, n_groups, values, host_sums):
+        """``out[:, g]`` = sum of the columns ``j`` of ``values`` with
+        ``index[j] == g``."""
+        if (
+            host_sums
+            and values.device.type == "cpu"
+            and self.twin._group(key)[0] is None
+        ):
+            # Groups stored in runs: numpy's add.reduceat sums each run in
+            # registers, where index_add_ adds one column at a time into the
+            # same output column, several times slower.
+            return torch.from_numpy(self.twin._group_sum(key, np.asarray(values)))
+        out = values.new_zeros((values.shape[0], n_groups))
+        return out.index_add_(1, index, values)
 
     def prefix_proba(self, node_proba, leaf):
         """Probability of the node at each level of the path to ``leaf``."""
@@ -316,7 +349,8 @@ class PredictionEngine(nn.Module):
     def forward(self, logits):
         scores = self.path_scores(logits)
         leaf = scores.argmax(dim=1)
-        probas = self.label_proba(self.node_proba(self.path_proba_(scores)))
+        nodes = self.node_proba(self.path_proba(scores), host_sums=False)
+        probas = self.label_proba(nodes, host_sums=False)
         return (leaf, *probas)
 
 
@@ -328,12 +362,6 @@ def _blocks(logits, sizes):
         blocks.append(logits[:, start : start + size])
         start += size
     return blocks
-
-
-def _group_sum(index, n_groups, values):
-    """``out[:, g]`` = sum of the columns ``j`` of ``values`` with ``index[j] == g``."""
-    out = values.new_zeros((values.shape[0], n_groups))
-    return out.index_add_(1, index, values)
 
 
 def _int64(array):

@@ -58,9 +58,9 @@ def test_engine_and_its_numpy_twin_give_the_reference_probabilities(
     # The best path is the best of the reference's probabilities.
     np.testing.assert_array_equal(np_scores.argmax(1), expected.argmax(1))
 
-    np_nodes = twin.node_proba(twin.path_proba_(np_scores))
+    np_nodes = twin.node_proba(twin.path_proba(np_scores))
     leaf, *torch_labels = engine(torch.tensor(logits))
-    torch_nodes = engine.node_proba(engine.path_proba_(torch.tensor(torch_scores)))
+    torch_nodes = engine.node_proba(engine.path_proba(torch.tensor(torch_scores)))
     np.testing.assert_allclose(np_nodes[-1], expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(leaf.numpy(), expected.argmax(1))
     for got, want in zip(torch_nodes, np_nodes):

@@ -143,7 +143,7 @@ def test_label_hierarchy_round_trips(Y, seed):
     level_log = np.log(
         np.hstack([rng.dirichlet(np.ones(n), size=7) for n in tree.n_nodes])
     )
-    path_proba = engine.path_proba_(engine.path_scores(level_log))
+    path_proba = engine.path_proba(engine.path_scores(level_log))
     np.testing.assert_allclose(path_proba.sum(axis=1), 1.0, atol=1e-9)
 
 
