@@ -148,3 +148,29 @@ def test_the_engine_is_rebuilt_for_new_parameters_and_not_pickled(fitted):
     heavy = clf._prediction_engine()
     assert heavy is not engine and heavy.coarse_weight == 2.0
     clf.set_params(coarse_decoding_weight=0.25)
+
+
+@pytest.mark.parametrize("coarse_weight", [0.0, 0.25])
+def test_no_array_as_large_as_the_path_scores_beyond_the_result(
+    monkeypatch, coarse_weight
+):
+    # numpy's allocations are traced: predict makes no (rows, paths) array
+    # at all, predict_proba none beyond the float32 arrays it returns (a
+    # float64 copy of the leaf probabilities alone would double them).
+    tracemalloc = pytest.importorskip("tracemalloc")
+    X, Y = make_tree_data(n_samples=2000, branching=(4, 8, 8), seed=4)
+    clf = tiny_classifier(max_epochs=1, coarse_decoding_weight=coarse_weight)
+    clf.fit(X, Y)
+    monkeypatch.setattr(_prediction, "CPU_CHUNK_ELEMENTS", 2**14)
+    X = np.tile(X, (2, 1)).astype(np.float32)
+    clf.predict(X[:200])  # the engine is built before tracing
+    leaf_bytes = 4 * len(X) * clf.hierarchy_.n_nodes[-1]
+    result_bytes = 4 * len(X) * sum(len(c) for c in clf.hierarchy_.classes)
+    peaks = {}
+    for method in ("predict", "predict_proba"):
+        tracemalloc.start()
+        getattr(clf, method)(X)
+        peaks[method] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks["predict"] < leaf_bytes / 2
+    assert peaks["predict_proba"] < result_bytes + leaf_bytes / 2
