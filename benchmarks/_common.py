@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mgclassifier import LabelHierarchy
+from mgclassifier._prediction_engine import NumpyPredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_average_precision,
@@ -106,7 +107,8 @@ def flat_level_proba(tree, leaf_classes, leaf_proba):
     columns = np.searchsorted(tree.classes[-1], leaf_classes)
     full = np.zeros((len(leaf_proba), len(tree.classes[-1])))
     full[:, columns] = leaf_proba
-    return tree.level_proba(full)
+    engine = NumpyPredictionEngine(tree)  # leaves are nodes: no repeated labels
+    return engine.label_proba(engine.node_proba(full))
 
 
 def valid_path_fraction(Y_pred, Y_train):

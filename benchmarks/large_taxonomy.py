@@ -13,7 +13,9 @@ all float32:
   the first call, above what it held before, is recorded (sampled every
   millisecond);
 - repeated calls: in this process, the median of ``--repeats`` interleaved
-  repetitions of the four calls.
+  repetitions of the four calls, in wall-clock time and in this process's
+  CPU time (the steadier one on a shared machine: with one thread it is
+  the wall-clock time of an idle one).
 
 Before timing, ``predict`` is checked against the argmax of
 ``predict_node_proba``'s path probabilities on all the prediction rows.
@@ -120,14 +122,24 @@ def first_calls(models, X, threads, folder):
 
 
 def repeated_calls(models, X, repeats):
-    """Median seconds of each call over ``repeats`` interleaved rounds."""
+    """Median wall-clock and CPU seconds of each call over ``repeats``
+    interleaved rounds, and every sample.
+
+    CPU time (this process's) is the steadier measure on a shared machine:
+    with one thread it equals the wall-clock time of an idle one.
+    """
     samples = {(name, method): [] for name in models for method in CALLS}
     for _ in range(repeats):
         for name, method in samples:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             getattr(models[name], method)(X)
-            samples[name, method].append(time.perf_counter() - start)
-    return {key: statistics.median(values) for key, values in samples.items()}, samples
+            wall = time.perf_counter() - start
+            samples[name, method].append((wall, time.process_time() - cpu))
+    medians = {
+        key: tuple(statistics.median(column) for column in zip(*values))
+        for key, values in samples.items()
+    }
+    return medians, samples
 
 
 def check_predict(ours, X):
@@ -154,23 +166,25 @@ def run_hierarchy(branching, n_rows, args, folder):
     return record
 
 
-def table_rows(record, n_rows):
+def table_rows(record):
     rows = []
     for method in CALLS:
-        mlp_first = record["first"]["MLPClassifier", method]
-        mlp_repeated = record["repeated"]["MLPClassifier", method]
+        mlp_first = record["first"]["MLPClassifier", method]["first_s"]
+        mlp_wall, mlp_cpu = record["repeated"]["MLPClassifier", method]
         for name in ("ours", "MLPClassifier"):
             first = record["first"][name, method]
-            repeated = record["repeated"][name, method]
+            wall, cpu = record["repeated"][name, method]
             rows.append(
                 [
                     f"{record['n_leaves']:,}",
                     f"{name} `{method}`",
                     f"{first['first_s']:.2f}",
                     f"{first['second_s']:.2f}",
-                    f"{repeated:.2f}",
-                    f"{repeated / mlp_repeated:.2f}",
-                    f"{first['first_s'] / mlp_first['first_s']:.2f}",
+                    f"{wall:.2f}",
+                    f"{cpu:.2f}",
+                    f"{wall / mlp_wall:.2f}",
+                    f"{cpu / mlp_cpu:.2f}",
+                    f"{first['first_s'] / mlp_first:.2f}",
                     f"{first['peak_rss_bytes'] / 2**20:,.0f}",
                     f"{first['peak_rss_bytes'] / record['logits_bytes']:.2f}",
                 ]
@@ -205,7 +219,7 @@ def main(argv=None):
                 json.dumps({k: record[k] for k in ("branching", "fit_s")}), flush=True
             )
             records.append(record)
-            rows += table_rows(record, config["n_rows"])
+            rows += table_rows(record)
     table = markdown_table(
         [
             "leaves",
@@ -213,7 +227,9 @@ def main(argv=None):
             "first call (s)",
             "second call, same process (s)",
             "repeated (s)",
+            "repeated, CPU (s)",
             "÷ MLP, repeated",
+            "÷ MLP, repeated CPU",
             "÷ MLP, first",
             "peak RSS, first call (MiB)",
             "÷ float32 logits",
@@ -239,7 +255,7 @@ def main(argv=None):
             f"leaves. First call: one call in a fresh process that loaded the "
             f"pickled model, then a second call there; repeated: median of "
             f"{args.repeats} interleaved repetitions. Peak RSS: above the "
-            f"process's RSS before the call; "
+            f"process's RSS before the call; CPU: this process's CPU time; "
             f"÷ float32 logits: over {n_rows:,} rows x every level's logits x 4 "
             f"bytes.",
             "",

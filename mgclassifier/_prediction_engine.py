@@ -237,6 +237,7 @@ class PredictionEngine(nn.Module):
 
     @property
     def coarse_weight(self):
+        """The weight of the coarse heads' votes (``coarse_decoding_weight``)."""
         return self.twin.coarse_weight
 
     @property
