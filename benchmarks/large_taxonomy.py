@@ -13,7 +13,8 @@ all float32:
   the first call, above what it held before, is recorded (sampled every
   millisecond);
 - repeated calls: in this process, the median of ``--repeats`` interleaved
-  repetitions of the four calls, in wall-clock time and in this process's
+  rounds of the four calls, each made twice in a row and timed the second
+  time, in wall-clock time and in this process's
   CPU time (the steadier one on a shared machine: with one thread it is
   the wall-clock time of an idle one).
 
@@ -131,6 +132,11 @@ def repeated_calls(models, X, repeats):
     samples = {(name, method): [] for name in models for method in CALLS}
     for _ in range(repeats):
         for name, method in samples:
+            # The call just made is timed again: what a call costs that
+            # follows itself, not whatever another model's call left behind
+            # (freeing a result of hundreds of MB made the next call of
+            # either library up to twice as slow here).
+            getattr(models[name], method)(X)
             start, cpu = time.perf_counter(), time.process_time()
             getattr(models[name], method)(X)
             wall = time.perf_counter() - start
@@ -254,7 +260,8 @@ def main(argv=None):
             f"(coarse votes 0.25) and `MLPClassifier((256,), max_iter=2)` on the "
             f"leaves. First call: one call in a fresh process that loaded the "
             f"pickled model, then a second call there; repeated: median of "
-            f"{args.repeats} interleaved repetitions. Peak RSS: above the "
+            f"{args.repeats} interleaved rounds, each call made twice in a row and "
+            f"timed the second time. Peak RSS: above the "
             f"process's RSS before the call; CPU: this process's CPU time; "
             f"÷ float32 logits: over {n_rows:,} rows x every level's logits x 4 "
             f"bytes.",
