@@ -10,6 +10,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mgclassifier import LabelHierarchy
+from mgclassifier._prediction_engine import NumpyPredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_average_precision,
@@ -49,6 +51,33 @@ def set_threads(n_threads):
     return threadpool_limits(limits=n_threads)
 
 
+def peak_memory_during(call, interval=0.001):
+    """``(seconds, peak RSS above the RSS before, in bytes)`` of ``call()``.
+
+    The resident set size is sampled by a thread every ``interval`` seconds
+    (psutil), so a peak shorter than that may be missed.
+    """
+    import psutil
+
+    process = psutil.Process()
+    before = process.memory_info().rss
+    peak, done = [before], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            time.sleep(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    call()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return seconds, max(peak[0], process.memory_info().rss) - before
+
+
 def warm_up_torch(X, Y):
     """Pay the process's one-time torch costs before anything is timed.
 
@@ -78,7 +107,8 @@ def flat_level_proba(tree, leaf_classes, leaf_proba):
     columns = np.searchsorted(tree.classes[-1], leaf_classes)
     full = np.zeros((len(leaf_proba), len(tree.classes[-1])))
     full[:, columns] = leaf_proba
-    return tree.level_proba(full)
+    engine = NumpyPredictionEngine(tree)  # leaves are nodes: no repeated labels
+    return engine.label_proba(engine.node_proba(full))
 
 
 def valid_path_fraction(Y_pred, Y_train):

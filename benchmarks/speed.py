@@ -57,12 +57,11 @@ import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import warnings
 
 import torch
-from _common import RESULTS, write_results
+from _common import RESULTS, peak_memory_during, write_results
 from _speed_common import (
     HAND_LOOP_OBJECTIVE,
     fit_skorch_peer,
@@ -363,20 +362,9 @@ def memory_child(method, n_samples):
     gc.collect()
     baseline = process.memory_info().rss
     maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    peak, done = [baseline], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], process.memory_info().rss)
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    start = time.perf_counter()
-    fit(X, Y, 1, MEMORY_TRUNK, MEMORY_BATCH)
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
+    seconds, sampled = peak_memory_during(
+        lambda: fit(X, Y, 1, MEMORY_TRUNK, MEMORY_BATCH), interval=0.002
+    )
     maxrss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     # ru_maxrss is the exact lifetime peak; it says something about the fit
     # only if the fit raised it above the peak reached before.
@@ -385,7 +373,7 @@ def memory_child(method, n_samples):
         json.dumps(
             {
                 "x_nbytes": X.nbytes,
-                "sampled": peak[0] - baseline,
+                "sampled": sampled,
                 "maxrss": exact,
                 "seconds": seconds,
                 "warmup": warmup,

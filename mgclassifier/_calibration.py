@@ -12,12 +12,8 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.optimize import minimize_scalar
 from sklearn.utils import check_random_state
-
-from ._device_prediction import path_logits
-from ._prediction import path_scoring
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 
@@ -27,7 +23,7 @@ larger splits): one scalar is estimated well from far fewer rows, and the
 calibration then costs a small fraction of an epoch at any data size."""
 
 
-def held_out_temperature(net, X, codes, valid, hierarchy, coarse_weight, seed):
+def held_out_temperature(net, X, codes, valid, engine, seed):
     """The temperature fitted on the labelled rows ``valid`` of ``X``.
 
     Rows without a finest label are left out; of more than
@@ -44,9 +40,8 @@ def held_out_temperature(net, X, codes, valid, hierarchy, coarse_weight, seed):
         Node codes of the labels (-1 where missing).
     valid : ndarray of int
         Indices of the held-out rows.
-    hierarchy : LabelHierarchy
-    coarse_weight : float
-        ``coarse_decoding_weight``.
+    engine : PredictionEngine
+        On the net's device; it scores the paths.
     seed : int
 
     Returns
@@ -57,18 +52,15 @@ def held_out_temperature(net, X, codes, valid, hierarchy, coarse_weight, seed):
     if len(valid) > CALIBRATION_MAX_ROWS:
         rng = check_random_state(seed)
         valid = np.sort(rng.choice(valid, CALIBRATION_MAX_ROWS, replace=False))
-    level_sizes, columns, paths = path_scoring(hierarchy, coarse_weight, net.device)
-    return fit_temperature(
-        net.device_logits(X[valid], columns=columns),
-        torch.as_tensor(codes[valid, -1], device=net.device),
-        level_sizes,
-        paths,
-        coarse_weight,
-    )
+    logits = net.device_logits(X[valid], columns=engine.scored_columns)
+    with torch.inference_mode():
+        scores = engine.path_scores(logits.float())
+    leaf_codes = torch.as_tensor(codes[valid, -1], device=net.device)
+    return fit_temperature(engine, scores, leaf_codes)
 
 
 @torch.inference_mode()
-def fit_temperature(logits, leaf_codes, level_sizes, paths=None, coarse_weight=0.0):
+def fit_temperature(engine, scores, leaf_codes):
     """Temperature minimising the path NLL of labelled held-out samples.
 
     A bounded scalar search (Brent's method) over ``log(temperature)``; each
@@ -78,11 +70,12 @@ def fit_temperature(logits, leaf_codes, level_sizes, paths=None, coarse_weight=0
 
     Parameters
     ----------
-    logits : tensor of shape (n_samples, sum(level_sizes))
+    engine : PredictionEngine
+        Its ``path_log_proba`` applies a temperature.
+    scores : tensor of shape (n_samples, n_leaves)
+        ``engine.path_scores`` of the samples' logits.
     leaf_codes : tensor of shape (n_samples,)
         Index of each sample's finest-level class.
-    level_sizes, paths, coarse_weight
-        As in :func:`path_logits`.
 
     Returns
     -------
@@ -91,17 +84,14 @@ def fit_temperature(logits, leaf_codes, level_sizes, paths=None, coarse_weight=0
     """
     if len(leaf_codes) == 0:
         return 1.0
-    logits = logits.float()
-    rows = torch.arange(len(leaf_codes), device=logits.device)
+    rows = torch.arange(len(leaf_codes), device=scores.device)
     # Laplace-style smoothing of the targets by 1/(n+1): a small held-out split
     # that happens to be classified perfectly would otherwise drive the
     # temperature to 0 (certainty); on a large split the effect vanishes.
     smoothing = 1.0 / (len(leaf_codes) + 1)
 
-    scores = path_logits(logits, level_sizes, paths, coarse_weight)
-
     def nll(log_temperature):
-        leaf = F.log_softmax(scores / math.exp(log_temperature), dim=1)
+        leaf = engine.path_log_proba(scores, math.exp(log_temperature))
         hit = leaf[rows, leaf_codes].mean()
         return -float((1 - smoothing) * hit + smoothing * leaf.mean())
 

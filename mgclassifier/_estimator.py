@@ -15,7 +15,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _device_prediction, _out_of_core
+from . import _out_of_core
 from ._auto import (
     resolve_batch_size,
     resolve_early_stopping,
@@ -49,7 +49,8 @@ from ._param_checks import (
     same_param,
 )
 from ._precision import resolve_precision
-from ._prediction import path_logits, path_scoring, proba_dtype, softmax_
+from ._prediction import predict_leaves, predict_proba, proba_dtype
+from ._prediction_engine import PredictionEngine
 from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._warnings import HierarchyWarning, warn_at_caller
 from .metrics import _drop_rows_without_finest_label, _path_correct
@@ -702,9 +703,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         if not incremental:  # partial_fit runs one epoch by design
             warn_if_budget_ran_out(net, n_before, self.max_epochs)
         best_epoch = check_training_outcome(net)
+        engine = PredictionEngine(hierarchy, self.coarse_decoding_weight)
+        engine.to(net.device)
         temperature = self._calibration_temperature(
-            net, X, codes, hierarchy, dataset, seed, resume
+            net, X, codes, engine, dataset, seed, resume
         )
+        engine.temperature = temperature
 
         self.hierarchy_ = hierarchy
         self.classes_ = hierarchy.classes[0] if y_was_1d else hierarchy.classes
@@ -722,6 +726,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.lr_ = lr
         self.early_stopping_ = early_stopping and not incremental
         self._fitted_structure = structure
+        self._engine = (self._engine_key(), engine)
         return self
 
     def _fitted_standardisation(self):
@@ -943,7 +948,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             for level, entry in enumerate(per_level)
         ]
 
-    def _calibration_temperature(self, net, X, codes, hierarchy, dataset, seed, resume):
+    def _calibration_temperature(self, net, X, codes, engine, dataset, seed, resume):
         """Calibration temperature from the early-stopping split.
 
         1 without ``calibrate``. Without a held-out split (``partial_fit``, or
@@ -959,9 +964,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             return self.temperature_ if resume else 1.0
         if valid is None:
             _, valid = split.indices(dataset)
-        return held_out_temperature(
-            net, X, codes, valid, hierarchy, self.coarse_decoding_weight, seed
-        )
+        return held_out_temperature(net, X, codes, valid, engine, seed)
 
     # -------------------------------------------------------------- predict
     def _validate_for_prediction(self, X):
@@ -998,21 +1001,6 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             self, X, accept_sparse="csr", dtype=np.float32, reset=False
         )
 
-    def _leaf_scores(self, X, normalise=True):
-        """Validated X -> score of every root-to-leaf path.
-
-        ``normalise=True`` gives path probabilities; ``False`` gives scores
-        with the same order within each row, enough for an argmax. The
-        callers have checked that the model is fitted.
-        """
-        X = self._validate_for_prediction(X)
-        level_sizes, columns, paths = path_scoring(
-            self.hierarchy_, self.coarse_decoding_weight
-        )
-        logits = self.net_.predict_logits(X, columns=columns)
-        scores = path_logits(logits, level_sizes, paths, self.coarse_decoding_weight)
-        return softmax_(scores, self.temperature_) if normalise else scores
-
     def _check_fitted(self):
         # Naming the attribute spares check_is_fitted its scan of every
         # attribute (~10 µs here, a tenth of a one-row predict_proba).
@@ -1022,43 +1010,46 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         """Whether prediction runs in torch on an accelerator (not the CPU)."""
         return torch.device(self.net_.device).type != "cpu"
 
-    def _device_leaf_scores(self, X, normalise=True):
-        """:meth:`_leaf_scores` in torch on the model's device (a tensor)."""
-        X = self._validate_for_prediction(X)
-        level_sizes, columns, paths = path_scoring(
-            self.hierarchy_, self.coarse_decoding_weight, self.net_.device
-        )
-        logits = self.net_.device_logits(X, columns=columns)
-        scores = _device_prediction.path_logits(
-            logits, level_sizes, paths, self.coarse_decoding_weight
-        )
-        return (scores / self.temperature_).softmax(dim=1) if normalise else scores
+    def _prediction_engine(self):
+        """The fitted :class:`PredictionEngine`, for the current
+        ``coarse_decoding_weight`` and on the net's device.
 
-    def _leaf_proba(self, X):
-        """Probability of every root-to-leaf path, as numpy."""
-        self._check_fitted()
-        if self._predicts_on_device():
-            return self._device_leaf_scores(X).double().cpu().numpy()
-        return self._leaf_scores(X)
-
-    def _node_proba(self, X, dtype):
-        """Probability of every node of every level (list of numpy arrays).
-
-        For a model on a GPU the child sums run there too, and only the final
-        arrays are copied to the host, in ``dtype`` (float32 halves the copy).
+        Built at the end of ``fit``; rebuilt (a few index arrays) when the
+        weight was changed since, or after unpickling, which leaves it out.
         """
-        self._check_fitted()
-        if not self._predicts_on_device():
-            probas = self.hierarchy_.node_proba(self._leaf_scores(X))
-            return [proba.astype(dtype, copy=False) for proba in probas]
-        tree, device = self.hierarchy_, self.net_.device
-        probas = _device_prediction.level_proba(
-            self._device_leaf_scores(X),
-            [torch.as_tensor(parent, device=device) for parent in tree.parents],
-            tree.n_classes,
+        key, engine = self.__dict__.get("_engine", (None, None))
+        if key != self._engine_key():
+            engine = PredictionEngine(
+                self.hierarchy_, self.coarse_decoding_weight, self.temperature_
+            ).to(self.net_.device)
+            self._engine = (self._engine_key(), engine)
+        return engine
+
+    def _engine_key(self):
+        """What the engine depends on beyond the fit: weight, temperature, device."""
+        return (
+            float(self.coarse_decoding_weight),
+            self.temperature_,
+            str(self.net_.device),
         )
-        to = torch.float32 if dtype == np.float32 else torch.float64
-        return [proba.to(to).cpu().numpy() for proba in probas]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_engine", None)  # rebuilt on demand: a saved model holds no torch
+        return state
+
+    def _proba(self, X, labels):
+        """Each level's probabilities (label or node columns), numpy."""
+        self._check_fitted()
+        dtype = proba_dtype(X)
+        return predict_proba(
+            self.net_,
+            self._prediction_engine(),
+            self._validate_for_prediction(X),
+            dtype,
+            self._predicts_on_device(),
+            labels=labels,
+        )
 
     @in_torch_threads
     def predict_proba(self, X):
@@ -1079,10 +1070,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             single array when ``fit`` got a 1-D ``y``. float32 when ``X`` is
             a float32 array, float64 otherwise (as ``MLPClassifier``).
         """
-        # The label view: a label under several parents is one column, the
-        # sum of its nodes (nothing to do when no label repeats).
-        node_proba = self._node_proba(X, proba_dtype(X))  # checks it is fitted
-        probas = self.hierarchy_.label_proba(node_proba)
+        probas = self._proba(X, labels=True)
         return probas[0] if self._y_was_1d else probas
 
     def predict_log_proba(self, X):
@@ -1124,7 +1112,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             of its children's. float32 when ``X`` is a float32 array,
             float64 otherwise.
         """
-        return self._node_proba(X, proba_dtype(X))
+        return self._proba(X, labels=False)
 
     @in_torch_threads
     def predict(self, X):
@@ -1144,20 +1132,16 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             None below.
         """
         self._check_fitted()
-        if self.min_path_probability is None:
-            if self._predicts_on_device():
-                leaf = self._device_leaf_scores(X, normalise=False).argmax(1).cpu()
-                leaf = leaf.numpy()
-            else:
-                leaf = self._leaf_scores(X, normalise=False).argmax(axis=1)
-            paths = self.hierarchy_.decode_leaves(leaf)
-        else:
-            leaf_proba = self._leaf_proba(X)
-            leaf = leaf_proba.argmax(axis=1)
-            depth = self.hierarchy_.confident_depth(
-                leaf_proba, leaf, self.min_path_probability
-            )
-            paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
+        dtype = proba_dtype(X)
+        leaf, depth = predict_leaves(
+            self.net_,
+            self._prediction_engine(),
+            self._validate_for_prediction(X),
+            dtype,
+            self._predicts_on_device(),
+            self.min_path_probability,
+        )
+        paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
         return paths[:, 0] if self._y_was_1d else paths
 
     def score(self, X, y, sample_weight=None):

@@ -1,17 +1,16 @@
-"""Label hierarchy: per-level encoding, parent maps and joint path decoding.
+"""Label hierarchy: per-level encoding, parent maps and paths back to labels.
 
 This module knows nothing of torch. It turns a label matrix ``Y`` of shape
 (n_samples, n_levels) into a tree of nodes (a node is a path from the root,
 so a label may repeat under several parents) with a node index per sample
-and level, and turns per-level log-probabilities back into probabilities
-that are coherent with the tree, per node or summed per label.
+and level, and a leaf node back into its path of labels. The probabilities
+of paths, nodes and labels are the prediction engine's
+(``_prediction_engine``).
 """
 
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import logsumexp
 from sklearn.utils.multiclass import type_of_target
 
 MISSING = -1
@@ -246,8 +245,6 @@ class LabelHierarchy:
     >>> tree.node_paths(1).tolist()
     [['Clothing', 'Accessories'], ['Electronics', 'Accessories'], \
 ['Electronics', 'Phones'], ['Clothing', 'Shirts']]
-    >>> tree.level_proba(np.array([[0.1, 0.2, 0.3, 0.4]]))[1].round(2).tolist()
-    [[0.3, 0.3, 0.4]]
     """
 
     def __init__(self, classes, parents, label_index=None):
@@ -279,42 +276,11 @@ class LabelHierarchy:
             for index, level_classes in zip(self.label_index, self.classes)
         ]
 
-    def __getstate__(self):
-        # The sparse sum matrices are rebuilt on demand: a saved model then
-        # holds no scipy sparse object (skops would ask to trust one).
-        state = self.__dict__.copy()
-        state.pop("_child_sums", None)
-        state.pop("_label_sums", None)
-        return state
-
     def __setstate__(self, state):
         self.__dict__.update(state)
         if "label_index" not in state:  # saved before labels could repeat
             self.label_index = [np.arange(len(c)) for c in self.classes]
         self._set_repeated()
-
-    def _child_sum(self, level):
-        """Sparse 0/1 matrix that sums level ``level + 1``'s nodes into
-        their parents. scipy's sparse product is a plain loop with no BLAS
-        call (numpy's BLAS threads would keep spinning and slow down torch's
-        next forward pass)."""
-        if "_child_sums" not in self.__dict__:
-            self._child_sums = [
-                _indicator(parent, self.n_nodes[level])
-                for level, parent in enumerate(self.parents)
-            ]
-        return self._child_sums[level]
-
-    def _label_sum(self, level):
-        """Sparse 0/1 matrix that sums a level's nodes into their labels."""
-        if "_label_sums" not in self.__dict__:
-            self._label_sums = [
-                _indicator(index, len(level_classes)) if repeated else None
-                for index, level_classes, repeated in zip(
-                    self.label_index, self.classes, self._repeated
-                )
-            ]
-        return self._label_sums[level]
 
     @property
     def n_levels(self):
@@ -618,154 +584,6 @@ class LabelHierarchy:
         except TypeError:
             return np.dtype(object)
         return dtype
-
-    def leaf_log_proba(self, level_log_proba, coarse_weight=1.0):
-        """Joint log-probability of every root-to-leaf path.
-
-        The score of a path is the finest level's log-probability of its leaf
-        plus ``coarse_weight`` times the log-probabilities of its coarser
-        nodes, renormalised over the paths that exist in the tree. So a
-        sample is never assigned a fine label under the wrong coarse label.
-
-        Parameters
-        ----------
-        level_log_proba : list of ndarray of shape (n_samples, n_nodes_l)
-            Log-probabilities of each level's nodes, one array per level.
-        coarse_weight : float, default=1.0
-            Weight of the coarse levels' votes (0: finest level alone).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_leaves)
-            Log-probability of each path, normalised over the paths.
-        """
-        if self.n_levels == 1 or coarse_weight == 0:
-            return level_log_proba[-1]  # already normalised over the leaves
-        scores = level_log_proba[-1].copy()
-        for level in range(self.n_levels - 1):
-            scores += coarse_weight * level_log_proba[level][:, self.paths[:, level]]
-        return scores - logsumexp(scores, axis=1, keepdims=True)
-
-    def node_proba(self, leaf_proba):
-        """Aggregate path probabilities to every node (coherent by design).
-
-        Parameters
-        ----------
-        leaf_proba : ndarray of shape (n_samples, n_leaves)
-            Probability of each root-to-leaf path; rows sum to 1.
-
-        Returns
-        -------
-        list of ndarray of shape (n_samples, n_nodes_l)
-            One array per level, in ``leaf_proba``'s dtype; a node's
-            probability is exactly the sum of its children's, so along a
-            path it never rises.
-        """
-        # One row per node while summing: each sum then adds whole rows.
-        columns = [np.ascontiguousarray(leaf_proba.T)]
-        for level in range(self.n_levels - 2, -1, -1):
-            columns.insert(0, self._child_sum(level) @ columns[0])
-        # The sparse 0/1 matrices are float64: the products come back in the
-        # input's dtype, with the copy that transposes them.
-        return [
-            np.ascontiguousarray(c.T, dtype=leaf_proba.dtype) for c in columns[:-1]
-        ] + [leaf_proba]
-
-    def label_proba(self, node_proba):
-        """Sum node probabilities per label: columns in ``classes`` order.
-
-        Parameters
-        ----------
-        node_proba : list of ndarray of shape (n_samples, n_nodes_l)
-            As :meth:`node_proba` returns.
-
-        Returns
-        -------
-        list of ndarray of shape (n_samples, len(classes[l]))
-            In each input's dtype; ``node_proba`` itself when no label
-            repeats.
-        """
-        if not self.has_repeated_labels:
-            return node_proba
-        return [
-            proba
-            if not repeated
-            else np.ascontiguousarray(
-                (self._label_sum(level) @ proba.T).T, dtype=proba.dtype
-            )
-            for level, (proba, repeated) in enumerate(zip(node_proba, self._repeated))
-        ]
-
-    def level_proba(self, leaf_proba):
-        """Probability of every label of every level from path probabilities.
-
-        Parameters
-        ----------
-        leaf_proba : ndarray of shape (n_samples, n_leaves)
-            Probability of each root-to-leaf path; rows sum to 1.
-
-        Returns
-        -------
-        list of ndarray of shape (n_samples, len(classes[l]))
-            One array per level, columns in ``classes[l]`` order. A label's
-            probability is the sum over the nodes that carry it; without
-            repeated labels a coarse probability is the sum of its children's.
-        """
-        return self.label_proba(self.node_proba(leaf_proba))
-
-    def path_proba(self, leaf_proba, leaf_index):
-        """Probability of each prefix of the path of the given leaves.
-
-        Parameters
-        ----------
-        leaf_proba : ndarray of shape (n_samples, n_leaves)
-            Probability of each root-to-leaf path; rows sum to 1.
-        leaf_index : ndarray of int of shape (n_samples,)
-            The leaf whose path is read, per row.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_levels)
-            Column ``l`` is the probability of the node at level ``l`` of row
-            ``i``'s path to leaf ``leaf_index[i]``. Probabilities are
-            coherent, so it never rises from one column to the next.
-        """
-        path_codes = self.paths[leaf_index]
-        rows = np.arange(len(leaf_index))
-        return np.column_stack(
-            [
-                proba[rows, path_codes[:, level]]
-                for level, proba in enumerate(self.node_proba(leaf_proba))
-            ]
-        )
-
-    def confident_depth(self, leaf_proba, leaf_index, min_probability):
-        """Length of the longest prefix of each path with probability >= the bound.
-
-        Parameters
-        ----------
-        leaf_proba : ndarray of shape (n_samples, n_leaves)
-            Probability of each root-to-leaf path; rows sum to 1.
-        leaf_index : ndarray of int of shape (n_samples,)
-            The leaf whose path is read, per row.
-        min_probability : float
-            The bound.
-
-        Returns
-        -------
-        ndarray of int of shape (n_samples,)
-            0 when even the coarsest node is below ``min_probability``.
-        """
-        sure = self.path_proba(leaf_proba, leaf_index) >= min_probability
-        return np.cumprod(sure, axis=1).sum(axis=1)
-
-
-def _indicator(index, n_rows):
-    """Sparse 0/1 matrix of shape (n_rows, len(index)) with a 1 at (index[j], j)."""
-    return sp.csr_matrix(
-        (np.ones(len(index)), (index, np.arange(len(index)))),
-        shape=(n_rows, len(index)),
-    )
 
 
 def _describe(path, repeated, full=False):

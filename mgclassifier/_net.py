@@ -12,8 +12,9 @@ from ._data import sparse_rows_to_torch
 from ._upstream import check_device, set_training, torch_component_names
 
 NUMPY_FORWARD_MAX_ROWS = 64
-"""Up to this many dense CPU rows, inference runs in numpy (no torch thread-pool
-wake-up, which dominates small calls); larger chunks use torch's faster kernels."""
+"""Up to this many dense CPU rows, prediction runs wholly in numpy (no torch
+thread-pool wake-up, which dominates small calls); larger chunks hand the numpy
+network's logits to the torch prediction engine."""
 
 
 class _LossOnDevice:
@@ -170,12 +171,9 @@ class MultiGranularityNet(NeuralNet):
     def predict_logits(self, X, columns=slice(None), chunk_size=8192):
         """Concatenated per-level logits for a batch of rows, as float64 numpy.
 
-        One chunk of rows at a time: small dense chunks on the CPU go through
-        the built-in module's numpy twin (``MultiHeadMLP.numpy_forward``), other
-        inputs (and every input of a custom trunk, images and token ids too)
-        through the module in inference mode (sparse rows stay sparse). It
-        does not touch the module's train/eval mode, so concurrent calls from
-        several threads are safe.
+        See :meth:`logit_chunks`, whose chunks it concatenates; it does not
+        touch the module's train/eval mode, so concurrent calls from several
+        threads are safe.
 
         Parameters
         ----------
@@ -186,38 +184,64 @@ class MultiGranularityNet(NeuralNet):
         """
         with torch.inference_mode():
             chunks = [
-                self._forward_rows(X[start : start + chunk_size])[:, columns]
                 # float64 for the caller, copying only the selected columns.
-                .astype(np.float64)
-                for start in range(0, X.shape[0], chunk_size)
+                np.asarray(logits.cpu() if torch.is_tensor(logits) else logits).astype(
+                    np.float64
+                )
+                for _, logits in self.logit_chunks(X, chunk_size, columns)
             ]
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def device_logits(self, X, columns=slice(None), chunk_size=65536):
         """Like :meth:`predict_logits`, but a float32 tensor left on the device.
 
-        For the calibration temperature and for prediction on a GPU: the
-        logits never travel to the host.
+        For the calibration temperature: the logits never travel to the host.
         """
         with torch.inference_mode():
             chunks = [
-                self._forward_on_device(X[start : start + chunk_size])[:, columns]
-                for start in range(0, X.shape[0], chunk_size)
+                logits
+                for _, logits in self.logit_chunks(
+                    X, chunk_size, columns, numpy_forward=False
+                )
             ]
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
-    def _forward_rows(self, rows):
-        """float32 logits of one chunk of rows, as numpy."""
-        small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
-        if (
-            small
-            and not sp.issparse(rows)
+    def logit_chunks(self, X, chunk_size, columns=slice(None), numpy_forward=True):
+        """Yield ``(start, logits)`` for each chunk of rows of ``X``.
+
+        Dense chunks on the CPU go through the built-in module's numpy twin
+        (``MultiHeadMLP.numpy_forward``; numpy's BLAS is the faster one on
+        the CPUs measured, and for small chunks it spares waking torch's
+        thread pool) unless ``numpy_forward`` is False. Chunks of at most
+        ``NUMPY_FORWARD_MAX_ROWS`` rows come back as float32 numpy arrays,
+        the others as float32 tensors (on the CPU sharing the numpy array's
+        memory). Other chunks (sparse rows, every chunk of a custom trunk,
+        images and token ids too) run through the module on the net's device.
+        Iterate under ``torch.inference_mode()``.
+
+        Parameters
+        ----------
+        X : ndarray or scipy sparse matrix of shape (n_samples, n_features, ...)
+        chunk_size : int
+        columns : slice, default=slice(None)
+            Which logit columns to keep.
+        numpy_forward : bool, default=True
+        """
+        numpy_twin = (
+            numpy_forward
+            and not sp.issparse(X)
             and torch.device(self.device).type == "cpu"
             # The built-in MLP has a numpy twin; a custom trunk runs in torch.
             and hasattr(self.module_, "numpy_forward")
-        ):
-            return self.module_.numpy_forward(rows)
-        return self._forward_on_device(rows).cpu().numpy()
+        )
+        for start in range(0, X.shape[0], chunk_size):
+            rows = X[start : start + chunk_size]
+            if not numpy_twin:
+                yield start, self._forward_on_device(rows)[:, columns]
+                continue
+            logits = self.module_.numpy_forward(rows)[:, columns]
+            small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
+            yield start, logits if small else torch.from_numpy(logits)
 
     def _forward_on_device(self, rows):
         if sp.issparse(rows):

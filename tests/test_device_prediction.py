@@ -1,30 +1,14 @@
-"""Torch prediction maths (temperature fit, path and level probabilities)
-against the numpy code of the CPU path."""
+"""The torch path of prediction (the one a model on a GPU takes) and the
+temperature fit, against the CPU path."""
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from _helpers import make_tree_data, tiny_classifier
-from scipy.special import log_softmax
 
 from mgclassifier._calibration import fit_temperature
-from mgclassifier._device_prediction import level_proba
-from mgclassifier._device_prediction import path_logits as torch_path_logits
 from mgclassifier._hierarchy import LabelHierarchy
-from mgclassifier._prediction import path_logits, softmax_
-
-
-def level_log_proba(logits, level_sizes, temperature=1.0):
-    """Reference: each level's log-softmax of ``logits / temperature``."""
-    blocks = np.split(logits / temperature, np.cumsum(level_sizes)[:-1], axis=1)
-    return [log_softmax(block, axis=1) for block in blocks]
-
-
-def leaf_log_proba(logits, level_sizes, paths, coarse_weight, temperature=1.0):
-    """The torch path's leaf log-probabilities."""
-    scores = torch_path_logits(logits, level_sizes, paths, coarse_weight)
-    return F.log_softmax(scores / temperature, dim=1)
+from mgclassifier._prediction_engine import PredictionEngine
 
 
 @pytest.fixture(scope="module")
@@ -39,59 +23,17 @@ def tree_and_logits():
     return tree, codes, logits
 
 
-@pytest.mark.parametrize("coarse_weight", [0.0, 0.25, 1.0])
-@pytest.mark.parametrize("temperature", [0.5, 1.0, 3.0])
-def test_leaf_log_proba_equals_the_numpy_path(
-    tree_and_logits, coarse_weight, temperature
-):
-    tree, _, logits = tree_and_logits
-    expected = tree.leaf_log_proba(
-        level_log_proba(logits, tree.n_classes, temperature), coarse_weight
-    )
-    got = leaf_log_proba(
-        torch.tensor(logits),
-        tree.n_classes,
-        torch.as_tensor(tree.paths),
-        coarse_weight,
-        temperature,
-    )
-    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-10)
-
-
-@pytest.mark.parametrize("coarse_weight", [0.0, 0.25, 1.0])
-def test_numpy_path_logits_give_the_leaf_probabilities(tree_and_logits, coarse_weight):
-    # The per-level log-normalisers cancel: no per-level softmax is needed.
-    tree, _, logits = tree_and_logits
-    expected = np.exp(
-        tree.leaf_log_proba(level_log_proba(logits, tree.n_classes, 2.0), coarse_weight)
-    )
-    scores = path_logits(logits.copy(), tree.n_classes, tree.paths, coarse_weight)
-    np.testing.assert_allclose(softmax_(scores, 2.0), expected, rtol=1e-10, atol=1e-12)
-
-
-def test_level_proba_equals_the_numpy_child_sums(tree_and_logits):
-    tree, _, logits = tree_and_logits
-    leaf = np.exp(tree.leaf_log_proba(level_log_proba(logits, tree.n_classes), 0.5))
-    expected = tree.level_proba(leaf)
-    got = level_proba(
-        torch.tensor(leaf), [torch.as_tensor(p) for p in tree.parents], tree.n_classes
-    )
-    assert len(got) == len(expected) == tree.n_levels
-    for a, b in zip(got, expected):
-        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-12)
-
-
 @pytest.mark.parametrize("coarse_weight", [0.0, 0.5])
 def test_fitted_temperature_minimises_the_held_out_nll(tree_and_logits, coarse_weight):
     tree, codes, logits = tree_and_logits
-    logits = torch.tensor(logits, dtype=torch.float32)
-    paths = torch.as_tensor(tree.paths)
+    engine = PredictionEngine(tree, coarse_weight)
+    scores = engine.path_scores(torch.tensor(logits, dtype=torch.float32))
     leaf_codes = torch.as_tensor(codes[:, -1])
-    fitted = fit_temperature(logits, leaf_codes, tree.n_classes, paths, coarse_weight)
+    fitted = fit_temperature(engine, scores, leaf_codes)
     assert 0.05 < fitted < 20
 
     def nll(t):
-        leaf = leaf_log_proba(logits, tree.n_classes, paths, coarse_weight, t)
+        leaf = torch.log_softmax(scores.double() / t, dim=1)
         return -leaf[torch.arange(len(leaf_codes)), leaf_codes].mean().item()
 
     grid = np.exp(np.linspace(np.log(0.05), np.log(20), 400))
@@ -100,10 +42,10 @@ def test_fitted_temperature_minimises_the_held_out_nll(tree_and_logits, coarse_w
     assert nll(fitted) <= min(nll(fitted * 1.1), nll(fitted / 1.1))
 
 
-def test_no_held_out_rows_give_temperature_one():
-    assert (
-        fit_temperature(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), [3]) == 1.0
-    )
+def test_no_held_out_rows_give_temperature_one(tree_and_logits):
+    engine = PredictionEngine(tree_and_logits[0])
+    empty = torch.zeros(0, engine.twin.node_counts[-1])
+    assert fit_temperature(engine, empty, torch.zeros(0, dtype=torch.long)) == 1.0
 
 
 @pytest.mark.parametrize("coarse_weight", [0.0, 0.5])
@@ -166,17 +108,12 @@ def test_cuda_prediction_and_temperature_equal_the_cpu_ones(tree_data, coarse_we
         np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_array_equal(clf.predict(X), on_cpu.predict(X))
     # The temperature search on GPU logits finds what it finds on CPU logits.
-    tree = clf.hierarchy_
-    leaf_codes = tree.encode(Y)[:, -1]
+    leaf_codes = clf.hierarchy_.encode(Y)[:, -1]
     X32 = X.astype(np.float32)
-    temperatures = [
-        fit_temperature(
-            model.net_.device_logits(X32),
-            torch.as_tensor(leaf_codes, device=model.net_.device),
-            tree.n_classes,
-            torch.as_tensor(tree.paths, device=model.net_.device),
-            coarse_weight,
-        )
-        for model in (clf, on_cpu)
-    ]
+    temperatures = []
+    for model in (clf, on_cpu):
+        engine = model._prediction_engine()
+        scores = engine.path_scores(model.net_.device_logits(X32))
+        codes = torch.as_tensor(leaf_codes, device=model.net_.device)
+        temperatures.append(fit_temperature(engine, scores, codes))
     assert temperatures[0] == pytest.approx(temperatures[1], rel=1e-3)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._hierarchy import LabelHierarchy, _unique_inverse
+from mgclassifier._prediction_engine import NumpyPredictionEngine
 
 N_FIT_EXAMPLES = 50
 """Examples of the property test that fits a model (each a tiny fit)."""
@@ -128,8 +129,9 @@ def test_label_hierarchy_round_trips(Y, seed):
     rng = np.random.RandomState(seed)
     n_leaves = tree.n_nodes[-1]
     leaf_proba = rng.dirichlet(np.full(n_leaves, 0.5), size=7)
-    nodes = tree.node_proba(leaf_proba)
-    probas = tree.level_proba(leaf_proba)
+    engine = NumpyPredictionEngine(tree, coarse_weight=1.0)
+    nodes = engine.node_proba(leaf_proba)
+    probas = engine.label_proba(nodes)
     assert [p.shape for p in nodes] == [(7, n) for n in tree.n_nodes]
     assert [p.shape for p in probas] == [(7, len(c)) for c in tree.classes]
     np.testing.assert_array_equal(nodes[-1], leaf_proba)
@@ -139,11 +141,13 @@ def test_label_hierarchy_round_trips(Y, seed):
     assert_label_sums(probas, nodes, tree)
     # A prefix of a path is never less probable than the path itself.
     leaf = rng.randint(n_leaves, size=7)
-    assert np.all(np.diff(tree.path_proba(leaf_proba, leaf), axis=1) <= 0)
-    # log-space decoding renormalises over the tree's paths.
-    level_log = [np.log(rng.dirichlet(np.ones(n), size=7)) for n in tree.n_classes]
-    leaf_log = tree.leaf_log_proba(level_log)
-    np.testing.assert_allclose(np.exp(leaf_log).sum(axis=1), 1.0, atol=1e-9)
+    assert np.all(np.diff(engine.prefix_proba(nodes, leaf), axis=1) <= 0)
+    # Path scores from per-level log-probabilities renormalise over the paths.
+    level_log = np.log(
+        np.hstack([rng.dirichlet(np.ones(n), size=7) for n in tree.n_nodes])
+    )
+    path_proba = engine.path_proba(engine.path_scores(level_log))
+    np.testing.assert_allclose(path_proba.sum(axis=1), 1.0, atol=1e-9)
 
 
 @given(

@@ -1,0 +1,176 @@
+"""The prediction engine: exact best paths, its numpy twin equal to the torch
+module, and chunked prediction equal to the whole computation."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from _helpers import make_tree_data, sub_codes, tiny_classifier
+from scipy.special import log_softmax, softmax
+
+from mgclassifier import _prediction
+from mgclassifier._hierarchy import LabelHierarchy
+from mgclassifier._prediction_engine import NumpyPredictionEngine, PredictionEngine
+
+
+def random_tree(seed, repeated):
+    """A random 3-level hierarchy; with ``repeated``, labels under several parents."""
+    rng = np.random.RandomState(seed)
+    branching = tuple(rng.randint(2, 5, size=3))
+    _, Y = make_tree_data(n_samples=400, branching=branching, seed=seed)
+    return LabelHierarchy.from_labels(sub_codes(Y) if repeated else Y)[0]
+
+
+def reference_path_proba(tree, logits, coarse_weight, temperature):
+    """Each path's probability written out over the whole (n_rows, n_paths)
+    matrix: the finest log-softmax of the leaf plus ``coarse_weight`` times the
+    coarse log-softmaxes of its ancestors, divided by the temperature."""
+    blocks = np.split(logits, np.cumsum(tree.n_nodes)[:-1], axis=1)
+    scores = log_softmax(blocks[-1], axis=1)
+    for level, block in enumerate(blocks[:-1]):
+        scores = (
+            scores + coarse_weight * log_softmax(block, axis=1)[:, tree.paths[:, level]]
+        )
+    return softmax(scores / temperature, axis=1)
+
+
+CASES = [
+    (seed, repeated, weight)
+    for seed, repeated in [(0, False), (1, True), (2, True)]
+    for weight in (0.0, 0.25, 1.0)
+]
+
+
+@pytest.mark.parametrize(("seed", "repeated", "coarse_weight"), CASES)
+def test_engine_and_its_numpy_twin_give_the_reference_probabilities(
+    seed, repeated, coarse_weight
+):
+    tree = random_tree(seed, repeated)
+    assert tree.has_repeated_labels == repeated
+    logits = np.random.RandomState(seed).normal(scale=3, size=(50, sum(tree.n_nodes)))
+    expected = reference_path_proba(tree, logits, coarse_weight, 0.7)
+    engine = PredictionEngine(tree, coarse_weight, temperature=0.7).double()
+    twin = engine.twin
+    np_scores = twin.path_scores(logits)
+    torch_scores = engine.path_scores(torch.tensor(logits)).numpy()
+    np.testing.assert_allclose(torch_scores, np_scores, rtol=1e-12, atol=1e-12)
+    # The best path is the best of the reference's probabilities.
+    np.testing.assert_array_equal(np_scores.argmax(1), expected.argmax(1))
+
+    np_nodes = twin.node_proba(twin.path_proba(np_scores))
+    leaf, *torch_labels = engine(torch.tensor(logits))
+    torch_nodes = engine.node_proba(engine.path_proba(torch.tensor(torch_scores)))
+    np.testing.assert_allclose(np_nodes[-1], expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(leaf.numpy(), expected.argmax(1))
+    for got, want in zip(torch_nodes, np_nodes):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
+    labels = twin.label_proba(np_nodes)
+    for level, (got, want) in enumerate(zip(torch_labels, labels)):
+        assert want.shape == (50, len(tree.classes[level]))
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
+        # A label's probability is the sum of the nodes that carry it.
+        summed = (
+            np_nodes[level] @ np.eye(len(tree.classes[level]))[tree.label_index[level]]
+        )
+        np.testing.assert_allclose(want, summed, rtol=1e-12, atol=1e-15)
+    best = np_scores.argmax(1)
+    np.testing.assert_allclose(
+        engine.prefix_proba(torch_nodes, torch.as_tensor(best)).numpy(),
+        twin.prefix_proba(np_nodes, best),
+        rtol=1e-12,
+    )
+
+
+def test_only_the_scored_logits_are_read():
+    tree = random_tree(0, False)
+    logits = np.random.RandomState(0).normal(size=(5, sum(tree.n_nodes)))
+    for weight in (0.0, 0.5):
+        twin = NumpyPredictionEngine(tree, weight)
+        whole = twin.path_scores(logits)
+        np.testing.assert_array_equal(
+            twin.path_scores(logits[:, twin.scored_columns]), whole
+        )
+    assert twin.scored_sizes == tuple(tree.n_nodes)
+    assert NumpyPredictionEngine(tree, 0.0).scored_sizes == (tree.n_nodes[-1],)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["unique", "repeated"])
+def fitted(request):
+    X, Y = make_tree_data(n_samples=500, branching=(3, 4, 3), seed=3)
+    if request.param:
+        Y = sub_codes(Y)
+    clf = tiny_classifier(max_epochs=5).fit(X, Y)
+    return clf, X
+
+
+@pytest.mark.parametrize("coarse_weight", [0.0, 0.25, 1.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predict_is_the_argmax_of_the_path_probabilities(fitted, coarse_weight, dtype):
+    clf, X = fitted
+    clf.set_params(coarse_decoding_weight=coarse_weight)
+    X = X.astype(dtype)
+    leaf_proba = clf.predict_node_proba(X)[-1]
+    expected = clf.hierarchy_.decode_leaves(leaf_proba.argmax(axis=1))
+    np.testing.assert_array_equal(clf.predict(X), expected)
+    # Small calls take the numpy twins: the same answers.
+    np.testing.assert_array_equal(clf.predict(X[:40]), expected[:40])
+    np.testing.assert_allclose(
+        clf.predict_node_proba(X[:40])[-1], leaf_proba[:40], rtol=1e-5, atol=1e-7
+    )
+    clf.set_params(coarse_decoding_weight=0.25)
+
+
+@pytest.mark.parametrize("min_probability", [None, 0.6])
+def test_chunks_give_the_answers_of_one_chunk(fitted, monkeypatch, min_probability):
+    clf, X = fitted
+    clf.set_params(min_path_probability=min_probability)
+    whole = clf.predict(X), clf.predict_proba(X), clf.predict_node_proba(X)
+    # Chunks of 128 rows: the last one is cut short, and the score buffer is
+    # reused from chunk to chunk.
+    monkeypatch.setattr(_prediction, "CPU_CHUNK_ELEMENTS", 1)
+    chunked = clf.predict(X), clf.predict_proba(X), clf.predict_node_proba(X)
+    clf.set_params(min_path_probability=None)
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    for got, want in zip([*chunked[1], *chunked[2]], [*whole[1], *whole[2]]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_the_engine_is_rebuilt_for_new_parameters_and_not_pickled(fitted):
+    clf, X = fitted
+    engine = clf._prediction_engine()
+    assert clf._prediction_engine() is engine  # built once, at the end of fit
+    state = pickle.dumps(clf)
+    assert b"PredictionEngine" not in state
+    loaded = pickle.loads(state)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    clf.set_params(coarse_decoding_weight=2.0)
+    heavy = clf._prediction_engine()
+    assert heavy is not engine and heavy.coarse_weight == 2.0
+    clf.set_params(coarse_decoding_weight=0.25)
+
+
+@pytest.mark.parametrize("coarse_weight", [0.0, 0.25])
+def test_no_array_as_large_as_the_path_scores_beyond_the_result(
+    monkeypatch, coarse_weight
+):
+    # numpy's allocations are traced: predict makes no (rows, paths) array
+    # at all, predict_proba none beyond the float32 arrays it returns (a
+    # float64 copy of the leaf probabilities alone would double them).
+    tracemalloc = pytest.importorskip("tracemalloc")
+    X, Y = make_tree_data(n_samples=2000, branching=(4, 8, 8), seed=4)
+    clf = tiny_classifier(max_epochs=1, coarse_decoding_weight=coarse_weight)
+    clf.fit(X, Y)
+    monkeypatch.setattr(_prediction, "CPU_CHUNK_ELEMENTS", 2**14)
+    X = np.tile(X, (2, 1)).astype(np.float32)
+    clf.predict(X[:200])  # the engine is built before tracing
+    leaf_bytes = 4 * len(X) * clf.hierarchy_.n_nodes[-1]
+    result_bytes = 4 * len(X) * sum(len(c) for c in clf.hierarchy_.classes)
+    peaks = {}
+    for method in ("predict", "predict_proba"):
+        tracemalloc.start()
+        getattr(clf, method)(X)
+        peaks[method] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks["predict"] < leaf_bytes / 2
+    assert peaks["predict_proba"] < result_bytes + leaf_bytes / 2
