@@ -49,7 +49,13 @@ import psutil
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from _common import RESULTS, set_threads, warm_up_torch, write_results
+from _common import (
+    RESULTS,
+    flat_level_proba,
+    set_threads,
+    warm_up_torch,
+    write_results,
+)
 from _real_data import DATA_DIR, load_real
 from _speed_common import markdown_table
 from sklearn.exceptions import ConvergenceWarning
@@ -223,14 +229,11 @@ def whole_fit(model, X, Y, X_test, Y_test, flat):
         start = time.perf_counter()
         model.fit(X, Y[:, -1] if flat else Y)
         seconds = time.perf_counter() - start
-    tree, _ = LabelHierarchy.from_labels(Y)
     if flat:
+        tree, _ = LabelHierarchy.from_labels(Y)
         pred = model.predict(X_test)
-        full = np.zeros((X_test.shape[0], len(tree.classes[-1])))
-        full[:, np.searchsorted(tree.classes[-1], model.classes_)] = (
-            model.predict_proba(X_test)
-        )
-        probas, classes = tree.level_proba(full), tree.classes
+        probas = flat_level_proba(tree, model.classes_, model.predict_proba(X_test))
+        classes = tree.classes
     else:
         pred = model.predict(X_test)[:, -1]
         probas, classes = model.predict_proba(X_test), model.classes_
