@@ -116,19 +116,26 @@ def first_layer_epoch(X, kind, width=WIDTH):
         rows = X[order[first : first + BATCH]]
         weight.grad = None
         if kind == "embedding_bag":
-            batch = sparse_rows_to_torch(rows, "cpu")
-            h = F.embedding_bag(
-                batch.col_indices(),
-                weight,
-                batch.crow_indices()[:-1],
-                mode="sum",
-                per_sample_weights=batch.values(),
-            )
+            h = _first_layer(sparse_rows_to_torch(rows, "cpu"), weight)
         else:
             batch = _torch_sparse(rows, kind)
             h = torch.sparse.mm(batch, weight.t())
         h.relu().sum().backward()
     return time.perf_counter() - start
+
+
+def _first_layer(batch, weight, sparse_gradients=False):
+    """``batch @ weight`` over a CSR batch's non-zeros, as ``SparseInputLinear``
+    computes it (``_module.sparse_rows_times``), with the choice of sparse
+    gradients that the library does not offer."""
+    return F.embedding_bag(
+        batch.col_indices(),
+        weight,
+        batch.crow_indices()[:-1],
+        mode="sum",
+        per_sample_weights=batch.values(),
+        sparse=sparse_gradients,
+    )
 
 
 def _torch_sparse(rows, kind):
@@ -186,15 +193,7 @@ def optimizer_epoch(X, sparse_gradients, width=512):
     for first in range(0, len(order), BATCH):
         batch = sparse_rows_to_torch(X[order[first : first + BATCH]], "cpu")
         optimizer.zero_grad()
-        h = F.embedding_bag(
-            batch.col_indices(),
-            weight,
-            batch.crow_indices()[:-1],
-            mode="sum",
-            per_sample_weights=batch.values(),
-            sparse=sparse_gradients,
-        )
-        h.relu().sum().backward()
+        _first_layer(batch, weight, sparse_gradients).relu().sum().backward()
         optimizer.step()
     return time.perf_counter() - start
 
