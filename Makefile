@@ -26,7 +26,7 @@ $(TORCH_STAMP):
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(TORCH_STAMP)
-	$(PY) -m pip install -q -e ".[test,benchmark]" ruff
+	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -53,6 +53,7 @@ test-min: $(MIN_VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check mgclassifier tests benchmarks
 	$(VENV)/bin/ruff format --check mgclassifier tests benchmarks
+	$(VENV)/bin/lint-imports  # ARCHITECTURE.md's import rules (pyproject.toml)
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) build *.egg-info

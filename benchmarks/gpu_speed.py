@@ -54,7 +54,7 @@ from _speed_common import (
     markdown_table,
 )
 
-from mgclassifier import MultiGranularityClassifier
+from mgclassifier import MultiGranularityClassifier, _training
 from mgclassifier._net import MultiGranularityNet
 
 N_FEATURES, LEVELS = 128, (10, 100, 1000)
@@ -298,14 +298,14 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
     """
     n = len(X)
     calibration = []
-    original = MultiGranularityClassifier._calibration_temperature
+    original = _training.held_out_temperature
 
-    def timed_temperature(self, *args, **kwargs):
-        seconds, value = timed(device, original, self, *args, **kwargs)
+    def timed_temperature(*args, **kwargs):
+        seconds, value = timed(device, original, *args, **kwargs)
         calibration.append(seconds)
         return value
 
-    MultiGranularityClassifier._calibration_temperature = timed_temperature
+    _training.held_out_temperature = timed_temperature
     rows, fits, numbers = [], {}, {}
     try:
         for precision in ("auto", "float32"):
@@ -338,7 +338,7 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
                 ]
             )
     finally:
-        MultiGranularityClassifier._calibration_temperature = original
+        _training.held_out_temperature = original
     hand_fit(X[:4096], Y[:4096], LEVELS, TRUNK, 1, BATCH, lr=LR, device=device)
     hand_wall, _ = timed(
         device, hand_fit, X, Y, LEVELS, TRUNK, epochs, BATCH, lr=LR, device=device

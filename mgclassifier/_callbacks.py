@@ -5,7 +5,7 @@ import math
 from copy import deepcopy
 
 import torch
-from skorch.callbacks import Callback, PrintLog
+from skorch.callbacks import Callback, EarlyStopping, PrintLog
 
 from ._upstream import foreach_lerp_
 
@@ -207,7 +207,47 @@ class OneCycleSchedule(Callback):
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
 
 
-class LevelNamePrintLog(PrintLog):
+class _PrintsWithoutSink:
+    """skorch's printing callbacks with ``sink=None`` printing when verbose.
+
+    skorch's default sink is the builtin ``print`` itself, which a skops
+    file of a fitted model would then ask its user to trust.
+    """
+
+    def _sink(self, text, verbose):
+        if self.sink is not None:
+            self.sink(text)
+        elif verbose:
+            print(text)
+
+
+class BestEpochEarlyStopping(_PrintsWithoutSink, EarlyStopping):
+    """skorch's ``EarlyStopping`` that, with ``load_best``, drops its copy of
+    the best weights once it has restored them (it is not worth keeping in a
+    fitted model), and records which epoch the net holds.
+
+    Parameters are skorch's ``EarlyStopping``'s, but ``sink=None`` prints
+    when the net is verbose.
+
+    Attributes
+    ----------
+    kept_epoch_ : int or None
+        The epoch whose weights the net holds after training (restored, or
+        the last one if it was the best); None when no epoch improved.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.kept_epoch_ = None
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        if self.best_model_weights_ is not None:
+            self.kept_epoch_ = int(self.best_epoch_)
+        self.best_model_weights_ = None
+
+
+class LevelNamePrintLog(_PrintsWithoutSink, PrintLog):
     """skorch's ``PrintLog`` with the per-level loss columns named by level.
 
     ``verbose=1`` prints one row per epoch; with a DataFrame ``y`` its
@@ -217,17 +257,19 @@ class LevelNamePrintLog(PrintLog):
 
     Parameters
     ----------
-    level_names : list of str
-        Name of each level, coarse to fine.
-    keys_ignored, sink, tablefmt, floatfmt, stralign
+    level_names : list of str, default=()
+        Name of each level, coarse to fine; none keeps the history's keys.
+    keys_ignored, tablefmt, floatfmt, stralign
         As for skorch's ``PrintLog``.
+    sink : callable or None, default=None
+        Where every line goes; None prints when the net is verbose.
     """
 
     def __init__(
         self,
         level_names=(),
         keys_ignored=None,
-        sink=print,
+        sink=None,
         tablefmt="simple",
         floatfmt=".4f",
         stralign="right",

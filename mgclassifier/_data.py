@@ -147,11 +147,19 @@ class HoldoutSplit:
     fraction : float
         Fraction of the samples held out for validation.
     random_state : int
+
+    Attributes
+    ----------
+    valid_indices_ : ndarray of int or None
+        The rows held out by the last call, kept for the calibration that
+        follows training (a stratified split of a million rows takes about a
+        second to redo); None before any call and in a pickle.
     """
 
     def __init__(self, fraction, random_state):
         self.fraction = fraction
         self.random_state = random_state
+        self.valid_indices_ = None
 
     def n_valid(self, n_samples):
         """Number of rows held out of ``n_samples`` (as ``train_test_split``)."""
@@ -159,10 +167,12 @@ class HoldoutSplit:
 
     def __call__(self, dataset, y=None, **fit_params):
         train, valid = self.indices(dataset)
-        # Kept for the calibration that follows training (a stratified split of
-        # a million rows takes about a second to redo); the estimator removes it.
         self.valid_indices_ = valid
         return dataset.subset(train), dataset.subset(valid)
+
+    def __getstate__(self):
+        # The rows of one fit: not part of a saved model.
+        return {**self.__dict__, "valid_indices_": None}
 
     def indices(self, dataset):
         """Sorted row indices ``(train, valid)``; the same on every call."""

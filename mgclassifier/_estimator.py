@@ -4,18 +4,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import DataConversionWarning
-from sklearn.utils import assert_all_finite, check_random_state
-from sklearn.utils.validation import (
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
-from . import _out_of_core
 from ._auto import (
     resolve_batch_size,
     resolve_early_stopping,
@@ -23,37 +15,32 @@ from ._auto import (
     resolve_hidden_layer_sizes,
     resolve_lr,
 )
-from ._calibration import held_out_temperature
-from ._callbacks import LevelNamePrintLog
-from ._chunked_data import out_of_core_dataset
-from ._convergence import warn_if_budget_ran_out
 from ._cpu_threads import in_torch_threads, torch_threads
-from ._data import ArrayDataset, HoldoutSplit
-from ._hierarchy import LabelHierarchy, as_label_matrix, hierarchy_findings
-from ._module import ACTIVATIONS, MultiHeadMLP
-from ._net_builder import (
-    build_net,
-    check_training_outcome,
-    continue_training,
-    cuda_devices,
-    resolve_device,
-)
+from ._hierarchy import LabelHierarchy, hierarchy_findings
+from ._metric_parts import _drop_rows_without_finest_label, _path_correct
+from ._module import ACTIVATIONS
 from ._param_checks import (
     check_hidden_layer_sizes,
     check_level_weight_vector,
     check_module_param_name,
+    check_module_params,
     head_layers_tuple,
     level_class_weight,
     named_level_weights,
     same_hierarchy,
     same_param,
 )
-from ._precision import resolve_precision
-from ._prediction import predict_leaves, predict_proba, proba_dtype
-from ._prediction_engine import PredictionEngine
+from ._prediction import (
+    on_accelerator,
+    predict_leaves,
+    predict_proba,
+    prediction_engine,
+    proba_dtype,
+)
+from ._training import train
 from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
+from ._validation import level_names_of, validate_fit_data, validate_for_prediction
 from ._warnings import HierarchyWarning, warn_at_caller
-from .metrics import _drop_rows_without_finest_label, _path_correct
 
 
 class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
@@ -387,7 +374,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
-        "module": "no_validation",  # checked by _check_module_params at fit
+        "module": "no_validation",  # checked by check_module_params at fit
         "head_layers": [None, "array-like"],
         "feature_scaling": [StrOptions({"auto", "standard", "none"})],
     }
@@ -612,8 +599,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_steps(self, X, y, sample_weight, *, incremental, classes):
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
-        level_names = self.level_names_ if resume else _level_names(y)
-        X, Y, y_was_1d = self._validate_fit_data(X, y, reset=not resume)
+        level_names = self.level_names_ if resume else level_names_of(y)
+        X, Y, y_was_1d = validate_fit_data(self, X, y, reset=not resume)
         declared = None  # the hierarchy partial_fit's `classes` describes
         if incremental and classes is not None:
             classes = np.asarray(classes)
@@ -636,112 +623,63 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 resolve_hidden_layer_sizes(self.hidden_layer_sizes, X)
             )
         )
-        self._check_module_params(hierarchy.n_levels, hidden_layer_sizes)
+        check_module_params(
+            self.module,
+            self.head_layers,
+            self._module_params(),
+            hierarchy.n_levels,
+            hidden_layer_sizes,
+        )
         structure = self._structure()
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
-        device = resolve_device(self.device)
-        precision = resolve_precision(self.precision, device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        if isinstance(X, _out_of_core.OutOfCoreArray):
-            dataset = out_of_core_dataset(X, codes, sample_weight, device)
-        else:
-            dataset = ArrayDataset(X, codes, sample_weight, device)
-        # Every call builds its net from the current parameters; a resumed one
-        # then takes over the fitted weights, optimizer state and history.
-        scaling = resolve_feature_scaling(self.feature_scaling, X)
         batch_size = resolve_batch_size(self.batch_size, X.shape[0], sp.issparse(X))
         lr = resolve_lr(self.lr, batch_size)
         early_stopping = resolve_early_stopping(self.early_stopping, X.shape[0])
-        net = build_net(
-            self,
-            dataset.X,  # on the device: its statistics are computed there
+        trained = train(
+            X,
             codes,
             hierarchy,
-            level_weights,
-            self._level_weight_schedule(hierarchy.n_levels),
-            self._class_weights(codes, hierarchy),
-            device,
-            precision,
-            seed,
-            incremental=incremental,
-            standardisation=(
-                self._fitted_standardisation()
-                if resume
-                else _out_of_core.standardisation(X)
-                if scaling == "standard"
-                else None
-            ),
-            feature_scaling=scaling,
+            self.get_params(),
+            sample_weight=sample_weight,
+            level_weights=level_weights,
+            level_weight_schedule=self._level_weight_schedule(hierarchy.n_levels),
+            class_weights=self._class_weights(codes, hierarchy),
             hidden_layer_sizes=hidden_layer_sizes,
             batch_size=batch_size,
             lr=lr,
             early_stopping=early_stopping,
-            # A resumed fit keeps the first layer it has, whatever X is now.
-            sparse_input=(
-                getattr(self.net_, "module__sparse_input", False)
-                if resume
-                else sp.issparse(X)
-            ),
+            feature_scaling=resolve_feature_scaling(self.feature_scaling, X),
+            seed=seed,
+            incremental=incremental,
+            level_names=level_names,
+            # Every call builds its net from the current parameters; a resumed
+            # one then takes over the fitted weights, optimizer state and history.
+            fitted_net=self.net_ if resume else None,
+            fitted_temperature=self.temperature_ if resume else 1.0,
         )
-        if self.verbose and level_names and len(set(level_names)) == len(level_names):
-            # The printed columns name the levels as y's DataFrame did.
-            net.set_params(callbacks__print_log=LevelNamePrintLog(level_names))
-        n_before = len(self.history_) if resume else 0  # a warm fit appends
-        with torch.random.fork_rng(devices=cuda_devices(device)):
-            torch.manual_seed(seed)
-            if resume or incremental:
-                net.initialize()
-                if resume:
-                    continue_training(net, self.net_)
-                net.partial_fit(dataset, None, epochs=1 if incremental else None)
-            else:
-                net.fit(dataset, None)
-        net.module_.eval()
-        if not incremental:  # partial_fit runs one epoch by design
-            warn_if_budget_ran_out(net, n_before, self.max_epochs)
-        best_epoch = check_training_outcome(net)
-        engine = PredictionEngine(hierarchy, self.coarse_decoding_weight)
-        engine.to(net.device)
-        temperature = self._calibration_temperature(
-            net, X, codes, engine, dataset, seed, resume
-        )
-        engine.temperature = temperature
 
         self.hierarchy_ = hierarchy
         self.classes_ = hierarchy.classes[0] if y_was_1d else hierarchy.classes
         self.n_levels_ = hierarchy.n_levels
         self.level_names_ = level_names
         self._y_was_1d = y_was_1d
-        self.net_ = net
-        self.history_ = net.history
-        self.n_epochs_ = len(net.history)
-        self.best_epoch_ = best_epoch
-        self.temperature_ = temperature
-        self.precision_ = precision
+        self.net_ = trained.net
+        self.history_ = trained.net.history
+        self.n_epochs_ = len(trained.net.history)
+        self.best_epoch_ = trained.best_epoch
+        self.temperature_ = trained.temperature
+        self.precision_ = trained.precision
         self.hidden_layer_sizes_ = hidden_layer_sizes
         self.batch_size_ = batch_size
         self.lr_ = lr
         self.early_stopping_ = early_stopping and not incremental
         self._fitted_structure = structure
-        self._engine = (self._engine_key(), engine)
+        self._engine = (self._engine_key(), trained.engine)
         return self
-
-    def _fitted_standardisation(self):
-        """The fitted network's input ``(mean, scale)``, as CPU copies.
-
-        None for a custom trunk fitted on inputs that are not standardised
-        (image arrays, token ids).
-        """
-        module = self.net_.module_
-        if module.input_mean is None:
-            return None
-        return tuple(
-            buffer.detach().to("cpu", copy=True)
-            for buffer in (module.input_mean, module.input_scale)
-        )
 
     def _check_resumable(self, y_was_1d, declared):
         """Fail clearly when a resumed fit cannot continue the fitted network.
@@ -756,14 +694,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 f"y is {'1-D' if y_was_1d else '2-D'} but the estimator was "
                 f"fitted on a {'1-D' if self._y_was_1d else '2-D'} y."
             )
-        built, current = getattr(self, "_fitted_structure", None), self._structure()
-        if built is None:  # a model fitted before module= and head_layers existed
-            built = {
-                "module": None,
-                "hidden_layer_sizes": tuple(self.net_.module__hidden_layer_sizes),
-                "activation": self.net_.module__activation,
-                "head_layers": None,
-            }
+        built, current = self._fitted_structure, self._structure()
         for name in {**built, **current}:
             value, was = current.get(name), built.get(name)
             if not same_param(value, was):
@@ -799,108 +730,6 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             "feature_scaling": self.feature_scaling,
             **self._module_params(),
         }
-
-    def _validate_fit_data(self, X, y, reset=True):
-        """Validate X and y; return float32 X, 2-D label matrix, 1-D flag.
-
-        With a custom trunk, X may also be n-dimensional (images) and integer
-        (token ids, returned as int64).
-        """
-        if self.module is None and _out_of_core.is_out_of_core(X):
-            X = _out_of_core.check_out_of_core(self, X, reset=reset, fit=True)
-        elif self.module is None:
-            X = _validate_features(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=np.float32,
-                ensure_min_samples=2,
-                reset=reset,
-            )
-        else:
-            X = _custom_trunk_input(
-                validate_data(
-                    self,
-                    X,
-                    dtype=None,
-                    allow_nd=True,
-                    ensure_min_samples=2,
-                    reset=reset,
-                )
-            )
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                f"is None."
-            )
-        try:
-            y = check_array(
-                as_label_matrix(y) if hasattr(y, "columns") else y,
-                ensure_2d=False,
-                dtype=None,
-                ensure_all_finite="allow-nan",  # NaN marks a missing fine label
-                ensure_min_samples=0,
-                ensure_min_features=0,  # a y without columns gets its own message
-                input_name="y",
-            )
-        except ValueError as exc:
-            if "inhomogeneous" not in str(exc):
-                raise
-            raise ValueError(_ragged_y_message(y)) from exc
-        if y.ndim == 1:
-            assert_all_finite(y, input_name="y")
-        check_consistent_length(X, y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            warn_at_caller(
-                "A column-vector y was passed when a 1d array was expected. Please "
-                "change the shape of y to (n_samples,), for example using ravel().",
-                DataConversionWarning,
-            )
-            y = y.ravel()
-        if y.ndim == 2 and y.shape[1] == 0:
-            raise ValueError("y has no columns; it needs at least one level of labels.")
-        if isinstance(X, np.ndarray) and not X.flags.writeable:
-            X = X.copy()  # torch refuses to wrap read-only memory
-        return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
-
-    def _check_module_params(self, n_levels, hidden_layer_sizes):
-        """Fail clearly on a ``module`` or ``head_layers`` that cannot work."""
-        if self.module is None:
-            stray = sorted(self._module_params())
-            if stray:
-                raise ValueError(
-                    f"{stray} set parameters of a custom trunk, but module=None "
-                    f"(the built-in MLP); set module to a torch.nn.Module class."
-                )
-            depths = head_layers_tuple(self.head_layers)
-            n_layers = len(hidden_layer_sizes)
-            if depths is not None and (
-                len(depths) != n_levels
-                or any(not -n_layers <= d < n_layers for d in depths)
-            ):
-                raise ValueError(
-                    f"head_layers={list(depths)} must give one layer index per "
-                    f"level ({n_levels}), each in [-{n_layers}, {n_layers - 1}] "
-                    f"for hidden_layer_sizes with {n_layers} layers."
-                )
-            return
-        if self.head_layers is not None:
-            raise ValueError(
-                "head_layers applies to the built-in trunk (module=None); a "
-                "custom module returns one tensor per level instead."
-            )
-        if not (
-            isinstance(self.module, torch.nn.Module)
-            or (
-                isinstance(self.module, type)
-                and issubclass(self.module, torch.nn.Module)
-            )
-        ):
-            raise TypeError(
-                f"module must be a torch.nn.Module class or instance (or None for "
-                f"the built-in MLP), got {self.module!r} "
-                f"({type(self.module).__name__})."
-            )
 
     def _check_level_weights(self, n_levels):
         return check_level_weight_vector(
@@ -948,59 +777,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             for level, entry in enumerate(per_level)
         ]
 
-    def _calibration_temperature(self, net, X, codes, engine, dataset, seed, resume):
-        """Calibration temperature from the early-stopping split.
-
-        1 without ``calibrate``. Without a held-out split (``partial_fit``, or
-        ``early_stopping=False``) a resumed model keeps the temperature it
-        has; a new one gets 1. See :func:`_calibration.held_out_temperature`.
-        """
-        split = net.train_split
-        # The split's indices of this fit (popped: not worth pickling).
-        valid = getattr(split, "__dict__", {}).pop("valid_indices_", None)
-        if not self.calibrate:
-            return 1.0
-        if not isinstance(split, HoldoutSplit):
-            return self.temperature_ if resume else 1.0
-        if valid is None:
-            _, valid = split.indices(dataset)
-        return held_out_temperature(net, X, codes, valid, engine, seed)
-
     # -------------------------------------------------------------- predict
-    def _validate_for_prediction(self, X):
-        """``validate_data(..., reset=False)``, with a shortcut for plain arrays.
-
-        For a 2-D float numpy array with the fitted number of columns (and a
-        model fitted without feature names) validate_data's checks come down
-        to finiteness, yet its generic input handling (dataframe detection,
-        feature-name checks) costs ~80 µs per call: most of a one-row
-        prediction. Any other input, and any array that fails the quick
-        checks, goes through validate_data for its checks and messages.
-        """
-        if not isinstance(self.net_.module_, MultiHeadMLP):
-            return _custom_trunk_input(
-                validate_data(self, X, dtype=None, allow_nd=True, reset=False)
-            )
-        if (
-            type(X) is np.ndarray  # not a memory map (np.memmap is a subclass)
-            and X.ndim == 2
-            and X.dtype in (np.float32, np.float64)
-            and X.shape[0] > 0
-            and X.shape[1] == self.n_features_in_
-            and not hasattr(self, "feature_names_in_")
-        ):
-            # A non-finite sum means NaN, inf or overflow: validate_data decides
-            # (and warns or raises; the quick check stays silent).
-            with np.errstate(over="ignore", invalid="ignore"):
-                X32 = X.astype(np.float32, copy=False)
-                if np.isfinite(X32.sum()):
-                    return X32
-        if _out_of_core.is_out_of_core(X):  # read and checked chunk by chunk
-            return _out_of_core.check_out_of_core(self, X, reset=False, fit=False)
-        return validate_data(
-            self, X, accept_sparse="csr", dtype=np.float32, reset=False
-        )
-
     def _check_fitted(self):
         # Naming the attribute spares check_is_fitted its scan of every
         # attribute (~10 µs here, a tenth of a one-row predict_proba).
@@ -1008,7 +785,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     def _predicts_on_device(self):
         """Whether prediction runs in torch on an accelerator (not the CPU)."""
-        return torch.device(self.net_.device).type != "cpu"
+        return on_accelerator(self.net_)
 
     def _prediction_engine(self):
         """The fitted :class:`PredictionEngine`, for the current
@@ -1019,9 +796,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         """
         key, engine = self.__dict__.get("_engine", (None, None))
         if key != self._engine_key():
-            engine = PredictionEngine(
-                self.hierarchy_, self.coarse_decoding_weight, self.temperature_
-            ).to(self.net_.device)
+            engine = prediction_engine(
+                self.hierarchy_,
+                self.coarse_decoding_weight,
+                self.temperature_,
+                self.net_.device,
+            )
             self._engine = (self._engine_key(), engine)
         return engine
 
@@ -1045,7 +825,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return predict_proba(
             self.net_,
             self._prediction_engine(),
-            self._validate_for_prediction(X),
+            validate_for_prediction(self, X),
             dtype,
             self._predicts_on_device(),
             labels=labels,
@@ -1136,7 +916,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         leaf, depth = predict_leaves(
             self.net_,
             self._prediction_engine(),
-            self._validate_for_prediction(X),
+            validate_for_prediction(self, X),
             dtype,
             self._predicts_on_device(),
             self.min_path_probability,
@@ -1180,15 +960,6 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return float(np.average(correct, weights=sample_weight))
 
 
-def _custom_trunk_input(X):
-    """A validated array for a custom trunk: integers as int64 (token ids for
-    an embedding layer), everything else float32."""
-    X = X.astype(np.int64 if X.dtype.kind in "iu" else np.float32, copy=False)
-    # A trunk may work in place on its input: never on the caller's read-only
-    # memory (a joblib memory map, say).
-    return X if X.flags.writeable else X.copy()
-
-
 def _warn_about_hierarchy(hierarchy, codes, level_names):
     """One HierarchyWarning for what looks like a mistake in a fresh tree."""
     findings = hierarchy_findings(hierarchy, codes, level_names)
@@ -1200,74 +971,3 @@ def _warn_about_hierarchy(hierarchy, codes, level_names):
             f"category=mgclassifier.HierarchyWarning).",
             HierarchyWarning,
         )
-
-
-def _validate_features(estimator, X, **kwargs):
-    """``validate_data`` for float features; a text column is named, with the
-    encoders that turn it into numbers (numpy's message names neither)."""
-    try:
-        return validate_data(estimator, X, **kwargs)
-    except ValueError as exc:
-        if "could not convert string to float" not in str(exc):
-            raise
-        found = _first_text_value(X)
-        if found is None:
-            raise
-        column, value = found
-        raise ValueError(
-            f"X column {column!r} holds text (e.g. {value!r}), but the network "
-            f"needs numbers. Encode it first: OneHotEncoder for categories "
-            f"(in a ColumnTransformer to pick the column), TfidfVectorizer for "
-            f"free text, e.g. make_pipeline(make_column_transformer("
-            f"(OneHotEncoder(), [{column!r}]), remainder='passthrough'), clf)."
-        ) from exc
-
-
-def _first_text_value(X):
-    """``(column, value)`` of the first string that is not a number, or None.
-
-    The column is its DataFrame name, else its index.
-    """
-    names = list(getattr(X, "columns", []))
-    try:
-        table = np.asarray(X, dtype=object)
-    except (TypeError, ValueError):
-        return None
-    if table.ndim != 2:
-        return None
-    for j in range(table.shape[1]):
-        for value in table[:, j]:
-            if isinstance(value, str):
-                try:
-                    float(value)
-                except ValueError:
-                    return (names[j] if len(names) == table.shape[1] else j), value
-    return None
-
-
-def _ragged_y_message(y):
-    """What to do about ``y`` rows of different lengths."""
-    try:
-        lengths = [len(row) for row in y]
-    except TypeError:
-        lengths = []
-    shown = ""
-    if lengths and min(lengths) != max(lengths):
-        long, short = int(np.argmax(lengths)), int(np.argmin(lengths))
-        shown = (
-            f" (row {long} has {lengths[long]} labels, row {short} {lengths[short]})"
-        )
-    return (
-        f"y's rows have different lengths{shown}: give every row one label per "
-        f"level, coarse to fine, and pad a shorter path with None, e.g. "
-        f"[['A', 'A1'], ['A', None]]. A None below a label trains the coarser "
-        f"levels only."
-    )
-
-
-def _level_names(y):
-    """Column names of a DataFrame y (name of a Series), else None."""
-    if hasattr(y, "columns"):
-        return [str(name) for name in y.columns]
-    name = getattr(y, "name", None)
-    return None if name is None else [str(name)]

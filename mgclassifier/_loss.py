@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._module import as_buffer
+from ._tensors import as_buffer
 
 
 class MultiLevelLoss(nn.Module):

@@ -16,24 +16,14 @@ import torch.nn.functional as F
 from scipy import special
 from torch import nn
 
+from ._tensors import as_buffer
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
     "logistic": nn.Sigmoid,
     "gelu": nn.GELU,
 }
-
-
-def as_buffer(value, dtype=None):
-    """A tensor copy of ``value`` for ``register_buffer``.
-
-    ``torch.as_tensor`` would share memory with the caller's array: writes
-    into the buffer (a weight schedule, ``load_state_dict``) would then change
-    the user's array, or crash on a read-only memory map (joblib).
-    """
-    if isinstance(value, torch.Tensor):
-        return value.detach().clone().to(dtype)
-    return torch.tensor(np.asarray(value), dtype=dtype)
 
 
 def _as_numpy(tensor):
@@ -430,6 +420,13 @@ class TrunkWithHeads(nn.Module):
         )
 
 
+def is_trunk(module):
+    """Whether ``module`` is a torch module class or instance."""
+    return isinstance(module, nn.Module) or (
+        isinstance(module, type) and issubclass(module, nn.Module)
+    )
+
+
 def build_trunk(trunk, trunk_params=None):
     """A trunk module from a class (and its parameters) or a copy of an instance."""
     if isinstance(trunk, nn.Module):
@@ -440,7 +437,7 @@ def build_trunk(trunk, trunk_params=None):
                 f"module={type(trunk).__name__} instead."
             )
         return copy.deepcopy(trunk)
-    if isinstance(trunk, type) and issubclass(trunk, nn.Module):
+    if is_trunk(trunk):
         return trunk(**(trunk_params or {}))
     raise TypeError(
         f"module must be a torch.nn.Module class or instance, got {trunk!r} "

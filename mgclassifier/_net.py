@@ -8,8 +8,14 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import get_map_location
 
+from ._callbacks import LevelNamePrintLog
 from ._data import sparse_rows_to_torch
-from ._upstream import check_device, set_training, torch_component_names
+from ._upstream import (
+    check_device,
+    initialize_optimizers,
+    set_training,
+    torch_component_names,
+)
 
 NUMPY_FORWARD_MAX_ROWS = 64
 """Up to this many dense CPU rows, prediction runs wholly in numpy (no torch
@@ -260,8 +266,19 @@ class MultiGranularityNet(NeuralNet):
     # stored as numpy state dicts and rebuilt on load from their classes and
     # init parameters, which skops does audit. pickle gets the same state.
 
+    def get_default_callbacks(self):
+        # skorch's PrintLog holds the builtin print as its sink, a function a
+        # skops file would ask its user to trust; this one prints without it.
+        return [
+            (name, LevelNamePrintLog if name == "print_log" else callback)
+            for name, callback in super().get_default_callbacks()
+        ]
+
     def __getstate__(self):
         state = self.__dict__.copy()
+        # skorch's set_params setters (functools.partial objects): rebuilt on
+        # load with the optimizers.
+        state.pop("virtual_params_", None)
         # Tensors among the init parameters (module__input_mean, ...).
         tensor_attrs = [k for k, v in state.items() if isinstance(v, torch.Tensor)]
         for key in tensor_attrs:
@@ -304,7 +321,8 @@ class MultiGranularityNet(NeuralNet):
             component = getattr(self, name)
             component.load_state_dict(_to_torch(saved["state_dict"]))
             component.to(self.device).train(saved["training"])
-        self.initialize_optimizer()
+        self.virtual_params_ = {}
+        initialize_optimizers(self)
         for name in names["optimizers"]:
             saved = torch_state[name]
             getattr(self, name).load_state_dict(_to_torch(saved["state_dict"]))

@@ -10,14 +10,13 @@ devices) is here, so the two can be read apart.
 
 import inspect
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.sparsefuncs import mean_variance_axis
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import ProgressBar
 
 from ._callbacks import (
+    BestEpochEarlyStopping,
     DivergenceGuard,
     LevelWeightSchedule,
     OneCycleSchedule,
@@ -28,11 +27,12 @@ from ._loss import MultiLevelLoss
 from ._module import MultiHeadMLP, TrunkWithHeads, build_trunk, trunk_feature_width
 from ._net import MultiGranularityNet
 from ._param_checks import head_layers_tuple
+from ._standardisation import input_standardisation
 from ._warnings import warn_at_caller
 
 
 def build_net(
-    estimator,
+    params,
     X,
     codes,
     hierarchy,
@@ -55,8 +55,9 @@ def build_net(
 
     Parameters
     ----------
-    estimator : MultiGranularityClassifier
-        Whose hyperparameters the net gets (checked by its ``fit``).
+    params : dict
+        The estimator's parameters (``get_params()``, checked by its ``fit``):
+        the hyperparameters the net gets.
     X : torch.Tensor or scipy sparse matrix
         The training inputs, on the training device.
     codes : ndarray of shape (n_samples, n_levels)
@@ -80,7 +81,7 @@ def build_net(
     sparse_input : bool
         Build the first layer for sparse input (``SparseInputLinear``).
     hidden_layer_sizes, batch_size, lr, early_stopping
-        Resolved by ``_auto`` (no "auto"); they override the estimator's.
+        Resolved by ``_auto`` (no "auto"); they override ``params``'.
 
     Returns
     -------
@@ -88,74 +89,69 @@ def build_net(
     """
     # partial_fit trains on every row it is given.
     early_stopping = early_stopping and not incremental
-    # Only flat float features are standardised (not images, token ids).
-    flat_float = X.ndim == 2 and (sp.issparse(X) or X.is_floating_point())
-    if standardisation is None and flat_float:
-        standardisation = (
-            feature_standardisation(X)
-            if feature_scaling == "standard"
-            else identity_standardisation(X.shape[1])
-        )
+    if standardisation is None:
+        standardisation = input_standardisation(X, feature_scaling)
     mean, scale = standardisation if standardisation is not None else (None, None)
     callbacks = [("divergence_guard", DivergenceGuard())]
-    if estimator.verbose >= 2:
+    if params["verbose"] >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
     if level_weight_schedule is not None:
         callbacks.append(
             ("level_weight_schedule", LevelWeightSchedule(level_weight_schedule))
         )
-    if estimator.weight_averaging > 0:
+    if params["weight_averaging"] > 0:
         # Before early stopping, whose best weights are then averaged ones.
         callbacks.append(
-            ("weight_averaging", WeightAveraging(estimator.weight_averaging))
+            ("weight_averaging", WeightAveraging(params["weight_averaging"]))
         )
     holdout = (
-        HoldoutSplit(estimator.validation_fraction, seed) if early_stopping else None
+        HoldoutSplit(params["validation_fraction"], seed) if early_stopping else None
     )
     n_valid = 0 if holdout is None else holdout.n_valid(X.shape[0])
-    if estimator.lr_schedule == "onecycle" and not incremental:
+    if params["lr_schedule"] == "onecycle" and not incremental:
         batches_per_epoch = -(-(X.shape[0] - n_valid) // batch_size)
         callbacks.append(
             (
                 "lr_schedule",
-                OneCycleSchedule(lr, estimator.max_epochs * batches_per_epoch),
+                OneCycleSchedule(lr, params["max_epochs"] * batches_per_epoch),
             )
         )
     if early_stopping:
         if X.shape[0] - n_valid < 1:
             raise ValueError(
-                f"validation_fraction={estimator.validation_fraction} leaves no "
+                f"validation_fraction={params['validation_fraction']} leaves no "
                 f"training data out of {X.shape[0]} samples; lower it or set "
                 f"early_stopping=False."
             )
         callbacks.append(
             (
                 "early_stopping",
-                EarlyStopping(
-                    monitor="valid_loss", patience=estimator.patience, load_best=True
+                BestEpochEarlyStopping(
+                    monitor="valid_loss",
+                    patience=params["patience"],
+                    load_best=True,
+                    sink=None,
                 ),
             )
         )
-    if estimator.module is None:
+    if params["module"] is None:
         module = dict(
             module=MultiHeadMLP,
             module__n_features=X.shape[1],
             module__level_sizes=hierarchy.n_classes,
             module__hidden_layer_sizes=hidden_layer_sizes,
-            module__activation=estimator.activation,
-            module__dropout=estimator.dropout,
+            module__activation=params["activation"],
+            module__dropout=params["dropout"],
             module__input_mean=mean,
             module__input_scale=scale,
         )
-        if estimator.head_layers is not None:
+        if params["head_layers"] is not None:
             # Only when set: a default model's net keeps the old parameters.
-            module["module__head_layers"] = head_layers_tuple(estimator.head_layers)
+            module["module__head_layers"] = head_layers_tuple(params["head_layers"])
         if sparse_input:
             module["module__sparse_input"] = True
     else:
-        module = custom_module_params(
-            estimator, X, hierarchy, mean, scale, seed, device
-        )
+        module = custom_module_params(params, X, hierarchy, mean, scale, seed, device)
     return MultiGranularityNet(
         **module,
         criterion=MultiLevelLoss,
@@ -163,15 +159,15 @@ def build_net(
         criterion__parents=hierarchy.parents,
         criterion__level_weights=level_weights,
         criterion__class_weights=class_weights,
-        criterion__label_smoothing=estimator.label_smoothing,
-        criterion__consistency=estimator.consistency,
+        criterion__label_smoothing=params["label_smoothing"],
+        criterion__consistency=params["consistency"],
         criterion__has_missing=bool((codes < 0).any()),
         optimizer=torch.optim.Adam,
-        **adam_options(estimator.alpha_l2, device),
+        **adam_options(params["alpha_l2"], device),
         lr=lr,
-        alpha_l1=estimator.alpha_l1,
+        alpha_l1=params["alpha_l1"],
         autocast=None if precision == "float32" else precision,
-        max_epochs=estimator.max_epochs,
+        max_epochs=params["max_epochs"],
         batch_size=batch_size,
         iterator_train=BatchIterator,
         iterator_train__shuffle=True,
@@ -180,11 +176,11 @@ def build_net(
         train_split=holdout,
         callbacks=callbacks,
         device=device,
-        verbose=estimator.verbose,
+        verbose=params["verbose"],
     )
 
 
-def custom_module_params(estimator, X, hierarchy, mean, scale, seed, device):
+def custom_module_params(params, X, hierarchy, mean, scale, seed, device):
     """skorch's module__ parameters for a custom trunk under the heads.
 
     Builds the trunk once (seeded, without moving the global RNG) and runs
@@ -192,12 +188,12 @@ def custom_module_params(estimator, X, hierarchy, mean, scale, seed, device):
     """
     trunk_params = {
         name[len("module__") :]: value
-        for name, value in estimator.get_params(deep=False).items()
+        for name, value in params.items()
         if name.startswith("module__")
     }
-    if isinstance(estimator.module, type) and "n_features" not in trunk_params:
+    if isinstance(params["module"], type) and "n_features" not in trunk_params:
         try:
-            signature = inspect.signature(estimator.module)
+            signature = inspect.signature(params["module"])
         except (TypeError, ValueError):
             signature = None
         if signature is not None and "n_features" in signature.parameters:
@@ -205,13 +201,13 @@ def custom_module_params(estimator, X, hierarchy, mean, scale, seed, device):
     with torch.random.fork_rng(devices=cuda_devices(device)):
         torch.manual_seed(seed)
         try:
-            trunk = build_trunk(estimator.module, trunk_params)
+            trunk = build_trunk(params["module"], trunk_params)
         except ValueError:
             raise  # an instance with module__ parameters: says so
         except Exception as exc:
             # TypeError for wrong arguments, ValueError for anything else.
             error = TypeError if isinstance(exc, TypeError) else ValueError
-            name = getattr(estimator.module, "__name__", estimator.module)
+            name = getattr(params["module"], "__name__", params["module"])
             raise error(
                 f"module {name} could not be built with the parameters {trunk_params}: "
                 f"{type(exc).__name__}: {exc}"
@@ -225,7 +221,7 @@ def custom_module_params(estimator, X, hierarchy, mean, scale, seed, device):
         width = trunk_feature_width(trunk.to(device), rows, hierarchy.n_levels)
     return dict(
         module=TrunkWithHeads,
-        module__trunk=estimator.module,
+        module__trunk=params["module"],
         module__trunk_params=trunk_params,
         module__level_sizes=hierarchy.n_classes,
         module__feature_width=width,
@@ -251,9 +247,8 @@ def check_training_outcome(net):
             ConvergenceWarning,
         )
     stopper = callbacks.get("early_stopping")
-    if stopper is not None and stopper.best_model_weights_ is not None:
-        stopper.best_model_weights_ = None  # a weight copy; not worth pickling
-        return int(stopper.best_epoch_)
+    if stopper is not None and stopper.kept_epoch_ is not None:
+        return stopper.kept_epoch_
     if guard.diverged_epoch_ is not None:
         return int(guard.last_good_epoch_)
     return len(net.history)
@@ -299,46 +294,6 @@ def continue_training(net, fitted):
     }
     net.optimizer_.load_state_dict(state)
     net.history_ = fitted.history_
-
-
-def identity_standardisation(n_features):
-    """float32 ``(mean, scale)`` that leave every feature as it is."""
-    return torch.zeros(n_features), torch.ones(n_features)
-
-
-def feature_standardisation(X):
-    """Per-feature mean and scale (std, 1 where constant); no centring if sparse.
-
-    ``X`` is a scipy sparse matrix or a dense tensor on the training device,
-    where the sums run (chunked, in float64, so no float64 copy of the whole
-    of ``X`` is made). Returns float32 CPU tensors.
-    """
-    if sp.issparse(X):
-        mean, var = mean_variance_axis(X, axis=0)
-        mean, var = torch.as_tensor(np.zeros_like(mean)), torch.as_tensor(var)
-    else:
-        # On the CPU each float64 chunk is a fresh allocation, so it should
-        # stay small (~4 MB): large ones are mapped and zeroed by the kernel
-        # page by page, which took 13x longer over 1M x 128 than the sums.
-        # On a GPU larger chunks mean fewer kernel launches.
-        chunk_bytes = 2**22 if X.device.type == "cpu" else 2**26
-        row_bytes = 8 * max(1, X[:1].numel())
-        chunks = X.split(max(1, chunk_bytes // row_bytes))
-        mean = sum(chunk.sum(0, dtype=torch.float64) for chunk in chunks) / len(X)
-        var = sum((chunk.double() - mean).square_().sum(0) for chunk in chunks)
-        mean, var = mean.cpu(), var.cpu() / len(X)
-    return standardisation_from_moments(mean, var)
-
-
-def standardisation_from_moments(mean, var):
-    """float32 ``(mean, scale)`` from float64 per-feature mean and variance.
-
-    The scale is the standard deviation, 1 where a feature is constant (to
-    float64 rounding of its mean), so constant features pass unscaled.
-    """
-    scale = var.sqrt()
-    scale[scale < 1e-12 * mean.abs().clamp_min(1.0)] = 1.0
-    return mean.float(), scale.float()
 
 
 def adam_options(alpha_l2, device):

@@ -14,10 +14,9 @@ comes from, which is then already imported.
 import sys
 
 import numpy as np
-import torch
 from sklearn.utils.validation import validate_data
 
-from ._net_builder import standardisation_from_moments
+from ._standardisation import chunk_standardisation
 
 READ_BYTES = 32 * 2**20
 """Size of one read of a source without storage chunks (a memory map, a
@@ -239,60 +238,6 @@ def _not_finite(row, start, stop, kind):
     )
 
 
-def chunk_standardisation(chunks, n_features, kind="array"):
-    """Per-feature mean and scale from chunks of rows, in one pass.
-
-    Each chunk's mean and sum of squared deviations are computed in float64
-    as the in-memory path does for a block of rows
-    (``_net_builder.feature_standardisation``), then merged (Chan, Golub and
-    LeVeque's pairwise update), which stays accurate when the mean is large
-    against the spread. One chunk gives the in-memory statistics bit for bit;
-    more agree with them to float64 rounding. Raises a ValueError naming the
-    first row holding NaN or infinity, and its chunk.
-
-    Parameters
-    ----------
-    chunks : iterable of (start, stop, ndarray of shape (stop - start, n_features))
-        float32 rows, such as :meth:`OutOfCoreArray.chunks` gives.
-    n_features : int
-    kind : str, default="array"
-        What the chunks come from, for the error message.
-
-    Returns
-    -------
-    mean, scale : float32 tensors of shape (n_features,)
-        ``scale`` is the standard deviation, 1 where a feature is constant.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]], dtype=np.float32)
-    >>> mean, scale = chunk_standardisation(
-    ...     [(0, 2, X[:2]), (2, 3, X[2:])], n_features=2)
-    >>> mean.tolist(), [round(s, 6) for s in scale.tolist()]  # 5 is constant
-    ([3.0, 5.0], [1.632993, 1.0])
-    """
-    count = 0
-    mean = torch.zeros(n_features, dtype=torch.float64)
-    m2 = torch.zeros(n_features, dtype=torch.float64)
-    for start, stop, rows in chunks:
-        if len(rows) == 0:
-            continue
-        rows = torch.from_numpy(rows)
-        total = rows.sum(0, dtype=torch.float64)
-        if not torch.isfinite(total).all():  # float32 rows: no overflow
-            bad = ~torch.isfinite(rows).all(dim=1)
-            _not_finite(start + int(bad.nonzero()[0, 0]), start, stop, kind)
-        chunk_mean = total / len(rows)
-        chunk_m2 = rows.double().sub_(chunk_mean).square_().sum(0)
-        merged = count + len(rows)
-        delta = chunk_mean - mean
-        mean = mean + delta * (len(rows) / merged)
-        m2 = m2 + chunk_m2 + delta.square() * (count * len(rows) / merged)
-        count = merged
-    return standardisation_from_moments(mean, m2 / count)
-
-
 def check_out_of_core(estimator, X, *, reset, fit):
     """Validate an out-of-core ``X`` for ``estimator``; an :class:`OutOfCoreArray`.
 
@@ -339,7 +284,11 @@ def check_out_of_core(estimator, X, *, reset, fit):
         reset=reset,
     )
     if fit:
-        array.standardisation = chunk_standardisation(array.chunks(), shape[1], kind)
+        array.standardisation = chunk_standardisation(
+            array.chunks(),
+            shape[1],
+            not_finite=lambda row, start, stop: _not_finite(row, start, stop, kind),
+        )
     return array
 
 

@@ -12,6 +12,7 @@ from numbers import Integral
 import numpy as np
 
 from ._hierarchy import _py
+from ._module import is_trunk
 
 AUXILIARY_LEVEL_WEIGHT = 0.25
 """Loss weight of each coarse level under ``level_weights="auxiliary"``."""
@@ -137,3 +138,39 @@ def same_hierarchy(a, b):
         and all(np.array_equal(x, y) for x, y in zip(a.classes, b.classes))
         and all(np.array_equal(x, y) for x, y in zip(a.parents, b.parents))
     )
+
+
+def check_module_params(
+    module, head_layers, module_params, n_levels, hidden_layer_sizes
+):
+    """Fail clearly on a ``module`` or ``head_layers`` that cannot work."""
+    if module is None:
+        stray = sorted(module_params)
+        if stray:
+            raise ValueError(
+                f"{stray} set parameters of a custom trunk, but module=None "
+                f"(the built-in MLP); set module to a torch.nn.Module class."
+            )
+        depths = head_layers_tuple(head_layers)
+        n_layers = len(hidden_layer_sizes)
+        if depths is not None and (
+            len(depths) != n_levels
+            or any(not -n_layers <= d < n_layers for d in depths)
+        ):
+            raise ValueError(
+                f"head_layers={list(depths)} must give one layer index per "
+                f"level ({n_levels}), each in [-{n_layers}, {n_layers - 1}] "
+                f"for hidden_layer_sizes with {n_layers} layers."
+            )
+        return
+    if head_layers is not None:
+        raise ValueError(
+            "head_layers applies to the built-in trunk (module=None); a "
+            "custom module returns one tensor per level instead."
+        )
+    if not is_trunk(module):
+        raise TypeError(
+            f"module must be a torch.nn.Module class or instance (or None for "
+            f"the built-in MLP), got {module!r} "
+            f"({type(module).__name__})."
+        )

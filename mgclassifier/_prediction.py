@@ -15,6 +15,8 @@ the network and the engine instead.
 import numpy as np
 import torch
 
+from ._prediction_engine import PredictionEngine
+
 CPU_CHUNK_ELEMENTS = 2**22
 """Logits per chunk on the CPU (16 MB in float32): the chunk's arrays stay in
 the cache between the steps of the maths, and the network's matrix products
@@ -47,6 +49,16 @@ def proba_dtype(X):
     else:
         is_float32 = getattr(X, "dtype", None) == np.float32
     return np.float32 if is_float32 else np.float64
+
+
+def on_accelerator(net):
+    """Whether prediction runs in torch on an accelerator (not the CPU)."""
+    return torch.device(net.device).type != "cpu"
+
+
+def prediction_engine(hierarchy, coarse_decoding_weight, temperature, device):
+    """The :class:`PredictionEngine` of a fitted tree, on ``device``."""
+    return PredictionEngine(hierarchy, coarse_decoding_weight, temperature).to(device)
 
 
 def predict_leaves(net, engine, X, dtype, on_device, min_probability=None):

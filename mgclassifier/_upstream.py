@@ -6,13 +6,17 @@ assumption it makes and what it buys; ``tests/test_upstream.py`` checks each
 assumption with one test named after the entry, so an upstream release that
 breaks one fails that test in CI rather than a user's fit.
 
-One assumption has no function of its own, because it is about how skorch
-calls us: skorch's batch loop records a step's loss as ``step["loss"].item()``
+Three assumptions have no function of their own, because they are about how
+skorch calls us. skorch's batch loop records a step's loss as ``step["loss"].item()``
 (``MultiGranularityNet`` hands it a placeholder whose ``item()`` defers the
 read; ``test_skorch_reads_the_batch_loss_with_item``), and its
 ``train_step`` gets the loss and prediction from ``train_step_single``, which
 ``MultiGranularityNet`` restates without skorch's per-batch mode walk
-(``test_skorch_train_step_single_is_restated_faithfully``).
+(``test_skorch_train_step_single_is_restated_faithfully``). skorch's
+``PrintLog`` and ``EarlyStopping`` print every line through their private
+``_sink(text, verbose)``, which ``_callbacks._PrintsWithoutSink`` restates
+so that no sink needs to be the builtin ``print``
+(``test_skorch_printing_callbacks_write_through_sink``).
 """
 
 import torch
@@ -51,6 +55,7 @@ __all__ = [
     "_safe_indexing",
     "check_device",
     "foreach_lerp_",
+    "initialize_optimizers",
     "set_training",
     "torch_component_names",
     "validate_params",
@@ -103,6 +108,24 @@ def check_device(net, device, map_location):
     CUDA device and this machine has none.
     """
     return net._check_device(device, map_location)
+
+
+def initialize_optimizers(net):
+    """Create the net's optimizers and register their setters, quietly.
+
+    skorch's ``NeuralNet._initialize_optimizer``: the public
+    ``initialize_optimizer`` only creates the optimizers, while this private
+    wrapper also registers the setters that let ``set_params(lr=...)``
+    reach a live optimizer (``functools.partial`` objects in
+    ``virtual_params_``, which the pickle hooks leave out of a saved model
+    and rebuild on load). It prints a re-initialisation note when the net is
+    verbose, which a load should not.
+    """
+    verbose, net.verbose = net.verbose, 0
+    try:
+        net._initialize_optimizer()
+    finally:
+        net.verbose = verbose
 
 
 # torch ----------------------------------------------------------------------

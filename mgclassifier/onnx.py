@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import MultiGranularityClassifier
 from ._onnx_graph import PredictionGraph
+from ._validation import validate_for_prediction
 
 __all__ = ["to_onnx"]
 
@@ -186,7 +187,7 @@ def _sample_input(estimator, graph, X_sample):
             "e.g. X_sample.toarray()."
         )
     else:
-        rows = estimator._validate_for_prediction(X_sample)[:2]
+        rows = validate_for_prediction(estimator, X_sample)[:2]
     if rows.shape[0] == 1:
         rows = np.concatenate([rows, rows])
     sample = torch.tensor(rows)  # a copy: validated rows may be read-only

@@ -20,8 +20,8 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from ._hierarchy import is_missing_label
+from ._metric_parts import _level_reliability
 from ._pipeline import final_classifier
-from .metrics import _level_reliability
 
 __all__ = [
     "LevelConfusionMatrixDisplay",

@@ -59,7 +59,7 @@ def test_dropout_is_active_only_in_training():
 def test_standardisation_statistics_over_many_chunks():
     # The CPU sums run over ~4 MB chunks (4096 rows of 128 features): many
     # ragged chunks must give numpy's float64 statistics.
-    from mgclassifier._net_builder import feature_standardisation
+    from mgclassifier._standardisation import feature_standardisation
 
     rng = np.random.RandomState(0)
     X = (1e3 + rng.normal(size=(10_000, 128))).astype(np.float32)

@@ -19,8 +19,8 @@ from _helpers import TINY_BUDGETS, make_tree_data, tiny_classifier
 
 from mgclassifier import _chunked_data, _out_of_core
 from mgclassifier._chunked_data import ChunkedDataset, OutOfCoreDataset
-from mgclassifier._net_builder import feature_standardisation
-from mgclassifier._out_of_core import OutOfCoreArray, chunk_standardisation
+from mgclassifier._out_of_core import OutOfCoreArray
+from mgclassifier._standardisation import chunk_standardisation, feature_standardisation
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
@@ -221,13 +221,13 @@ def test_chunk_statistics_equal_numpy():
     data[:, 2] = 7.0
     bounds = [0, 1, 250, 251, 700, 1000]
     chunks = [(a, b, data[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    mean, scale = chunk_standardisation(chunks, 3)
+    mean, scale = chunk_standardisation(chunks, 3, not_finite=None)
     np.testing.assert_allclose(mean, data.mean(0, dtype=np.float64), rtol=1e-7)
     expected = data.std(0, dtype=np.float64)
     expected[2] = 1.0  # constant: not scaled
     np.testing.assert_allclose(scale, expected, rtol=1e-6)
     # One chunk: the in-memory statistics bit for bit.
-    one = chunk_standardisation([(0, 1000, data)], 3)
+    one = chunk_standardisation([(0, 1000, data)], 3, not_finite=None)
     in_memory = feature_standardisation(torch.from_numpy(data))
     assert all(torch.equal(a, b) for a, b in zip(one, in_memory))
 

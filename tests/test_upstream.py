@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch import NeuralNet
+from skorch.dataset import ValidSplit
 
 from mgclassifier import _upstream
 from mgclassifier._data import stratified_holdout
@@ -96,6 +97,46 @@ def test_skorch_torch_component_names():
     }
     for attribute in (*names["modules"], *names["criteria"], *names["optimizers"]):
         assert hasattr(net, attribute)
+
+
+def test_skorch_initialize_optimizers(capsys):
+    # The optimizer and the setters of its virtual parameters, without the
+    # re-initialisation note a verbose net would print.
+    net = linear_net(verbose=1).initialize()
+    net.virtual_params_ = {}
+    _upstream.initialize_optimizers(net)
+    assert capsys.readouterr().out == ""
+    assert net.verbose == 1
+    net.set_params(lr=0.25)
+    assert net.optimizer_.param_groups[0]["lr"] == 0.25
+
+
+def test_skorch_printing_callbacks_write_through_sink(capsys):
+    # _PrintsWithoutSink restates PrintLog's and EarlyStopping's private
+    # _sink(text, verbose): skorch must still call it for every line.
+    from mgclassifier._callbacks import BestEpochEarlyStopping, LevelNamePrintLog
+
+    X = np.random.RandomState(0).normal(size=(16, 3)).astype(np.float32)
+    y = X.sum(1, keepdims=True)
+    for verbose in (0, 1):
+        lines = []
+        net = NeuralNet(
+            torch.nn.Linear,
+            module__in_features=3,
+            module__out_features=1,
+            criterion=torch.nn.MSELoss,
+            train_split=ValidSplit(4),
+            max_epochs=2,
+            verbose=verbose,
+            callbacks__print_log=LevelNamePrintLog(sink=lines.append),
+            callbacks=[BestEpochEarlyStopping(patience=1, sink=None)],
+        )
+        net.fit(X, y)
+        assert len(lines) >= 2  # a given sink gets every line
+        assert capsys.readouterr().out == ""  # so nothing reaches stdout
+        net.set_params(callbacks__print_log=LevelNamePrintLog())
+        net.fit(X, y)
+        assert (capsys.readouterr().out != "") == bool(verbose)
 
 
 def test_skorch_check_device(monkeypatch):

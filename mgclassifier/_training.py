@@ -1,0 +1,189 @@
+"""Training: from validated arrays and plain parameter values to a fitted net.
+
+``MultiGranularityClassifier.fit`` validates its input, builds the label
+hierarchy and resolves the ``"auto"`` parameters; then it makes one call,
+:func:`train`, and sets its fitted attributes from what that call returns
+(:class:`TrainedNet`). Everything torch does during a fit happens here or
+below: the device and precision, the dataset on the device, the skorch net
+(``_net_builder``), the seeded training run, the check of its outcome, the
+prediction engine and the calibration temperature.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from . import _out_of_core
+from ._calibration import held_out_temperature
+from ._callbacks import LevelNamePrintLog
+from ._chunked_data import out_of_core_dataset
+from ._convergence import warn_if_budget_ran_out
+from ._data import ArrayDataset, HoldoutSplit
+from ._net_builder import (
+    build_net,
+    check_training_outcome,
+    continue_training,
+    cuda_devices,
+    resolve_device,
+)
+from ._precision import resolve_precision
+from ._prediction_engine import PredictionEngine
+from ._standardisation import fitted_standardisation
+
+
+@dataclass(frozen=True)
+class TrainedNet:
+    """What a fit hands back to the estimator.
+
+    Attributes
+    ----------
+    net : MultiGranularityNet
+        The trained skorch net, in eval mode, holding the best epoch's weights.
+    best_epoch : int
+        The epoch whose weights ``net`` holds.
+    temperature : float
+        The calibration temperature (1 without calibration).
+    engine : PredictionEngine
+        The prediction engine for the tree, on the net's device, with that
+        temperature.
+    precision : {"float32", "bfloat16"}
+        The precision training ran in.
+    held_out_rows : ndarray of int or None
+        The rows held out for early stopping (None without a held-out split).
+    """
+
+    net: object
+    best_epoch: int
+    temperature: float
+    engine: PredictionEngine
+    precision: str
+    held_out_rows: np.ndarray | None
+
+
+def train(
+    X,
+    codes,
+    hierarchy,
+    params,
+    *,
+    sample_weight,
+    level_weights,
+    level_weight_schedule,
+    class_weights,
+    hidden_layer_sizes,
+    batch_size,
+    lr,
+    early_stopping,
+    feature_scaling,
+    seed,
+    incremental=False,
+    level_names=None,
+    fitted_net=None,
+    fitted_temperature=1.0,
+):
+    """Train the network on ``X`` and ``codes``; return a :class:`TrainedNet`.
+
+    Parameters
+    ----------
+    X : ndarray, sparse matrix or OutOfCoreArray
+        The validated training inputs.
+    codes : ndarray of shape (n_samples, n_levels)
+        Node codes of the labels (-1 where missing).
+    hierarchy : LabelHierarchy
+    params : dict
+        The estimator's parameters (its ``get_params()``), checked.
+    sample_weight : ndarray of shape (n_samples,) or None
+    level_weights : ndarray of shape (n_levels,)
+    level_weight_schedule : dict or None
+        ``{epoch: level weights}``, validated.
+    class_weights : list of ndarray or None
+    hidden_layer_sizes, batch_size, lr, early_stopping, feature_scaling
+        Resolved by ``_auto`` (no "auto").
+    seed : int
+        Seeds torch's RNG for this fit (forked, so the caller's is untouched)
+        and the held-out split.
+    incremental : bool, default=False
+        ``partial_fit``: one epoch on every row.
+    level_names : list of str or None, default=None
+        Names of the levels for the printed log.
+    fitted_net : MultiGranularityNet or None, default=None
+        A fitted net to continue (``warm_start``, ``partial_fit``): the new
+        net takes over its weights, optimizer state, history and input
+        standardisation; it is not modified.
+    fitted_temperature : float, default=1.0
+        Its temperature, kept when this fit has no held-out rows.
+
+    Returns
+    -------
+    TrainedNet
+    """
+    device = resolve_device(params["device"])
+    precision = resolve_precision(params["precision"], device)
+    if isinstance(X, _out_of_core.OutOfCoreArray):
+        dataset = out_of_core_dataset(X, codes, sample_weight, device)
+    else:
+        dataset = ArrayDataset(X, codes, sample_weight, device)
+    if fitted_net is not None:
+        # A resumed fit keeps the first layer and the scaling it has.
+        standardisation = fitted_standardisation(fitted_net.module_)
+        sparse_input = getattr(fitted_net, "module__sparse_input", False)
+    else:
+        standardisation = (
+            _out_of_core.standardisation(X) if feature_scaling == "standard" else None
+        )
+        sparse_input = sp.issparse(X)
+    net = build_net(
+        params,
+        dataset.X,  # on the device: its statistics are computed there
+        codes,
+        hierarchy,
+        level_weights=level_weights,
+        level_weight_schedule=level_weight_schedule,
+        class_weights=class_weights,
+        device=device,
+        precision=precision,
+        seed=seed,
+        incremental=incremental,
+        standardisation=standardisation,
+        feature_scaling=feature_scaling,
+        hidden_layer_sizes=hidden_layer_sizes,
+        batch_size=batch_size,
+        lr=lr,
+        early_stopping=early_stopping,
+        sparse_input=sparse_input,
+    )
+    if params["verbose"] and level_names and len(set(level_names)) == len(level_names):
+        # The printed columns name the levels as y's DataFrame did.
+        net.set_params(callbacks__print_log=LevelNamePrintLog(level_names))
+    n_before = len(fitted_net.history) if fitted_net is not None else 0
+    with torch.random.fork_rng(devices=cuda_devices(device)):
+        torch.manual_seed(seed)
+        if fitted_net is not None or incremental:
+            net.initialize()
+            if fitted_net is not None:
+                continue_training(net, fitted_net)
+            net.partial_fit(dataset, None, epochs=1 if incremental else None)
+        else:
+            net.fit(dataset, None)
+    net.module_.eval()
+    if not incremental:  # partial_fit runs one epoch by design
+        warn_if_budget_ran_out(net, n_before, params["max_epochs"])
+    best_epoch = check_training_outcome(net)
+    engine = PredictionEngine(hierarchy, params["coarse_decoding_weight"])
+    engine.to(net.device)
+    held_out_rows = _held_out_rows(net.train_split)
+    if not params["calibrate"]:
+        temperature = 1.0
+    elif held_out_rows is None:  # keep what a resumed model has
+        temperature = fitted_temperature if fitted_net is not None else 1.0
+    else:
+        temperature = held_out_temperature(net, X, codes, held_out_rows, engine, seed)
+    engine.temperature = temperature
+    return TrainedNet(net, best_epoch, temperature, engine, precision, held_out_rows)
+
+
+def _held_out_rows(split):
+    """The rows the split held out in this fit, or None without a split."""
+    return split.valid_indices_ if isinstance(split, HoldoutSplit) else None
