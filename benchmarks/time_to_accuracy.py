@@ -85,8 +85,8 @@ EARLIER_DEFAULTS = {
         patience=5,
     ),
 }
-"""Earlier defaults, for reference (CHANGELOG.md): the first ones, before the
-time-to-model work, and the last ones before batch 512."""
+"""Earlier defaults, for reference (benchmarks/README.md, "Why the defaults"): the
+first ones, before the time-to-model work, and the last ones before batch 512."""
 FIRST_DEFAULTS_ON_IMCLEF_ONLY = "MultiGranularityClassifier, first defaults"
 """Its fits take ~30 s each; the synthetic tables leave it out."""
 

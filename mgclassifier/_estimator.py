@@ -60,17 +60,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     hidden_layer_sizes : array-like of int or "auto", default="auto"
-        Width of each layer of the shared trunk; empty for a linear model
-        with one head per level. "auto" is one layer of 1024 units, or of
-        512 for a sparse ``X`` (whose first layer has a weight row per
-        input column); the value used is ``hidden_layer_sizes_``.
+        Width of each hidden layer of the shared trunk, positive integers;
+        empty for a linear model with one head per level. "auto" is one layer
+        of 1024 units, or of 512 for a sparse ``X``. The value used is
+        ``hidden_layer_sizes_``.
     activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
-        Trunk nonlinearity.
+        Nonlinearity after each hidden layer of the built-in trunk.
     alpha_l1 : float, default=0.0
-        L1 penalty on the weight matrices, added to each batch's loss.
+        L1 penalty on the weight matrices, added to each batch's loss; 0 or
+        more, 0 turns it off.
     alpha_l2 : float, default=1e-4
         L2 penalty on the weight matrices (Adam's ``weight_decay``; biases are
-        not penalised).
+        not penalised); 0 or more, 0 turns it off.
     dropout : float, default=0.6
         Dropout probability after each trunk layer, in [0, 1).
     level_weights : array-like of shape (n_levels,), "auxiliary", "equal" or \
@@ -78,17 +79,20 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Loss weight of each level, coarse to fine. "auxiliary" gives the
         finest level weight 1 and every coarser level 0.25: the coarse labels
         then act as auxiliary supervision of the shared trunk. "equal" or
-        None weigh every level 1.
+        None weigh every level 1. An array gives one finite, non-negative
+        weight per level, not all zero.
     level_weight_schedule : dict of {int: array-like}, default=None
         Change the training loss's level weights at given epochs, e.g.
         ``{1: [0.98, 0.01, 0.01], 10: [0.1, 0.8, 0.1], 20: [0, 0, 1]}`` (the
         "branch training strategy" of B-CNN, Zhu & Bain 2017): from epoch
-        ``k`` on (1-based) the weights ``schedule[k]`` apply. The validation
-        loss of early stopping keeps ``level_weights``.
+        ``k`` on (1-based) the weights ``schedule[k]`` apply. Keys are ints
+        of 1 or more; each value is a weight vector as ``level_weights``
+        takes. None keeps ``level_weights`` throughout; the validation loss
+        of early stopping always uses ``level_weights``.
     consistency : float, default=0.0
         Weight of the penalty on the squared difference between a coarse
         head's probabilities and the summed probabilities of its children in
-        the next finer head.
+        the next finer head; 0 or more, 0 turns it off.
     label_smoothing : float, default=0.05
         Label smoothing of the training cross-entropy, in [0, 1).
     weight_averaging : float, default=0.0
@@ -110,8 +114,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         How much the coarse heads vote when root-to-leaf paths are scored at
         prediction time: a path's score is the finest head's log-probability
         of its leaf plus this weight times the coarse heads'
-        log-probabilities of its ancestors. 0 lets the coarse heads act as
-        training signal only; 1 multiplies every level's probabilities.
+        log-probabilities of its ancestors; 0 or more. 0 lets the coarse
+        heads act as training signal only; 1 multiplies every level's
+        probabilities.
     min_path_probability : float in [0, 1] or None, default=None
         Stop each predicted path at the deepest level the model is sure of.
         None: :meth:`predict` returns the full decoded path. A number: it
@@ -140,32 +145,32 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Hold out ``validation_fraction`` of the training data and stop when
         the validation loss has not improved for ``patience`` epochs; the
         weights of the best epoch are restored. The split is stratified on the
-        finest level when every class allows it, otherwise random. "auto"
-        does so when ``X`` has more than 10,000 rows (as scikit-learn's
-        ``HistGradientBoostingClassifier``): on fewer, the held-out rows are
-        worth more as training data, and the one-cycle schedule ends at a
-        low learning rate where the last epoch is as good as the best. The
-        value used is ``early_stopping_``. ``calibrate`` needs the held-out
-        rows.
+        finest level when every class allows it, otherwise random. False
+        trains on every row for ``max_epochs`` epochs and keeps the last
+        weights. "auto" is True when ``X`` has more than 10,000 rows, as in
+        scikit-learn's ``HistGradientBoostingClassifier``, and False
+        otherwise. The value used is ``early_stopping_``. ``calibrate`` needs
+        the held-out rows.
     validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
+        Fraction of the training data held out for early stopping, in
+        (0, 1).
     patience : int, default=7
         Epochs without improvement of the validation loss before training
-        stops (the weights of the best epoch are kept).
+        stops (the weights of the best epoch are kept), 1 or more; used only
+        with early stopping.
     max_epochs : int, default=30
-        Maximum number of passes over the training data; also the length of
-        the ``"onecycle"`` learning-rate schedule.
+        Maximum number of passes over the training data, 1 or more; also the
+        length of the ``"onecycle"`` learning-rate schedule.
     batch_size : int or "auto", default="auto"
-        Minibatch size. "auto" is the power of two nearest
-        ``n_samples / 16`` (``/ 8`` for a sparse ``X``), between 32 and 512,
-        so that small data still gets about 16 optimizer steps an epoch
-        (512 from 5,793 dense rows on).
-        The value used is ``batch_size_``.
+        Number of rows in each minibatch, 1 or more. "auto" is the power of
+        two nearest ``n_samples / 16`` (``/ 8`` for a sparse ``X``), clipped
+        to [32, 512]: about 16 optimizer steps an epoch on small data, 512
+        from 5,793 dense rows on. The value used is ``batch_size_``.
     lr : float or "auto", default="auto"
-        Adam learning rate (the peak rate under ``lr_schedule="onecycle"``).
-        "auto" is 6e-3 at batch size 512, scaled with the square root of
-        the batch size (3e-3 at 128), whichever way the batch size was set.
-        The value used is ``lr_``.
+        Adam learning rate (the peak rate under ``lr_schedule="onecycle"``),
+        greater than 0. "auto" is 6e-3 at batch size 512, scaled with the
+        square root of the batch size (3e-3 at 128), whichever way the batch
+        size was set. The value used is ``lr_``.
     lr_schedule : {"onecycle", "constant"}, default="onecycle"
         "onecycle" warms the learning rate up over the first 10% of the
         ``max_epochs`` budget, then decays it along a cosine to nearly zero
@@ -176,19 +181,17 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         precision (``torch.autocast``): matrix products in bfloat16, weights,
         optimizer and loss in float32. "auto" uses it on CPUs that run
         bfloat16 natively (x86 with AVX-512 BF16 or AMX) and float32
-        elsewhere, GPUs included (at this estimator's usual sizes a GPU step is
-        bound by kernel launches, which autocast's casts only add to).
-        Prediction is always float32.
+        elsewhere, GPUs included. "bfloat16" on a GPU without bfloat16 fails
+        before training. Prediction is always float32.
     device : str, default="cpu"
         Torch device to train and predict on: "cpu", "cuda", "cuda:1", ...,
         or "auto" (CUDA when available, else CPU).
     n_threads : int, default=None
         Threads torch runs on during ``fit``, ``partial_fit`` and the
-        predictions: an int sets ``torch.set_num_threads`` for the call and
-        restores the previous value afterwards (the setting is process-wide
-        while the call runs); None leaves torch as it is. On a machine whose
-        few cores are shared with other work, 1 avoids torch's threads
-        waiting on each other (``benchmarks/README.md`` measures it).
+        predictions, 1 or more: an int sets ``torch.set_num_threads`` for the
+        call and restores the previous value afterwards (the setting is
+        process-wide while the call runs); None leaves torch as it is. 1
+        suits a machine whose few cores are shared with other work.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. An int gives the same model on every fit (on the CPU).
@@ -205,10 +208,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         names the one that changed. Labels must lie on paths of the fitted
         hierarchy. See :meth:`partial_fit` for training on chunks.
     verbose : int, default=0
-        1 prints one line per epoch (train and validation loss, per level,
-        and the epoch's duration; a level is named by its column in a
-        DataFrame ``y``: ``train_loss_family``); 2 also shows a tqdm progress
-        bar over the batches of each epoch.
+        0 prints nothing; 1 prints one line per epoch (train and validation
+        loss, per level, and the epoch's duration; a level is named by its
+        column in a DataFrame ``y``: ``train_loss_family``); 2 also shows a
+        tqdm progress bar over the batches of each epoch.
     module : torch.nn.Module class or instance, default=None
         The shared trunk. None: the built-in MLP (``hidden_layer_sizes``,
         ``activation``, ``dropout``, ``head_layers``). Otherwise any module
@@ -225,8 +228,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         an integer matrix of token ids (kept int64); only 2-D float inputs
         are standardised.
     head_layers : array-like of int, default=None
-        Built-in trunk only: for each level (coarse to fine), the index of
-        the ``hidden_layer_sizes`` layer whose output its head reads
+        Built-in trunk only: one int per level (coarse to fine), the index
+        of the ``hidden_layer_sizes`` layer whose output its head reads
         (negative indices count from the last layer), so coarse heads can
         sit on earlier layers than fine ones (B-CNN). None: every head reads
         the last layer.
@@ -236,10 +239,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         subtracts each feature's mean and divides by its standard deviation
         (a sparse matrix is only divided, never centred, so it stays
         sparse). "none" uses the features as they are. "auto" is "standard"
-        for a dense array and "none" for a sparse matrix: TF-IDF and count
-        features are already on a common scale, and dividing a rare term's
-        column by its small standard deviation blows it up to values that
-        the network overfits in a few epochs. Image arrays and token ids
+        for a dense array and "none" for a sparse matrix (TF-IDF and count
+        features are already on a common scale). Image arrays and token ids
         given to a custom ``module`` are never scaled.
     **module__params : module__<name>=value
         Parameters of a ``module`` class (see ``module``).
