@@ -38,8 +38,13 @@ from ._prediction import (
     proba_dtype,
 )
 from ._training import train
-from ._upstream import Interval, StrOptions, _check_sample_weight, _fit_context
-from ._validation import level_names_of, validate_fit_data, validate_for_prediction
+from ._upstream import Interval, StrOptions, _fit_context
+from ._validation import (
+    level_names_of,
+    validate_fit_data,
+    validate_for_prediction,
+    validate_sample_weight,
+)
 from ._warnings import HierarchyWarning, warn_at_caller
 
 
@@ -632,10 +637,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             hidden_layer_sizes,
         )
         structure = self._structure()
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float32, ensure_non_negative=True
-            )
+        sample_weight = validate_sample_weight(sample_weight, X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         batch_size = resolve_batch_size(self.batch_size, X.shape[0], sp.issparse(X))
         lr = resolve_lr(self.lr, batch_size)

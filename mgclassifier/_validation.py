@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 from . import _out_of_core
 from ._hierarchy import as_label_matrix
 from ._module import MultiHeadMLP
+from ._upstream import _check_sample_weight
 from ._warnings import warn_at_caller
 
 
@@ -84,6 +85,15 @@ def validate_fit_data(estimator, X, y, reset=True):
     if isinstance(X, np.ndarray) and not X.flags.writeable:
         X = X.copy()  # torch refuses to wrap read-only memory
     return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
+
+
+def validate_sample_weight(sample_weight, X):
+    """float32 non-negative weights, one per row of ``X``, or None."""
+    if sample_weight is None:
+        return None
+    return _check_sample_weight(
+        sample_weight, X, dtype=np.float32, ensure_non_negative=True
+    )
 
 
 def validate_for_prediction(estimator, X):
