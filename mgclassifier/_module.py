@@ -301,7 +301,8 @@ class MultiHeadMLP(nn.Module):
             layers = list(self.trunk)
         first = layers[0]
         if isinstance(first, SparseInputLinear):  # never centred
-            h = sparse_rows_times(X, first.weight, self.input_scale) + first.bias
+            # In place: embedding_bag's backward does not read its output.
+            h = sparse_rows_times(X, first.weight, self.input_scale).add_(first.bias)
         else:  # a dense-fitted network given sparse rows to predict
             weight = first.weight.t().contiguous()
             h = sparse_rows_times(X, weight, self.input_scale) + (

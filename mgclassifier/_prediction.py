@@ -28,6 +28,11 @@ DEVICE_CHUNK_ELEMENTS = 2**26
 
 MIN_CHUNK_ROWS = 128
 
+_TORCH_DTYPES = {
+    np.dtype(np.float32): torch.float32,
+    np.dtype(np.float64): torch.float64,
+}
+
 
 def proba_dtype(X):
     """dtype of the probabilities returned for ``X``: float32 for float32 input.
@@ -114,15 +119,31 @@ def predict_proba(net, engine, X, dtype, on_device, labels=True):
     list of ndarray of shape (n_samples, n_columns_l) in ``dtype``
     """
     n_rows, outputs = X.shape[0], None
+    twin = engine.twin
+    widths = twin.label_counts if labels else twin.node_counts
+    # The finest level's columns are the paths themselves unless its labels
+    # repeat: then a torch chunk on the CPU writes its softmax straight into
+    # the returned array, sparing a copy as large as the result.
+    finest_in_place = not (labels and len(widths) - 1 in twin.label_index)
     for rows, maths, scores in _path_scores(net, engine, X, dtype, on_device):
-        probas = maths.node_proba(maths.path_proba(scores))
+        if isinstance(scores, np.ndarray) and scores.shape[0] == n_rows:
+            probas = maths.node_proba(maths.path_proba(scores))
+            return maths.label_proba(probas) if labels else probas
+        if outputs is None:
+            outputs = [np.empty((n_rows, width), dtype=dtype) for width in widths]
+        direct = (
+            finest_in_place
+            and torch.is_tensor(scores)
+            and scores.device.type == "cpu"
+            and scores.dtype == _TORCH_DTYPES[np.dtype(dtype)]
+        )
+        out = torch.from_numpy(outputs[-1][rows]) if direct else None
+        probas = maths.node_proba(
+            maths.path_proba(scores) if out is None else maths.path_proba(scores, out)
+        )
         if labels:
             probas = maths.label_proba(probas)
-        if isinstance(scores, np.ndarray) and scores.shape[0] == n_rows:
-            return probas  # one numpy chunk: its arrays are the answer
-        if outputs is None:
-            outputs = [np.empty((n_rows, p.shape[1]), dtype=dtype) for p in probas]
-        for output, proba in zip(outputs, probas):
+        for output, proba in zip(outputs[:-1] if direct else outputs, probas):
             output[rows] = _host(proba)
     return outputs
 

@@ -283,16 +283,18 @@ class PredictionEngine(nn.Module):
         """Log-softmax of ``scores / temperature`` (the temperature fit's)."""
         return torch.log_softmax(scores / temperature, dim=1)
 
-    def path_proba(self, scores):
-        """Softmax of ``scores / temperature`` over the paths, a new tensor.
+    def path_proba(self, scores, out=None):
+        """Softmax of ``scores / temperature`` over the paths.
 
         ``scores`` is divided by the temperature in place. torch's fused
         softmax reads the scores twice where in-place steps would take five
-        passes.
+        passes. ``out``: where to write the result (a new tensor if None).
         """
         if self.temperature != 1.0:
             scores.mul_(1.0 / self.temperature)
-        return torch.softmax(scores, dim=1)
+        if out is None:
+            return torch.softmax(scores, dim=1)
+        return torch.softmax(scores, dim=1, out=out)
 
     def node_proba(self, path_proba, host_sums=True):
         """Probability of every node of every level (list, coarse to fine).

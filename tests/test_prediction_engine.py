@@ -121,9 +121,15 @@ def test_predict_is_the_argmax_of_the_path_probabilities(fitted, coarse_weight, 
     clf.set_params(coarse_decoding_weight=0.25)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("min_probability", [None, 0.6])
-def test_chunks_give_the_answers_of_one_chunk(fitted, monkeypatch, min_probability):
+def test_chunks_give_the_answers_of_one_chunk(
+    fitted, monkeypatch, min_probability, dtype
+):
+    # float32 input: each chunk's leaf softmax is written straight into the
+    # returned array (unless the finest labels repeat).
     clf, X = fitted
+    X = X.astype(dtype)
     clf.set_params(min_path_probability=min_probability)
     whole = clf.predict(X), clf.predict_proba(X), clf.predict_node_proba(X)
     # Chunks of 128 rows: the last one is cut short, and the score buffer is
