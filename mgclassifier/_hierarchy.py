@@ -276,12 +276,6 @@ class LabelHierarchy:
             for index, level_classes in zip(self.label_index, self.classes)
         ]
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if "label_index" not in state:  # saved before labels could repeat
-            self.label_index = [np.arange(len(c)) for c in self.classes]
-        self._set_repeated()
-
     @property
     def n_levels(self):
         """Number of levels, coarse to fine."""

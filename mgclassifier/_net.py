@@ -297,10 +297,6 @@ class MultiGranularityNet(NeuralNet):
         return state
 
     def __setstate__(self, state):
-        if "__cuda_dependent_attributes__" in state:  # skorch's own format
-            super().__setstate__(state)
-            self.device = str(self.device)
-            return
         state = dict(state)
         torch_state = state.pop("_torch_state", None)
         for key in state.pop("_tensor_attrs", ()):

@@ -160,16 +160,6 @@ def test_childless_repeated_node_is_named_with_its_path_and_row():
         LabelHierarchy.from_labels(Y)
 
 
-def test_hierarchy_pickled_before_label_index_still_loads():
-    tree, _ = LabelHierarchy.from_labels(PRODUCTS[[0, 3]])
-    state = tree.__getstate__()
-    del state["label_index"], state["_repeated"]
-    old = LabelHierarchy.__new__(LabelHierarchy)
-    old.__setstate__(state)
-    np.testing.assert_array_equal(old.decode_leaves([0, 1]), PRODUCTS[[3, 0]])
-    assert not old.has_repeated_labels
-
-
 # ----------------------------------------------------------------- estimator
 def test_product_taxonomy_predicts_the_users_labels():
     X, Y, centers = product_data()
