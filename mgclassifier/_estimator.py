@@ -21,14 +21,14 @@ from ._metric_parts import _drop_rows_without_finest_label, _path_correct
 from ._module import ACTIVATIONS
 from ._param_checks import (
     check_hidden_layer_sizes,
+    check_level_weight_schedule,
     check_level_weight_vector,
     check_module_param_name,
     check_module_params,
+    check_resumable,
+    class_weight_arrays,
     head_layers_tuple,
-    level_class_weight,
     named_level_weights,
-    same_hierarchy,
-    same_param,
 )
 from ._prediction import (
     on_accelerator,
@@ -614,14 +614,25 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 classes[:, None] if classes.ndim == 1 else classes
             )
         if resume:
-            self._check_resumable(y_was_1d, declared)
+            check_resumable(
+                y_was_1d,
+                self._y_was_1d,
+                self._structure(),
+                self._fitted_structure,
+                declared,
+                self.hierarchy_,
+            )
             hierarchy, codes = self.hierarchy_, self.hierarchy_.encode_known(Y)
         elif declared is not None:
             hierarchy, codes = declared, declared.encode_known(Y)
         else:
             hierarchy, codes = LabelHierarchy.from_labels(Y)
             _warn_about_hierarchy(hierarchy, codes, level_names)
-        level_weights = self._check_level_weights(hierarchy.n_levels)
+        level_weights = check_level_weight_vector(
+            named_level_weights(self.level_weights, hierarchy.n_levels),
+            hierarchy.n_levels,
+            "level_weights",
+        )
         hidden_layer_sizes = (
             self.hidden_layer_sizes_
             if resume
@@ -649,8 +660,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             self.get_params(),
             sample_weight=sample_weight,
             level_weights=level_weights,
-            level_weight_schedule=self._level_weight_schedule(hierarchy.n_levels),
-            class_weights=self._class_weights(codes, hierarchy),
+            level_weight_schedule=check_level_weight_schedule(
+                self.level_weight_schedule, hierarchy.n_levels
+            ),
+            class_weights=class_weight_arrays(self.class_weight, codes, hierarchy),
             hidden_layer_sizes=hidden_layer_sizes,
             batch_size=batch_size,
             lr=lr,
@@ -684,36 +697,6 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self._engine = (self._engine_key(), trained.engine)
         return self
 
-    def _check_resumable(self, y_was_1d, declared):
-        """Fail clearly when a resumed fit cannot continue the fitted network.
-
-        ``warm_start`` and ``partial_fit`` go on training the network of the
-        first fit, so what fixes its shape cannot change: the trunk, the
-        inputs (checked by ``validate_data``) and the label hierarchy.
-        ``declared`` is the hierarchy of partial_fit's ``classes``, if given.
-        """
-        if y_was_1d != self._y_was_1d:
-            raise ValueError(
-                f"y is {'1-D' if y_was_1d else '2-D'} but the estimator was "
-                f"fitted on a {'1-D' if self._y_was_1d else '2-D'} y."
-            )
-        built, current = self._fitted_structure, self._structure()
-        for name in {**built, **current}:
-            value, was = current.get(name), built.get(name)
-            if not same_param(value, was):
-                raise ValueError(
-                    f"{name}={value!r} differs from {was!r}, which the "
-                    f"fitted network was built with; warm_start and partial_fit "
-                    f"continue training that network. Set {name} back to "
-                    f"{was!r}, or fit afresh (warm_start=False)."
-                )
-        if declared is not None and not same_hierarchy(declared, self.hierarchy_):
-            raise ValueError(
-                "classes describes another hierarchy than the one the estimator "
-                "was fitted on (by the first partial_fit call); pass the same "
-                "paths on every call, or None after the first."
-            )
-
     def _structure(self):
         """The parameters that fix the network's shape, as they are now."""
         if self.module is None:
@@ -733,52 +716,6 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             "feature_scaling": self.feature_scaling,
             **self._module_params(),
         }
-
-    def _check_level_weights(self, n_levels):
-        return check_level_weight_vector(
-            named_level_weights(self.level_weights, n_levels),
-            n_levels,
-            "level_weights",
-        )
-
-    def _level_weight_schedule(self, n_levels):
-        """The B-CNN style schedule as ``{epoch: weights}``, validated, or None."""
-        if self.level_weight_schedule is None:
-            return None
-        schedule = {}
-        for epoch, weights in self.level_weight_schedule.items():
-            if isinstance(epoch, bool) or not isinstance(epoch, Integral) or epoch < 1:
-                raise ValueError(
-                    f"level_weight_schedule keys must be epochs (int >= 1), got "
-                    f"{epoch!r}."
-                )
-            schedule[int(epoch)] = check_level_weight_vector(
-                weights, n_levels, f"level_weight_schedule[{epoch}]"
-            )
-        return schedule
-
-    def _class_weights(self, codes, hierarchy):
-        """Per-level class weight arrays, or None when no level is weighted."""
-        spec = self.class_weight
-        if spec is None:
-            return None
-        if isinstance(spec, list):
-            if len(spec) != hierarchy.n_levels:
-                raise ValueError(
-                    f"class_weight as a list needs one entry per level "
-                    f"({hierarchy.n_levels}), got {len(spec)}."
-                )
-            per_level = spec
-        elif isinstance(spec, dict):
-            per_level = [None] * (hierarchy.n_levels - 1) + [spec]
-        else:
-            per_level = [spec] * hierarchy.n_levels
-        return [
-            level_class_weight(
-                entry, codes[:, level], hierarchy.node_labels(level), level
-            )
-            for level, entry in enumerate(per_level)
-        ]
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self):

@@ -4,7 +4,8 @@
 type and range when ``fit`` starts (scikit-learn's ``validate_params``). What
 it cannot express (one weight per level, a layer index per level, labels a
 ``class_weight`` dict may name) is checked here, once the labels are known,
-with messages that name the parameter.
+with messages that name the parameter; so is whether a resumed fit
+(``warm_start``, ``partial_fit``) can continue the fitted network.
 """
 
 from numbers import Integral
@@ -174,3 +175,74 @@ def check_module_params(
             f"the built-in MLP), got {module!r} "
             f"({type(module).__name__})."
         )
+
+
+def check_resumable(
+    y_was_1d, fitted_y_was_1d, structure, fitted_structure, declared, fitted_hierarchy
+):
+    """Fail clearly when a resumed fit cannot continue the fitted network.
+
+    ``warm_start`` and ``partial_fit`` go on training the network of the
+    first fit, so what fixes its shape cannot change: the trunk (the
+    ``structure`` parameters, now and as fitted), the inputs (checked by
+    ``validate_data``) and the label hierarchy. ``declared`` is the
+    hierarchy of partial_fit's ``classes``, if given.
+    """
+    if y_was_1d != fitted_y_was_1d:
+        raise ValueError(
+            f"y is {'1-D' if y_was_1d else '2-D'} but the estimator was "
+            f"fitted on a {'1-D' if fitted_y_was_1d else '2-D'} y."
+        )
+    for name in {**fitted_structure, **structure}:
+        value, was = structure.get(name), fitted_structure.get(name)
+        if not same_param(value, was):
+            raise ValueError(
+                f"{name}={value!r} differs from {was!r}, which the "
+                f"fitted network was built with; warm_start and partial_fit "
+                f"continue training that network. Set {name} back to "
+                f"{was!r}, or fit afresh (warm_start=False)."
+            )
+    if declared is not None and not same_hierarchy(declared, fitted_hierarchy):
+        raise ValueError(
+            "classes describes another hierarchy than the one the estimator "
+            "was fitted on (by the first partial_fit call); pass the same "
+            "paths on every call, or None after the first."
+        )
+
+
+def check_level_weight_schedule(level_weight_schedule, n_levels):
+    """The B-CNN style schedule as ``{epoch: weights}``, validated, or None."""
+    if level_weight_schedule is None:
+        return None
+    schedule = {}
+    for epoch, weights in level_weight_schedule.items():
+        if isinstance(epoch, bool) or not isinstance(epoch, Integral) or epoch < 1:
+            raise ValueError(
+                f"level_weight_schedule keys must be epochs (int >= 1), got {epoch!r}."
+            )
+        schedule[int(epoch)] = check_level_weight_vector(
+            weights, n_levels, f"level_weight_schedule[{epoch}]"
+        )
+    return schedule
+
+
+def class_weight_arrays(class_weight, codes, hierarchy):
+    """Per-level class weight arrays from ``class_weight``, or None when no
+    level is weighted."""
+    if class_weight is None:
+        return None
+    if isinstance(class_weight, list):
+        if len(class_weight) != hierarchy.n_levels:
+            raise ValueError(
+                f"class_weight as a list needs one entry per level "
+                f"({hierarchy.n_levels}), got {len(class_weight)}."
+            )
+        per_level = class_weight
+    elif isinstance(class_weight, dict):
+        per_level = [None] * (hierarchy.n_levels - 1) + [class_weight]
+    else:
+        per_level = [class_weight] * hierarchy.n_levels
+    return [
+        level_class_weight(entry, codes[:, level], hierarchy.node_labels(level), level)
+        for level, entry in enumerate(per_level)
+    ]
