@@ -1,5 +1,6 @@
 """MultiGranularityClassifier: parameters, validation, fit, predict."""
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,6 +26,7 @@ from ._auto import (
 )
 from ._calibration import held_out_temperature
 from ._callbacks import LevelNamePrintLog
+from ._checkpoint import CheckpointStore, fit_fingerprint, fit_with_checkpoints
 from ._chunked_data import out_of_core_dataset
 from ._convergence import warn_if_budget_ran_out
 from ._cpu_threads import in_torch_threads, torch_threads
@@ -254,6 +256,19 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         column by its small standard deviation blows it up to values that
         the network overfits in a few epochs. Image arrays and token ids
         given to a custom ``module`` are never scaled.
+    checkpoint_dir : str or path-like, default=None
+        Directory where ``fit`` writes the training state at the end of every
+        epoch (one file, ``fit_state.mgc``, replaced atomically: a crash
+        while writing leaves the previous one whole). Calling ``fit`` again
+        with the same directory, on the same data and parameters (in a new
+        process, say, after a crash) resumes from the last complete epoch
+        and trains the remaining ones; on the CPU the model is the same as an
+        uninterrupted fit's. A checkpoint of a finished fit gives its model
+        without training. A checkpoint made with another network,
+        hierarchy, data or training parameters, and a truncated or corrupted
+        file, are refused with a ``ValueError`` before anything is loaded.
+        Use one directory per fit. A warm-started ``fit`` and
+        ``partial_fit`` ignore it. None: no checkpoints.
     **module__params : module__<name>=value
         Parameters of a ``module`` class (see ``module``).
 
@@ -390,6 +405,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "module": "no_validation",  # checked by _check_module_params at fit
         "head_layers": [None, "array-like"],
         "feature_scaling": [StrOptions({"auto", "standard", "none"})],
+        "checkpoint_dir": [None, str, os.PathLike],
     }
 
     def __init__(
@@ -424,6 +440,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         module=None,
         head_layers=None,
         feature_scaling="auto",
+        checkpoint_dir=None,
         **module__params,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -456,6 +473,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.module = module
         self.head_layers = head_layers
         self.feature_scaling = feature_scaling
+        self.checkpoint_dir = checkpoint_dir
         for name, value in module__params.items():
             check_module_param_name(name)
             setattr(self, name, value)
@@ -645,6 +663,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        checkpoints = None
+        if self.checkpoint_dir is not None and not (resume or incremental):
+            checkpoints = CheckpointStore(self.checkpoint_dir)
+            seed = checkpoints.seed(seed)  # a resumed fit keeps its split
         if isinstance(X, _out_of_core.OutOfCoreArray):
             dataset = out_of_core_dataset(X, codes, sample_weight, device)
         else:
@@ -697,6 +719,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 if resume:
                     continue_training(net, self.net_)
                 net.partial_fit(dataset, None, epochs=1 if incremental else None)
+            elif checkpoints is not None:
+                fingerprint = fit_fingerprint(self, X, codes, hierarchy)
+                fit_with_checkpoints(net, dataset, checkpoints, seed, fingerprint)
             else:
                 net.fit(dataset, None)
         net.module_.eval()
