@@ -31,6 +31,7 @@ from ._chunked_data import out_of_core_dataset
 from ._convergence import warn_if_budget_ran_out
 from ._cpu_threads import in_torch_threads, torch_threads
 from ._data import ArrayDataset, HoldoutSplit
+from ._distributed import start as start_distributed
 from ._hierarchy import LabelHierarchy, as_label_matrix, hierarchy_findings
 from ._module import ACTIVATIONS, MultiHeadMLP
 from ._net_builder import (
@@ -269,6 +270,21 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         file, are refused with a ``ValueError`` before anything is loaded.
         Use one directory per fit. A warm-started ``fit`` and
         ``partial_fit`` ignore it. None: no checkpoints.
+    distributed : bool, default=False
+        Train one model on several processes at once with PyTorch's
+        ``DistributedDataParallel``: launch the script that calls ``fit`` on
+        every process (``torchrun --nproc_per_node 2 script.py``; ``fit``
+        then sets up the process group, gloo on the CPU and NCCL on GPUs,
+        unless ``torch.distributed`` is initialized already). Every process
+        passes the same ``X`` and ``y`` and keeps every ``N``-th row from its
+        rank on (``n // N`` rows each; a memory map or a dask array stays out
+        of core). ``batch_size`` is the global batch, split over the
+        processes. The hierarchy, the standardisation, the early-stopping
+        losses and the calibration temperature are shared, so every process
+        ends with the same fitted model, which pickles and predicts in a
+        single process like any other. ``device="cuda"`` is each process's
+        GPU (``LOCAL_RANK``). Only for a ``fit`` from scratch (not
+        ``warm_start``, ``partial_fit`` or ``checkpoint_dir``).
     **module__params : module__<name>=value
         Parameters of a ``module`` class (see ``module``).
 
@@ -406,6 +422,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "head_layers": [None, "array-like"],
         "feature_scaling": [StrOptions({"auto", "standard", "none"})],
         "checkpoint_dir": [None, str, os.PathLike],
+        "distributed": ["boolean"],
     }
 
     def __init__(
@@ -441,6 +458,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         head_layers=None,
         feature_scaling="auto",
         checkpoint_dir=None,
+        distributed=False,
         **module__params,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -474,6 +492,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.head_layers = head_layers
         self.feature_scaling = feature_scaling
         self.checkpoint_dir = checkpoint_dir
+        self.distributed = distributed
         for name, value in module__params.items():
             check_module_param_name(name)
             setattr(self, name, value)
@@ -631,6 +650,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     def _fit_steps(self, X, y, sample_weight, *, incremental, classes):
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
         level_names = self.level_names_ if resume else _level_names(y)
+        parallel = start_distributed(self.distributed)
+        if parallel is not None:
+            if resume or incremental or self.checkpoint_dir is not None:
+                raise ValueError(
+                    "distributed=True trains a fit from scratch; it cannot be "
+                    "combined with warm_start, partial_fit or checkpoint_dir."
+                )
+            X, y, sample_weight = parallel.share(X, y, sample_weight)  # this rank's
         X, Y, y_was_1d = self._validate_fit_data(X, y, reset=not resume)
         declared = None  # the hierarchy partial_fit's `classes` describes
         if incremental and classes is not None:
@@ -644,7 +671,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         elif declared is not None:
             hierarchy, codes = declared, declared.encode_known(Y)
         else:
-            hierarchy, codes = LabelHierarchy.from_labels(Y)
+            hierarchy, codes = (
+                LabelHierarchy.from_labels(Y)
+                if parallel is None
+                else parallel.hierarchy(Y)  # the tree of every process's rows
+            )
             _warn_about_hierarchy(hierarchy, codes, level_names)
         level_weights = self._check_level_weights(hierarchy.n_levels)
         hidden_layer_sizes = (
@@ -661,6 +692,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
         device = resolve_device(self.device)
+        if parallel is not None:
+            device = parallel.device(device)
         precision = resolve_precision(self.precision, device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         checkpoints = None
@@ -674,9 +707,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         # Every call builds its net from the current parameters; a resumed one
         # then takes over the fitted weights, optimizer state and history.
         scaling = resolve_feature_scaling(self.feature_scaling, X)
-        batch_size = resolve_batch_size(self.batch_size, X.shape[0], sp.issparse(X))
+        n_rows = X.shape[0] if parallel is None else parallel.n_samples  # all ranks'
+        batch_size = resolve_batch_size(self.batch_size, n_rows, sp.issparse(X))
         lr = resolve_lr(self.lr, batch_size)
-        early_stopping = resolve_early_stopping(self.early_stopping, X.shape[0])
+        early_stopping = resolve_early_stopping(self.early_stopping, n_rows)
         net = build_net(
             self,
             dataset.X,  # on the device: its statistics are computed there
@@ -692,13 +726,17 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             standardisation=(
                 self._fitted_standardisation()
                 if resume
+                else parallel.standardisation(X)
+                if parallel is not None and scaling == "standard"
                 else _out_of_core.standardisation(X)
                 if scaling == "standard"
                 else None
             ),
             feature_scaling=scaling,
             hidden_layer_sizes=hidden_layer_sizes,
-            batch_size=batch_size,
+            batch_size=(
+                batch_size if parallel is None else parallel.batch_size(batch_size)
+            ),
             lr=lr,
             early_stopping=early_stopping,
             # A resumed fit keeps the first layer it has, whatever X is now.
@@ -719,6 +757,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 if resume:
                     continue_training(net, self.net_)
                 net.partial_fit(dataset, None, epochs=1 if incremental else None)
+            elif parallel is not None:
+                parallel.fit(net, dataset, seed)
             elif checkpoints is not None:
                 fingerprint = fit_fingerprint(self, X, codes, hierarchy)
                 fit_with_checkpoints(net, dataset, checkpoints, seed, fingerprint)
@@ -731,7 +771,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         engine = PredictionEngine(hierarchy, self.coarse_decoding_weight)
         engine.to(net.device)
         temperature = self._calibration_temperature(
-            net, X, codes, engine, dataset, seed, resume
+            net, X, codes, engine, dataset, seed, resume, parallel
         )
         engine.temperature = temperature
 
@@ -973,7 +1013,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             for level, entry in enumerate(per_level)
         ]
 
-    def _calibration_temperature(self, net, X, codes, engine, dataset, seed, resume):
+    def _calibration_temperature(
+        self, net, X, codes, engine, dataset, seed, resume, parallel=None
+    ):
         """Calibration temperature from the early-stopping split.
 
         1 without ``calibrate``. Without a held-out split (``partial_fit``, or
@@ -989,7 +1031,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             return self.temperature_ if resume else 1.0
         if valid is None:
             _, valid = split.indices(dataset)
-        return held_out_temperature(net, X, codes, valid, engine, seed)
+        fit_temperature = (
+            held_out_temperature if parallel is None else parallel.held_out_temperature
+        )
+        return fit_temperature(net, X, codes, valid, engine, seed)
 
     # -------------------------------------------------------------- predict
     def _validate_for_prediction(self, X):

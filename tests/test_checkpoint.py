@@ -95,7 +95,17 @@ def test_a_fit_killed_mid_way_resumes_from_its_last_epoch(
     script = CHILD.format(
         tests=os.path.dirname(__file__), directory=str(tmp_path), params=PARAMS
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        # The package these tests import, not another installed copy.
+        "PYTHONPATH": os.pathsep.join(
+            [
+                os.path.dirname(os.path.dirname(_checkpoint.__file__)),
+                os.environ.get("PYTHONPATH", ""),
+            ]
+        ),
+    }
     child = subprocess.Popen([sys.executable, "-c", script], env=env)
     try:
         deadline = time.monotonic() + 120
