@@ -52,6 +52,20 @@ def test_a_one_process_group_gives_the_plain_fit(one_process_group):
     pickle.loads(pickle.dumps(parallel)).predict(X)
 
 
+def test_a_memory_map_trains_out_of_core_in_a_process_group(
+    one_process_group, tmp_path
+):
+    X, Y = make_tree_data(n_samples=300)
+    np.save(tmp_path / "X.npy", X.astype(np.float32))
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    params = dict(PARAMS, max_epochs=3)
+    plain = MultiGranularityClassifier(**params).fit(X_map, Y)
+    parallel = MultiGranularityClassifier(distributed=True, **params).fit(X_map, Y)
+    np.testing.assert_allclose(
+        parallel.predict_proba(X)[-1], plain.predict_proba(X)[-1], atol=1e-5
+    )
+
+
 def test_distributed_fits_from_scratch_only(one_process_group, tmp_path):
     X, Y = make_tree_data(n_samples=100)
     with pytest.raises(ValueError, match="from scratch"):
