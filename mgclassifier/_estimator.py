@@ -1,5 +1,6 @@
 """MultiGranularityClassifier: parameters, validation, fit, predict."""
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,6 +17,7 @@ from ._auto import (
     resolve_lr,
 )
 from ._cpu_threads import in_torch_threads, torch_threads
+from ._distributed import start as start_distributed
 from ._hierarchy import LabelHierarchy, hierarchy_findings
 from ._metric_parts import _drop_rows_without_finest_label, _path_correct
 from ._module import ACTIVATIONS
@@ -247,6 +249,34 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         for a dense array and "none" for a sparse matrix (TF-IDF and count
         features are already on a common scale). Image arrays and token ids
         given to a custom ``module`` are never scaled.
+    checkpoint_dir : str or path-like, default=None
+        Directory where ``fit`` writes the training state at the end of every
+        epoch (one file, ``fit_state.mgc``, replaced atomically: a crash
+        while writing leaves the previous one whole). Calling ``fit`` again
+        with the same directory, on the same data and parameters (in a new
+        process, say, after a crash) resumes from the last complete epoch
+        and trains the remaining ones; on the CPU the model is the same as an
+        uninterrupted fit's. A checkpoint of a finished fit gives its model
+        without training. A checkpoint made with another network,
+        hierarchy, data or training parameters, and a truncated or corrupted
+        file, are refused with a ``ValueError`` before anything is loaded.
+        Use one directory per fit. A warm-started ``fit`` and
+        ``partial_fit`` ignore it. None: no checkpoints.
+    distributed : bool, default=False
+        Train one model on several processes at once with PyTorch's
+        ``DistributedDataParallel``: launch the script that calls ``fit`` on
+        every process (``torchrun --nproc_per_node 2 script.py``; ``fit``
+        then sets up the process group, gloo on the CPU and NCCL on GPUs,
+        unless ``torch.distributed`` is initialized already). Every process
+        passes the same ``X`` and ``y`` and keeps every ``N``-th row from its
+        rank on (``n // N`` rows each; a memory map or a dask array stays out
+        of core). ``batch_size`` is the global batch, split over the
+        processes. The hierarchy, the standardisation, the early-stopping
+        losses and the calibration temperature are shared, so every process
+        ends with the same fitted model, which pickles and predicts in a
+        single process like any other. ``device="cuda"`` is each process's
+        GPU (``LOCAL_RANK``). Only for a ``fit`` from scratch (not
+        ``warm_start``, ``partial_fit`` or ``checkpoint_dir``).
     **module__params : module__<name>=value
         Parameters of a ``module`` class (see ``module``).
 
@@ -383,6 +413,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "module": "no_validation",  # checked by check_module_params at fit
         "head_layers": [None, "array-like"],
         "feature_scaling": [StrOptions({"auto", "standard", "none"})],
+        "checkpoint_dir": [None, str, os.PathLike],
+        "distributed": ["boolean"],
     }
 
     def __init__(
@@ -417,6 +449,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         module=None,
         head_layers=None,
         feature_scaling="auto",
+        checkpoint_dir=None,
+        distributed=False,
         **module__params,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -449,6 +483,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.module = module
         self.head_layers = head_layers
         self.feature_scaling = feature_scaling
+        self.checkpoint_dir = checkpoint_dir
+        self.distributed = distributed
         for name, value in module__params.items():
             check_module_param_name(name)
             setattr(self, name, value)
@@ -606,6 +642,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     def _fit_steps(self, X, y, sample_weight, *, incremental, classes):
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
         level_names = self.level_names_ if resume else level_names_of(y)
+        parallel = start_distributed(self.distributed)
+        if parallel is not None:
+            if resume or incremental or self.checkpoint_dir is not None:
+                raise ValueError(
+                    "distributed=True trains a fit from scratch; it cannot be "
+                    "combined with warm_start, partial_fit or checkpoint_dir."
+                )
+            X, y, sample_weight = parallel.share(X, y, sample_weight)  # this rank's
         X, Y, y_was_1d = validate_fit_data(self, X, y, reset=not resume)
         declared = None  # the hierarchy partial_fit's `classes` describes
         if incremental and classes is not None:
@@ -626,7 +670,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         elif declared is not None:
             hierarchy, codes = declared, declared.encode_known(Y)
         else:
-            hierarchy, codes = LabelHierarchy.from_labels(Y)
+            hierarchy, codes = (
+                LabelHierarchy.from_labels(Y)
+                if parallel is None
+                else parallel.hierarchy(Y)  # the tree of every process's rows
+            )
             _warn_about_hierarchy(hierarchy, codes, level_names)
         level_weights = check_level_weight_vector(
             named_level_weights(self.level_weights, hierarchy.n_levels),
@@ -650,9 +698,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         structure = self._structure()
         sample_weight = validate_sample_weight(sample_weight, X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        batch_size = resolve_batch_size(self.batch_size, X.shape[0], sp.issparse(X))
+        n_rows = X.shape[0] if parallel is None else parallel.n_samples  # all ranks'
+        batch_size = resolve_batch_size(self.batch_size, n_rows, sp.issparse(X))
         lr = resolve_lr(self.lr, batch_size)
-        early_stopping = resolve_early_stopping(self.early_stopping, X.shape[0])
+        early_stopping = resolve_early_stopping(self.early_stopping, n_rows)
         trained = train(
             X,
             codes,
@@ -665,7 +714,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             ),
             class_weights=class_weight_arrays(self.class_weight, codes, hierarchy),
             hidden_layer_sizes=hidden_layer_sizes,
-            batch_size=batch_size,
+            batch_size=(
+                batch_size if parallel is None else parallel.batch_size(batch_size)
+            ),
             lr=lr,
             early_stopping=early_stopping,
             feature_scaling=resolve_feature_scaling(self.feature_scaling, X),
@@ -676,6 +727,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             # one then takes over the fitted weights, optimizer state and history.
             fitted_net=self.net_ if resume else None,
             fitted_temperature=self.temperature_ if resume else 1.0,
+            parallel=parallel,
+            checkpoint_dir=None if resume or incremental else self.checkpoint_dir,
         )
 
         self.hierarchy_ = hierarchy

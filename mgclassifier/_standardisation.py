@@ -100,25 +100,73 @@ def chunk_standardisation(chunks, n_features, not_finite):
     >>> mean.tolist(), [round(s, 6) for s in scale.tolist()]  # 5 is constant
     ([3.0, 5.0], [1.632993, 1.0])
     """
+
+    def parts():
+        for start, stop, rows in chunks:
+            if len(rows) == 0:
+                continue
+            rows = torch.from_numpy(rows)
+            total = rows.sum(0, dtype=torch.float64)
+            if not torch.isfinite(total).all():  # float32 rows: no overflow
+                bad = ~torch.isfinite(rows).all(dim=1)
+                not_finite(start + int(bad.nonzero()[0, 0]), start, stop)
+            yield len(rows), *_block_moments(rows, total)
+
+    count, mean, m2 = merged_moments(parts(), n_features)
+    return standardisation_from_moments(mean, m2 / count)
+
+
+def block_moments(X, block=65_536):
+    """``(count, mean, m2)`` of the rows of ``X`` per feature, in float64.
+
+    ``m2`` is the sum of squared deviations from the mean. ``X`` is an
+    array, a sparse matrix or an out-of-core array, read a block of rows at
+    a time (a sparse one whole).
+    """
+    if sp.issparse(X):
+        mean, var = mean_variance_axis(X.tocsr().astype(np.float64), axis=0)
+        mean, var = torch.as_tensor(mean), torch.as_tensor(var)
+        return X.shape[0], mean, var * X.shape[0]
+    if hasattr(X, "chunks") and callable(X.chunks):  # an OutOfCoreArray
+        blocks = (rows for _, _, rows in X.chunks())
+    else:
+        blocks = (X[start : start + block] for start in range(0, X.shape[0], block))
+
+    def parts():
+        for rows in blocks:
+            if len(rows) > 0:
+                rows = torch.as_tensor(np.asarray(rows))
+                yield len(rows), *_block_moments(rows, rows.sum(0, dtype=torch.float64))
+
+    return merged_moments(parts(), X.shape[1])
+
+
+def _block_moments(rows, total):
+    """Mean and sum of squared deviations of a block whose column sums
+    (float64) are ``total``."""
+    mean = total / len(rows)
+    return mean, rows.double().sub_(mean).square_().sum(0)
+
+
+def merged_moments(parts, n_features):
+    """``(count, mean, m2)`` of the union of blocks of rows.
+
+    ``parts`` yields each block's ``(count, mean, m2)`` (float64 tensors);
+    they are merged in order by Chan, Golub and LeVeque's pairwise update,
+    which stays accurate when the mean is large against the spread.
+    """
     count = 0
     mean = torch.zeros(n_features, dtype=torch.float64)
     m2 = torch.zeros(n_features, dtype=torch.float64)
-    for start, stop, rows in chunks:
-        if len(rows) == 0:
+    for n, part_mean, part_m2 in parts:
+        if n == 0:
             continue
-        rows = torch.from_numpy(rows)
-        total = rows.sum(0, dtype=torch.float64)
-        if not torch.isfinite(total).all():  # float32 rows: no overflow
-            bad = ~torch.isfinite(rows).all(dim=1)
-            not_finite(start + int(bad.nonzero()[0, 0]), start, stop)
-        chunk_mean = total / len(rows)
-        chunk_m2 = rows.double().sub_(chunk_mean).square_().sum(0)
-        merged = count + len(rows)
-        delta = chunk_mean - mean
-        mean = mean + delta * (len(rows) / merged)
-        m2 = m2 + chunk_m2 + delta.square() * (count * len(rows) / merged)
+        merged = count + n
+        delta = part_mean - mean
+        mean = mean + delta * (n / merged)
+        m2 = m2 + part_m2 + delta.square() * (count * n / merged)
         count = merged
-    return standardisation_from_moments(mean, m2 / count)
+    return count, mean, m2
 
 
 def fitted_standardisation(module):

@@ -18,6 +18,7 @@ import torch
 from . import _out_of_core
 from ._calibration import held_out_temperature
 from ._callbacks import LevelNamePrintLog
+from ._checkpoint import CheckpointStore, fit_fingerprint, fit_with_checkpoints
 from ._chunked_data import out_of_core_dataset
 from ._convergence import warn_if_budget_ran_out
 from ._data import ArrayDataset, HoldoutSplit
@@ -82,6 +83,8 @@ def train(
     level_names=None,
     fitted_net=None,
     fitted_temperature=1.0,
+    parallel=None,
+    checkpoint_dir=None,
 ):
     """Train the network on ``X`` and ``codes``; return a :class:`TrainedNet`.
 
@@ -114,13 +117,27 @@ def train(
         standardisation; it is not modified.
     fitted_temperature : float, default=1.0
         Its temperature, kept when this fit has no held-out rows.
+    parallel : DataParallel or None, default=None
+        This process's part in a data-parallel fit (``_distributed``): its
+        device, the shared standardisation, the DDP training run and the
+        shared temperature.
+    checkpoint_dir : str or path-like or None, default=None
+        Write the training state there at every epoch's end and resume from
+        what is there (``_checkpoint``); the seed of a resumed fit is the
+        one it started with.
 
     Returns
     -------
     TrainedNet
     """
     device = resolve_device(params["device"])
+    if parallel is not None:
+        device = parallel.device(device)
     precision = resolve_precision(params["precision"], device)
+    checkpoints = None
+    if checkpoint_dir is not None:
+        checkpoints = CheckpointStore(checkpoint_dir)
+        seed = checkpoints.seed(seed)  # a resumed fit keeps its split
     if isinstance(X, _out_of_core.OutOfCoreArray):
         dataset = out_of_core_dataset(X, codes, sample_weight, device)
     else:
@@ -131,7 +148,11 @@ def train(
         sparse_input = getattr(fitted_net, "module__sparse_input", False)
     else:
         standardisation = (
-            _out_of_core.standardisation(X) if feature_scaling == "standard" else None
+            None
+            if feature_scaling != "standard"
+            else _out_of_core.standardisation(X)
+            if parallel is None
+            else parallel.standardisation(X)  # every process's rows
         )
         sparse_input = sp.issparse(X)
     net = build_net(
@@ -165,6 +186,11 @@ def train(
             if fitted_net is not None:
                 continue_training(net, fitted_net)
             net.partial_fit(dataset, None, epochs=1 if incremental else None)
+        elif parallel is not None:
+            parallel.fit(net, dataset, seed)
+        elif checkpoints is not None:
+            fingerprint = fit_fingerprint(params, X, codes, hierarchy)
+            fit_with_checkpoints(net, dataset, checkpoints, seed, fingerprint)
         else:
             net.fit(dataset, None)
     net.module_.eval()
@@ -173,17 +199,28 @@ def train(
     best_epoch = check_training_outcome(net)
     engine = PredictionEngine(hierarchy, params["coarse_decoding_weight"])
     engine.to(net.device)
-    held_out_rows = _held_out_rows(net.train_split)
+    held_out_rows = _held_out_rows(net.train_split, dataset)
     if not params["calibrate"]:
         temperature = 1.0
     elif held_out_rows is None:  # keep what a resumed model has
         temperature = fitted_temperature if fitted_net is not None else 1.0
     else:
-        temperature = held_out_temperature(net, X, codes, held_out_rows, engine, seed)
+        fit_temperature = (
+            held_out_temperature if parallel is None else parallel.held_out_temperature
+        )
+        temperature = fit_temperature(net, X, codes, held_out_rows, engine, seed)
     engine.temperature = temperature
     return TrainedNet(net, best_epoch, temperature, engine, precision, held_out_rows)
 
 
-def _held_out_rows(split):
-    """The rows the split held out in this fit, or None without a split."""
-    return split.valid_indices_ if isinstance(split, HoldoutSplit) else None
+def _held_out_rows(split, dataset):
+    """The rows the split held out in this fit, or None without a split.
+
+    Drawn again (the same rows) when training did not call the split: a
+    fit that a finished checkpoint gave back.
+    """
+    if not isinstance(split, HoldoutSplit):
+        return None
+    if split.valid_indices_ is None:
+        return split.indices(dataset)[1]
+    return split.valid_indices_
