@@ -16,11 +16,17 @@ from _data_parallel_params import PARAMS, training_data  # noqa: E402
 
 from mgclassifier import MultiGranularityClassifier  # noqa: E402
 
-torch.set_num_threads(1)
-X, Y = training_data()
-start = time.perf_counter()
-clf = MultiGranularityClassifier(distributed=True, **PARAMS).fit(X, Y)
-seconds = time.perf_counter() - start
-rank = torch.distributed.get_rank()
-with open(f"{sys.argv[1]}/rank{rank}.pkl", "wb") as file:
-    pickle.dump({"model": clf, "seconds": seconds}, file)
+
+def main(out_dir):
+    torch.set_num_threads(1)
+    X, Y = training_data()
+    start = time.perf_counter()
+    clf = MultiGranularityClassifier(distributed=True, **PARAMS).fit(X, Y)
+    seconds = time.perf_counter() - start
+    rank = torch.distributed.get_rank()
+    with open(f"{out_dir}/rank{rank}.pkl", "wb") as file:
+        pickle.dump({"model": clf, "seconds": seconds}, file)
+
+
+if __name__ == "__main__":  # not when pytest imports it for its doctests
+    main(sys.argv[1])
