@@ -157,8 +157,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         is never wrong, so ``1 - target_accuracy`` bounds the share of rows
         given a wrong label. The held-out rows are the early-stopping split
         or, without early stopping, ``validation_fraction`` of the rows held
-        out of training for this (their labels train nothing); rows without
-        a finest label are left out of the choice. The guarantee assumes
+        out of training for this (their labels train nothing; ``calibrate``
+        fits the temperature on them too); rows without a finest label are
+        left out of the choice. The guarantee assumes
         the rows predicted later are exchangeable with the held-out ones
         (drawn from the same distribution). The threshold is
         ``path_threshold_``, what the held-out rows get
@@ -753,7 +754,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         best_epoch = check_training_outcome(net)
         engine = PredictionEngine(hierarchy, self.coarse_decoding_weight)
         engine.to(net.device)
-        held_out = held_out_rows(net, dataset)  # before the calibration takes them
+        held_out = None
+        if self.target_accuracy is not None:  # before the calibration takes them
+            held_out = held_out_rows(net, dataset)
         temperature = self._calibration_temperature(
             net, X, codes, engine, dataset, seed, resume
         )
