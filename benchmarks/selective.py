@@ -7,6 +7,15 @@ Run with::
 (``--quick``: two seeds, at most 5 epochs, 2,000 training rows; a smoke
 run. ``--sets`` picks data sets.)
 
+The guarantee assumes the rows predicted later are exchangeable with the
+held-out ones. The published test splits of these sets were collected apart
+from their training splits and are harder (the full-path accuracy of the
+same model is lower on the test split than on its held-out training rows).
+``--resplit`` pools each set's training and test rows and, per seed, draws
+a test split of the published size at random from the pool (the rest
+trains): held-out and test rows are then exchangeable by construction, the
+setting the guarantee is about. Its results go to ``selective_resplit.*``.
+
 On ImCLEF07A, ImCLEF07D and Diatoms, for each seed (``random_state``):
 
 - ``target_accuracy``: ``MultiGranularityClassifier(target_accuracy=0.9,
@@ -132,16 +141,26 @@ def sweep(model, X_test, Y_test):
     return points
 
 
+def resplit(data, seed):
+    """``data`` with its training and test rows pooled and a test split of the
+    published size drawn at random (seeded) from the pool."""
+    X = np.concatenate([data.X_train, data.X_test])
+    Y = np.concatenate([data.Y_train, data.Y_test])
+    rows = np.random.RandomState(1000 + seed).permutation(len(Y))
+    test, train = rows[: len(data.Y_test)], rows[len(data.Y_test) :]
+    return type(data)(data.name, X[train], Y[train], X[test], Y[test])
+
+
 def run_set(name, args):
-    data = load_real(name, args.data_dir)
-    X_train, Y_train = data.X_train, data.Y_train
-    extra = {}
-    if args.quick:
-        rows = np.random.RandomState(0).permutation(len(Y_train))[:QUICK_TRAIN]
-        X_train, Y_train = X_train[rows], Y_train[rows]
-        extra = dict(max_epochs=QUICK_EPOCHS)
+    published = load_real(name, args.data_dir)
+    extra = dict(max_epochs=QUICK_EPOCHS) if args.quick else {}
     runs, curve, check = [], None, None
     for seed in range(args.seeds):
+        data = resplit(published, seed) if args.resplit else published
+        X_train, Y_train = data.X_train, data.Y_train
+        if args.quick:
+            rows = np.random.RandomState(0).permutation(len(Y_train))[:QUICK_TRAIN]
+            X_train, Y_train = X_train[rows], Y_train[rows]
         run = {"seed": seed}
         start = time.perf_counter()
         model = MultiGranularityClassifier(
@@ -239,8 +258,8 @@ def table(name, result, args):
         f"{min(args.grid_seeds, len(runs))})",
         "",
         "| method | runs reaching target | test accuracy | mean levels | full "
-        "paths | no label | threshold | held-out rows |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "paths | no label | threshold | held-out rows | held-out accuracy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for target in TARGETS:
         entries = [run[f"target {target}"] for run in runs]
@@ -253,7 +272,8 @@ def table(name, result, args):
             f"| {_mean_std([t['full_paths'] for t in tests], 2)} "
             f"| {_mean_std([t['no_label'] for t in tests], 2)} "
             f"| {_mean_std([e['threshold'] for e in entries], 2)} "
-            f"| {entries[0]['held_out']['rows']} |"
+            f"| {entries[0]['held_out']['rows']} "
+            f"| {_mean_std([e['held_out']['accuracy'] for e in entries])} |"
         )
     grid = [run["grid search"] for run in runs if "grid search" in run]
     if grid:
@@ -268,7 +288,7 @@ def table(name, result, args):
             f"| {_mean_std([t['mean_depth'] for t in tests], 2)} "
             f"| {_mean_std([t['full_paths'] for t in tests], 2)} "
             f"| {_mean_std([t['no_label'] for t in tests], 2)} "
-            f"| {_mean_std([g['threshold'] for g in grid], 2)} | - |"
+            f"| {_mean_std([g['threshold'] for g in grid], 2)} | - | - |"
         )
     tests = [run["no threshold"] for run in runs]
     reached = " / ".join(
@@ -278,7 +298,7 @@ def table(name, result, args):
         f"| no threshold | {reached} "
         f"| {_mean_std([t['accuracy'] for t in tests])} "
         f"| {_mean_std([t['mean_depth'] for t in tests], 2)} "
-        f"| 1.00 | 0.00 | - | - |"
+        f"| 1.00 | 0.00 | - | - | - |"
     )
     fit = _mean_std([run["fit_s"] for run in runs], 1)
     full_fit = _mean_std([run["full_fit_s"] for run in runs], 1)
@@ -350,6 +370,11 @@ def main():
     parser.set_defaults(seeds=20)
     parser.add_argument("--grid-seeds", type=int, default=5)
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    parser.add_argument(
+        "--resplit",
+        action="store_true",
+        help="draw each seed's test split at random from the pooled rows",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.grid_seeds = 2, 1
@@ -359,13 +384,19 @@ def main():
     first = load_real(SETS[0], args.data_dir)
     warm_up_torch(first.X_train[:500], first.Y_train[:500])
     results = {name: run_set(name, args) for name in args.sets}
-    suffix = "_quick" if args.quick else ""
+    suffix = ("_resplit" if args.resplit else "") + ("_quick" if args.quick else "")
     report = [
         "## target_accuracy: reached accuracy and depth kept",
         "",
         f"target_confidence={CONFIDENCE}; test accuracy: share of test rows whose "
         f"returned path is right in every label (a row given no label is never "
-        f"wrong).",
+        f"wrong). "
+        + (
+            "Test splits drawn at random from the pooled training and test rows "
+            "(--resplit): exchangeable with the held-out rows."
+            if args.resplit
+            else "The published test splits."
+        ),
         "",
     ]
     for name, result in results.items():
@@ -395,6 +426,7 @@ def main():
             grid_seeds=args.grid_seeds,
             sets=args.sets,
             quick=args.quick,
+            resplit=args.resplit,
         ),
         out=args.out,
     )
