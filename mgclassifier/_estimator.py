@@ -39,6 +39,7 @@ from ._prediction import (
     prediction_engine,
     proba_dtype,
 )
+from ._selective import check_selective_params, prediction_threshold
 from ._training import train
 from ._upstream import Interval, StrOptions, _fit_context
 from ._validation import (
@@ -138,7 +139,30 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         :meth:`predict_proba` is unaffected, and ``set_params`` on a fitted
         model needs no refit. Tune it with ``GridSearchCV`` and
         :func:`~mgclassifier.metrics.hierarchical_f1_scorer`, which rewards a
-        correct shorter path over a wrong longer one.
+        correct shorter path over a wrong longer one. Setting it together
+        with ``target_accuracy`` is an error.
+    target_accuracy : float in (0, 1) or None, default=None
+        Paths right at least this often, as deep as possible: ``fit``
+        chooses the threshold at which :meth:`predict` stops each path (the
+        rule of ``min_path_probability``) on held-out rows, so that the
+        share of rows whose returned path is right reaches this value with
+        probability ``target_confidence``. A returned path is right when
+        every label in it is; a row given no label (None on every level)
+        is never wrong, so ``1 - target_accuracy`` bounds the share of rows
+        given a wrong label. The held-out rows are the early-stopping split
+        or, without early stopping, ``validation_fraction`` of the rows held
+        out of training for this (their labels train nothing; ``calibrate``
+        fits the temperature on them too); rows without a finest label are
+        left out of the choice. The guarantee assumes
+        the rows predicted later are exchangeable with the held-out ones
+        (drawn from the same distribution). The threshold is
+        ``path_threshold_``, what the held-out rows get
+        ``held_out_coverage_``. None: ``min_path_probability`` decides.
+    target_confidence : float in (0, 1), default=0.9
+        Probability, over the draw of the held-out rows, that the threshold
+        chosen for ``target_accuracy`` reaches it (a one-sided
+        Clopper-Pearson bound). Higher asks more held-out evidence, so paths
+        get shorter.
     calibrate : bool, default=True
         With early stopping, fit one temperature that divides all logits by
         minimising the log-loss of the held-out split, so probabilities are
@@ -310,6 +334,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         ``valid_`` entries only in epochs with a held-out split).
     n_epochs_ : int
         Number of epochs run.
+    path_threshold_ : float or None
+        The threshold ``fit`` chose for ``target_accuracy`` (0.0: every
+        full path; ``inf``: no label at all, when the held-out rows are too
+        few to certify the target); None without ``target_accuracy``.
+    held_out_coverage_ : dict or None
+        What the held-out rows return at ``path_threshold_``: ``rows``
+        (labelled held-out rows), ``mean_depth`` (levels returned, on
+        average), ``full_paths`` (share given every level), ``no_label``
+        (share given none), ``accuracy`` (share whose returned path is
+        right) and ``accuracy_bound`` (its lower confidence bound at
+        ``target_confidence``, at least ``target_accuracy``); None without
+        ``target_accuracy``.
     temperature_ : float
         Divisor of the logits fitted on the early-stopping split when
         ``calibrate=True``; 1.0 when ``calibrate=False`` or when no fit had a
@@ -393,6 +429,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "class_weight": [None, StrOptions({"balanced"}), dict, list],
         "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
         "min_path_probability": [None, Interval(Real, 0, 1, closed="both")],
+        "target_accuracy": [None, Interval(Real, 0, 1, closed="neither")],
+        "target_confidence": [Interval(Real, 0, 1, closed="neither")],
         "calibrate": ["boolean"],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -432,6 +470,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         class_weight=None,
         coarse_decoding_weight=0.25,
         min_path_probability=None,
+        target_accuracy=None,
+        target_confidence=0.9,
         calibrate=True,
         early_stopping="auto",
         validation_fraction=0.1,
@@ -466,6 +506,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.coarse_decoding_weight = coarse_decoding_weight
         self.min_path_probability = min_path_probability
+        self.target_accuracy = target_accuracy
+        self.target_confidence = target_confidence
         self.calibrate = calibrate
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -640,6 +682,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _fit_steps(self, X, y, sample_weight, *, incremental, classes):
+        check_selective_params(self, incremental)
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
         level_names = self.level_names_ if resume else level_names_of(y)
         parallel = start_distributed(self.distributed)
@@ -729,6 +772,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             fitted_temperature=self.temperature_ if resume else 1.0,
             parallel=parallel,
             checkpoint_dir=None if resume or incremental else self.checkpoint_dir,
+            target=(
+                None
+                if self.target_accuracy is None
+                else (float(self.target_accuracy), float(self.target_confidence))
+            ),
         )
 
         self.hierarchy_ = hierarchy
@@ -742,6 +790,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = trained.best_epoch
         self.temperature_ = trained.temperature
         self.precision_ = trained.precision
+        self.path_threshold_ = trained.path_threshold
+        self.held_out_coverage_ = trained.held_out_coverage
+        self._selective_target = trained.target
         self.hidden_layer_sizes_ = hidden_layer_sizes
         self.batch_size_ = batch_size
         self.lr_ = lr
@@ -900,9 +951,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples, n_levels), or (n_samples,)
             Labels, always a path that exists in the hierarchy seen in fit.
-            With ``min_path_probability``, an object array holding the
-            longest prefix of that path whose probability reaches it, and
-            None below.
+            With ``min_path_probability`` (or ``target_accuracy``), an
+            object array holding the longest prefix of that path whose
+            probability reaches the threshold, and None below.
         """
         self._check_fitted()
         dtype = proba_dtype(X)
@@ -912,7 +963,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             validate_for_prediction(self, X),
             dtype,
             self._predicts_on_device(),
-            self.min_path_probability,
+            prediction_threshold(self, self._selective_target),
         )
         paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
         return paths[:, 0] if self._y_was_1d else paths

@@ -50,6 +50,7 @@ def build_net(
     batch_size=512,
     lr=6e-3,
     early_stopping=True,
+    hold_out=False,
 ):
     """The skorch net for the estimator's current parameters (not initialized).
 
@@ -82,6 +83,10 @@ def build_net(
         Build the first layer for sparse input (``SparseInputLinear``).
     hidden_layer_sizes, batch_size, lr, early_stopping
         Resolved by ``_auto`` (no "auto"); they override ``params``'.
+    hold_out : bool, default=False
+        Hold ``validation_fraction`` of the rows out of training even
+        without early stopping (``target_accuracy`` chooses its threshold on
+        them); never for ``partial_fit``.
 
     Returns
     -------
@@ -105,7 +110,9 @@ def build_net(
             ("weight_averaging", WeightAveraging(params["weight_averaging"]))
         )
     holdout = (
-        HoldoutSplit(params["validation_fraction"], seed) if early_stopping else None
+        HoldoutSplit(params["validation_fraction"], seed)
+        if early_stopping or (hold_out and not incremental)
+        else None
     )
     n_valid = 0 if holdout is None else holdout.n_valid(X.shape[0])
     if params["lr_schedule"] == "onecycle" and not incremental:
@@ -115,6 +122,12 @@ def build_net(
                 "lr_schedule",
                 OneCycleSchedule(lr, params["max_epochs"] * batches_per_epoch),
             )
+        )
+    if holdout is not None and not early_stopping and X.shape[0] - n_valid < 1:
+        raise ValueError(
+            f"validation_fraction={params['validation_fraction']} leaves no "
+            f"training data out of {X.shape[0]} samples (target_accuracy holds "
+            f"these rows out); lower it."
         )
     if early_stopping:
         if X.shape[0] - n_valid < 1:

@@ -103,6 +103,34 @@ def predict_leaves(net, engine, X, dtype, on_device, min_probability=None):
     return leaf, depth
 
 
+def predict_path_proba(net, engine, X, dtype, on_device):
+    """The most probable path of each row and the probability of each prefix.
+
+    What :func:`predict_leaves` cuts paths with, kept whole: the threshold
+    of ``target_accuracy`` is chosen on these numbers (``_selective``).
+
+    Parameters
+    ----------
+    net, engine, X, dtype, on_device
+        As in :func:`predict_leaves`.
+
+    Returns
+    -------
+    leaf : ndarray of int of shape (n_samples,)
+        Index of the best path (a row of ``engine.twin.paths``).
+    prefix : ndarray of shape (n_samples, n_levels) in ``dtype``
+        Probability of the path's node at each level, coarse to fine.
+    """
+    leaf = np.empty(X.shape[0], dtype=np.int64)
+    prefix = np.empty((X.shape[0], len(engine.twin.node_counts)), dtype=dtype)
+    for rows, maths, scores in _path_scores(net, engine, X, dtype, on_device):
+        best = _argmax(scores)
+        leaf[rows] = _host(best)
+        nodes = maths.node_proba(maths.path_proba(scores))
+        prefix[rows] = _host(maths.prefix_proba(nodes, best))
+    return leaf, prefix
+
+
 def predict_proba(net, engine, X, dtype, on_device, labels=True):
     """Each level's probabilities, label columns (or node columns).
 

@@ -31,6 +31,7 @@ from ._net_builder import (
 )
 from ._precision import resolve_precision
 from ._prediction_engine import PredictionEngine
+from ._selective import held_out_threshold
 from ._standardisation import fitted_standardisation
 
 
@@ -52,7 +53,16 @@ class TrainedNet:
     precision : {"float32", "bfloat16"}
         The precision training ran in.
     held_out_rows : ndarray of int or None
-        The rows held out for early stopping (None without a held-out split).
+        The rows held out (for early stopping, or for ``target_accuracy``);
+        None without a held-out split.
+    path_threshold : float or None
+        The threshold chosen on the held-out rows for ``target``; None
+        without one.
+    held_out_coverage : dict or None
+        What the held-out rows return at that threshold (see
+        ``_selective.held_out_threshold``); None without ``target``.
+    target : tuple of float or None
+        ``(target_accuracy, target_confidence)`` the threshold was chosen for.
     """
 
     net: object
@@ -61,6 +71,9 @@ class TrainedNet:
     engine: PredictionEngine
     precision: str
     held_out_rows: np.ndarray | None
+    path_threshold: float | None = None
+    held_out_coverage: dict | None = None
+    target: tuple | None = None
 
 
 def train(
@@ -85,6 +98,7 @@ def train(
     fitted_temperature=1.0,
     parallel=None,
     checkpoint_dir=None,
+    target=None,
 ):
     """Train the network on ``X`` and ``codes``; return a :class:`TrainedNet`.
 
@@ -125,6 +139,10 @@ def train(
         Write the training state there at every epoch's end and resume from
         what is there (``_checkpoint``); the seed of a resumed fit is the
         one it started with.
+    target : tuple of float or None, default=None
+        ``(target_accuracy, target_confidence)``: hold rows out (even
+        without early stopping) and choose on them the threshold at which
+        ``predict`` stops paths (``_selective``).
 
     Returns
     -------
@@ -173,6 +191,7 @@ def train(
         batch_size=batch_size,
         lr=lr,
         early_stopping=early_stopping,
+        hold_out=target is not None,
         sparse_input=sparse_input,
     )
     if params["verbose"] and level_names and len(set(level_names)) == len(level_names):
@@ -210,7 +229,22 @@ def train(
         )
         temperature = fit_temperature(net, X, codes, held_out_rows, engine, seed)
     engine.temperature = temperature
-    return TrainedNet(net, best_epoch, temperature, engine, precision, held_out_rows)
+    threshold = coverage = None
+    if target is not None:
+        threshold, coverage = held_out_threshold(
+            net, engine, X, codes, held_out_rows, *target
+        )
+    return TrainedNet(
+        net,
+        best_epoch,
+        temperature,
+        engine,
+        precision,
+        held_out_rows,
+        threshold,
+        coverage,
+        target,
+    )
 
 
 def _held_out_rows(split, dataset):

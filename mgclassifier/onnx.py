@@ -83,9 +83,10 @@ def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
     ValueError
-        If ``min_path_probability`` is set (prefix decoding with ``None``
-        below the confident depth is not exported: set it to None, or apply
-        the threshold to the exported probabilities), if ``X_sample`` is
+        If ``min_path_probability`` or ``target_accuracy`` is set (prefix
+        decoding with ``None`` below the confident depth is not exported:
+        set it to None, or apply the threshold, ``path_threshold_`` for
+        ``target_accuracy``, to the exported probabilities), if ``X_sample`` is
         sparse or the network fails on it, or if the network cannot be
         exported (the message names its module class; the exporter's error
         is chained).
@@ -136,6 +137,15 @@ def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
             f"row, with None below); export the full-path model with "
             f"estimator.set_params(min_path_probability=None) and apply the "
             f"threshold to the exported per-level probabilities."
+        )
+    if getattr(estimator, "target_accuracy", None) is not None:
+        raise ValueError(
+            f"target_accuracy={estimator.target_accuracy!r} is not exported to "
+            f"ONNX (its predictions stop at a depth that varies per row, with "
+            f"None below); export the full-path model with "
+            f"estimator.set_params(target_accuracy=None) and keep a path's "
+            f"prefix while its node probability reaches "
+            f"estimator.path_threshold_ ({estimator.path_threshold_!r})."
         )
     tree = estimator.hierarchy_
     graph = PredictionGraph(

@@ -1,0 +1,318 @@
+"""Selective prediction: the path threshold that certifies a target accuracy.
+
+``target_accuracy`` asks ``fit`` for paths that are right at least that
+often, as deep as possible. ``predict`` cuts each predicted path at the
+deepest level whose probability reaches a threshold (the rule of
+``min_path_probability``); here that threshold is chosen on held-out rows,
+the way hierarchical selective classification does (Goren, Galil and
+El-Yaniv, NeurIPS 2024: climb the tree until a confidence threshold holds,
+the threshold calibrated on held-out data).
+
+What is certified. A returned path is right when every label in it is
+right; a row cut above its coarsest level (all None) says nothing and so
+is never wrong. The accuracy of a threshold ``t`` is the share of rows whose
+returned path is right, ``1 - P(a wrong label is returned)``. Raising ``t``
+only shortens paths, so a row's returned path can only turn from wrong to
+right: the accuracy never falls as ``t`` rises. The rule scans thresholds
+from the top down and keeps the lowest one at which the one-sided
+Clopper-Pearson bound of the held-out error rate, at ``target_confidence``,
+is still within ``1 - target_accuracy``. Because the accuracy is monotone
+in ``t``, the chosen threshold falls below the true boundary only if the
+bound failed at that fixed boundary point, which has probability at most
+``1 - target_confidence`` (the argument of risk-controlling prediction sets,
+Bates et al., JACM 2021). The guarantee is over the draw of the held-out
+rows and needs them exchangeable with the rows predicted later: drawn from
+the same distribution, and not used to train the weights.
+
+The rule is plain numpy on the held-out rows' prefix probabilities and node
+codes; :func:`held_out_threshold` computes those with the fitted network.
+"""
+
+import numpy as np
+from scipy.stats import beta
+
+from ._prediction import predict_path_proba
+from ._warnings import warn_at_caller
+
+
+def check_selective_params(estimator, incremental):
+    """Fail before training on a combination ``target_accuracy`` cannot serve.
+
+    The ranges of ``target_accuracy`` and ``target_confidence`` are checked
+    by the parameter constraints; this checks what they cannot express.
+    """
+    if estimator.target_accuracy is None:
+        return
+    if estimator.min_path_probability is not None:
+        raise ValueError(
+            f"target_accuracy={estimator.target_accuracy!r} and "
+            f"min_path_probability={estimator.min_path_probability!r} both set "
+            f"the threshold at which predicted paths stop; set one of them to "
+            f"None (target_accuracy chooses the threshold on held-out rows, "
+            f"min_path_probability is a threshold you choose)."
+        )
+    if incremental:
+        raise ValueError(
+            f"target_accuracy={estimator.target_accuracy!r} chooses its "
+            f"threshold on rows that fit holds out, and partial_fit holds none "
+            f"out; use fit, or set target_accuracy=None (min_path_probability "
+            f"sets a threshold by hand)."
+        )
+
+
+def prediction_threshold(estimator, fitted_target):
+    """The threshold ``predict`` cuts paths at: ``min_path_probability``, the
+    one ``fit`` chose for ``target_accuracy``, or None (full paths).
+
+    ``fitted_target`` is the ``(target_accuracy, target_confidence)`` the
+    fitted threshold was chosen for (None if none was).
+    """
+    if estimator.target_accuracy is None:
+        return estimator.min_path_probability
+    if estimator.min_path_probability is not None:
+        check_selective_params(estimator, incremental=False)  # raises
+    current = (float(estimator.target_accuracy), float(estimator.target_confidence))
+    if fitted_target != current:
+        was = (
+            "without target_accuracy"
+            if fitted_target is None
+            else f"for target_accuracy={fitted_target[0]!r}, "
+            f"target_confidence={fitted_target[1]!r}"
+        )
+        raise ValueError(
+            f"target_accuracy={estimator.target_accuracy!r}, target_confidence="
+            f"{estimator.target_confidence!r}: the threshold is chosen by fit, "
+            f"and this model was fitted {was}; fit it again with these values."
+        )
+    return estimator.path_threshold_
+
+
+def held_out_threshold(net, engine, X, codes, valid, target, confidence):
+    """The threshold for ``target`` on the held-out rows, and their coverage.
+
+    Parameters
+    ----------
+    net : MultiGranularityNet
+        Trained; ``engine`` (its temperature set) on its device.
+    engine : PredictionEngine
+    X : ndarray or sparse matrix
+        The training inputs.
+    codes : ndarray of shape (n_samples, n_levels)
+        Node codes of the labels (-1 where missing).
+    valid : ndarray of int
+        The held-out rows. Those without a finest label are left out: how
+        deep their path is right cannot be told.
+    target, confidence : float
+
+    Returns
+    -------
+    threshold : float
+    coverage : dict
+        See :func:`coverage_at`.
+    """
+    valid = np.asarray(valid, dtype=np.int64)
+    valid = valid[codes[valid, -1] >= 0]
+    n_levels = codes.shape[1]
+    if len(valid) == 0:
+        prefix = np.empty((0, n_levels))
+        first_wrong = np.empty(0, dtype=np.int64)
+    else:
+        on_device = not str(net.device).startswith("cpu")
+        leaf, prefix = predict_path_proba(net, engine, X[valid], np.float64, on_device)
+        first_wrong = first_wrong_depth(engine.twin.paths[leaf], codes[valid])
+    threshold = choose_threshold(prefix, first_wrong, target, confidence)
+    coverage = coverage_at(prefix, first_wrong, threshold, confidence)
+    if not np.isfinite(threshold):
+        needed = min_rows(target, confidence)
+        warn_at_caller(
+            f"No threshold certifies target_accuracy={target} at "
+            f"target_confidence={confidence} on the {len(valid)} labelled "
+            f"held-out rows, so predict returns no label at all (None on every "
+            f"level). Even without an error this needs at least {needed} "
+            f"held-out rows; raise validation_fraction, give more data, or "
+            f"lower target_accuracy or target_confidence.",
+            UserWarning,
+        )
+    return threshold, coverage
+
+
+def first_wrong_depth(predicted, true):
+    """Depth (1-based) of the first wrong level of each predicted path.
+
+    Parameters
+    ----------
+    predicted, true : ndarray of int of shape (n_samples, n_levels)
+        Node codes, coarse to fine. A node is a path from the root, so a
+        prefix is right exactly when its deepest node is.
+
+    Returns
+    -------
+    ndarray of int of shape (n_samples,)
+        ``n_levels + 1`` for a path right to the end.
+
+    Examples
+    --------
+    >>> first_wrong_depth(np.array([[0, 1], [0, 1], [1, 2]]),
+    ...                   np.array([[0, 1], [0, 2], [0, 0]])).tolist()
+    [3, 2, 1]
+    """
+    wrong = np.asarray(predicted) != np.asarray(true)
+    n_levels = wrong.shape[1]
+    return np.where(wrong.any(axis=1), wrong.argmax(axis=1) + 1, n_levels + 1)
+
+
+def returned_depth(prefix, threshold):
+    """Levels ``predict`` returns: the longest prefix whose nodes all reach
+    ``threshold`` (the rule of ``min_path_probability``).
+
+    Examples
+    --------
+    >>> returned_depth(np.array([[0.9, 0.6], [0.5, 0.4], [0.3, 0.8]]), 0.5).tolist()
+    [2, 1, 0]
+    """
+    return np.cumprod(np.asarray(prefix) >= threshold, axis=1).sum(axis=1)
+
+
+def error_upper_bound(n_errors, n_rows, confidence):
+    """One-sided Clopper-Pearson upper bound of an error rate.
+
+    The true rate is at most this with probability ``confidence`` over the
+    draw of ``n_rows`` independent rows of which ``n_errors`` erred.
+
+    Examples
+    --------
+    >>> round(error_upper_bound(0, 45, 0.9), 4)  # 1 - 0.1 ** (1 / 45)
+    0.0499
+    """
+    if n_errors >= n_rows:
+        return 1.0
+    return float(beta.ppf(confidence, n_errors + 1, n_rows - n_errors))
+
+
+def max_certified_errors(n_rows, target, confidence):
+    """The most errors among ``n_rows`` whose bound still certifies ``target``.
+
+    -1 when not even a perfect record does (too few rows). The bound grows
+    with the errors, so a bisection finds it.
+
+    Examples
+    --------
+    >>> max_certified_errors(1000, 0.95, 0.9), max_certified_errors(40, 0.95, 0.9)
+    (40, -1)
+    """
+    allowed = 1.0 - target
+    if n_rows == 0 or error_upper_bound(0, n_rows, confidence) > allowed:
+        return -1
+    low, high = 0, n_rows  # bound(low) within, bound(high) = 1 beyond
+    while high - low > 1:
+        middle = (low + high) // 2
+        if error_upper_bound(middle, n_rows, confidence) <= allowed:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def min_rows(target, confidence):
+    """Fewest held-out rows that can certify ``target`` (with no error).
+
+    Examples
+    --------
+    >>> min_rows(0.95, 0.9), min_rows(0.99, 0.9)
+    (45, 230)
+    """
+    return int(np.ceil(np.log(1.0 - confidence) / np.log(target)))
+
+
+def choose_threshold(prefix, first_wrong, target, confidence):
+    """The lowest threshold whose held-out error count the bound certifies.
+
+    Parameters
+    ----------
+    prefix : ndarray of shape (n_samples, n_levels)
+        Probability of each prefix of each row's predicted path.
+    first_wrong : ndarray of int of shape (n_samples,)
+        :func:`first_wrong_depth` of each row.
+    target, confidence : float
+        ``target_accuracy`` and ``target_confidence``.
+
+    Returns
+    -------
+    float
+        0.0 when every full path may be returned, ``inf`` when no threshold
+        certifies the target (every row returns no label), else halfway
+        between the probability at which the first uncertified error would
+        be returned and the next held-out prefix probability above it.
+
+    Examples
+    --------
+    One level, probabilities 0.9 ... 0.1 and the two least sure rows wrong;
+    46 rows hold ``target=0.95`` with 90% confidence when none errs:
+
+    >>> prefix = np.linspace(0.95, 0.05, 50)[:, None]
+    >>> first_wrong = np.where(np.arange(50) >= 48, 1, 2)
+    >>> float(choose_threshold(prefix, first_wrong, 0.95, 0.9)) > 0.05
+    True
+    >>> choose_threshold(prefix, first_wrong, 0.5, 0.9)
+    0.0
+    """
+    prefix = np.asarray(prefix, dtype=np.float64)
+    n_rows, n_levels = prefix.shape
+    # depth(t) = #{levels whose cumulative minimum reaches t}, the cumprod rule.
+    sure = np.minimum.accumulate(prefix, axis=1) if n_rows else prefix
+    erring = np.flatnonzero(first_wrong <= n_levels)
+    # A row returns a wrong label exactly when t is at most this probability.
+    wrong_from = np.sort(sure[erring, first_wrong[erring] - 1])[::-1]
+    allowed = max_certified_errors(n_rows, target, confidence)
+    if allowed < 0:
+        return float("inf")
+    if allowed >= len(wrong_from):
+        return 0.0
+    cut = wrong_from[allowed]  # t <= cut returns allowed + 1 wrong paths
+    above = sure[sure > cut]
+    if len(above) == 0:
+        return float("inf") if cut >= 1.0 else float((cut + 1.0) / 2)
+    return float((cut + above.min()) / 2)
+
+
+def coverage_at(prefix, first_wrong, threshold, confidence):
+    """What the held-out rows return at ``threshold``.
+
+    Returns
+    -------
+    dict
+        ``rows`` (labelled held-out rows), ``mean_depth`` (levels returned,
+        averaged), ``full_paths`` (share of rows given every level),
+        ``no_label`` (share given none), ``accuracy`` (share whose returned
+        path is right) and ``accuracy_bound`` (its lower confidence bound
+        at ``confidence``; what the threshold was chosen to keep at or
+        above the target).
+
+    Examples
+    --------
+    >>> prefix = np.array([[0.9, 0.6], [0.5, 0.4]])
+    >>> cov = coverage_at(prefix, np.array([3, 2]), 0.45, 0.9)
+    >>> cov["mean_depth"], cov["full_paths"], cov["accuracy"]
+    (1.5, 0.5, 1.0)
+    """
+    prefix = np.asarray(prefix, dtype=np.float64)
+    n_rows, n_levels = prefix.shape
+    if n_rows == 0:
+        return dict(
+            rows=0,
+            mean_depth=0.0,
+            full_paths=0.0,
+            no_label=1.0,
+            accuracy=1.0,
+            accuracy_bound=0.0,
+        )
+    depth = returned_depth(prefix, threshold)
+    n_errors = int((depth >= first_wrong).sum())
+    return dict(
+        rows=int(n_rows),
+        mean_depth=float(depth.mean()),
+        full_paths=float((depth == n_levels).mean()),
+        no_label=float((depth == 0).mean()),
+        accuracy=1.0 - n_errors / n_rows,
+        accuracy_bound=1.0 - error_upper_bound(n_errors, n_rows, confidence),
+    )

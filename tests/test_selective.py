@@ -1,0 +1,372 @@
+"""target_accuracy: fit chooses the path threshold that certifies an accuracy."""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from _helpers import TINY_BUDGETS, make_tree_data, sub_codes, tiny_classifier
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+
+from mgclassifier._hierarchy import is_missing_label
+from mgclassifier._prediction import predict_path_proba
+from mgclassifier._selective import (
+    choose_threshold,
+    coverage_at,
+    error_upper_bound,
+    first_wrong_depth,
+    max_certified_errors,
+    min_rows,
+    returned_depth,
+)
+from mgclassifier.metrics import hierarchical_f1_scorer
+
+pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
+
+
+# ------------------------------------------------------------ the rule alone
+def simulated_rows(rng, n_rows):
+    """Two-level prefix probabilities and calibrated correctness.
+
+    The coarse node has probability p1 ~ U(0.5, 1), the fine one p2 = p1 * u
+    with u ~ U(0, 1); the coarse label is right with probability p1 and,
+    when it is, the fine one with probability u: the probabilities are
+    calibrated, as the model's aim to be.
+    """
+    p1 = rng.uniform(0.5, 1.0, n_rows)
+    u = rng.uniform(0.0, 1.0, n_rows)
+    coarse_right = rng.uniform(size=n_rows) < p1
+    fine_right = coarse_right & (rng.uniform(size=n_rows) < u)
+    first_wrong = np.where(~coarse_right, 1, np.where(~fine_right, 2, 3))
+    return np.column_stack([p1, p1 * u]), first_wrong
+
+
+def accuracy(prefix, first_wrong, threshold):
+    """Share of rows whose returned path is right (no label counts as right)."""
+    return float(np.mean(returned_depth(prefix, threshold) < first_wrong))
+
+
+@pytest.fixture(scope="module")
+def population():
+    """A large sample that stands for the true distribution."""
+    return simulated_rows(np.random.RandomState(12345), 400_000)
+
+
+@pytest.mark.parametrize("target", [0.8, 0.9])
+def test_the_bound_holds_on_simulated_draws(population, target):
+    # Over many draws of held-out rows, the threshold's true accuracy reaches
+    # the target in at least the asked share of draws.
+    rng = np.random.RandomState(0)
+    hits = {0.9: [], 0.5: []}
+    for _ in range(300):
+        prefix, first_wrong = simulated_rows(rng, 400)
+        for confidence, record in hits.items():
+            threshold = choose_threshold(prefix, first_wrong, target, confidence)
+            record.append(accuracy(*population, threshold) >= target)
+    # With 300 draws the share of a 0.9 event falls below 0.86 with
+    # probability under 2%; the bound's slack makes it higher still.
+    assert np.mean(hits[0.9]) >= 0.86
+    # The check has power: asking for a coin toss of confidence gets one.
+    assert np.mean(hits[0.5]) < 0.8
+
+
+def test_the_threshold_keeps_as_much_as_the_bound_allows(population):
+    prefix, first_wrong = simulated_rows(np.random.RandomState(1), 1000)
+    target, confidence = 0.85, 0.9
+    threshold = choose_threshold(prefix, first_wrong, target, confidence)
+    chosen = coverage_at(prefix, first_wrong, threshold, confidence)
+    assert chosen["accuracy_bound"] >= target
+    assert 0 < chosen["mean_depth"] < 2
+    # The next held-out probability below the threshold would lose the bound.
+    lower = prefix[prefix < threshold].max()
+    below = coverage_at(prefix, first_wrong, lower, confidence)
+    assert below["accuracy_bound"] < target
+
+
+def test_coverage_shrinks_as_the_target_or_the_confidence_rises():
+    prefix, first_wrong = simulated_rows(np.random.RandomState(2), 2000)
+    depths = []
+    for target in (0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
+        threshold = choose_threshold(prefix, first_wrong, target, 0.9)
+        depths.append(returned_depth(prefix, threshold).mean())
+    assert np.all(np.diff(depths) <= 0) and depths[0] > depths[-1]
+    by_confidence = [
+        returned_depth(prefix, choose_threshold(prefix, first_wrong, 0.9, c)).mean()
+        for c in (0.5, 0.8, 0.9, 0.99)
+    ]
+    assert np.all(np.diff(by_confidence) <= 0) and by_confidence[0] > by_confidence[-1]
+
+
+def test_edge_cases_of_the_rule():
+    prefix = np.array([[0.9, 0.8], [0.7, 0.2]] * 100)
+    never_wrong = np.full(200, 3)
+    assert choose_threshold(prefix, never_wrong, 0.95, 0.9) == 0.0  # full paths
+    # Fewer rows than a perfect record needs: no label at all.
+    few = min_rows(0.95, 0.9) - 1
+    assert choose_threshold(prefix[:few], never_wrong[:few], 0.95, 0.9) == np.inf
+    assert choose_threshold(np.empty((0, 2)), np.empty(0, int), 0.9, 0.9) == np.inf
+    # Every fine label wrong: the threshold cuts above the fine probabilities
+    # and below the coarse ones.
+    fine_wrong = np.full(200, 2)
+    threshold = choose_threshold(prefix, fine_wrong, 0.95, 0.9)
+    assert 0.8 < threshold <= 0.9  # at 0.8 every fine label is returned
+    np.testing.assert_array_equal(returned_depth(prefix, threshold), [1, 0] * 100)
+
+
+def test_bound_helpers_agree_with_their_definitions():
+    # Clopper-Pearson with no error: 1 - (1 - confidence) ** (1 / n).
+    assert error_upper_bound(0, 100, 0.9) == pytest.approx(1 - 0.1 ** (1 / 100))
+    assert error_upper_bound(5, 5, 0.9) == 1.0
+    k = max_certified_errors(1000, 0.9, 0.95)
+    assert error_upper_bound(k, 1000, 0.95) <= 0.1
+    assert error_upper_bound(k + 1, 1000, 0.95) > 0.1
+    n = min_rows(0.97, 0.8)
+    assert max_certified_errors(n, 0.97, 0.8) == 0
+    assert max_certified_errors(n - 1, 0.97, 0.8) == -1
+    np.testing.assert_array_equal(
+        first_wrong_depth([[0, 1, 2], [0, 1, 3], [1, 1, 2]], [[0, 1, 2]] * 3),
+        [4, 3, 1],
+    )
+
+
+# -------------------------------------------------------- the estimator
+@pytest.fixture(scope="module")
+def tree():
+    return make_tree_data(n_samples=1500, branching=(3, 2, 2), seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(tree):
+    X, Y = tree
+    clf = tiny_classifier(target_accuracy=0.9, early_stopping=False, max_epochs=8)
+    return clf.fit(X, Y)
+
+
+def depth_of(Y_pred):
+    Y_pred = np.asarray(Y_pred, dtype=object).reshape(len(Y_pred), -1)
+    return np.array([sum(not is_missing_label(v) for v in row) for row in Y_pred])
+
+
+def test_fit_sets_the_threshold_and_the_held_out_coverage(fitted, tree):
+    X, Y = tree
+    clf = fitted
+    coverage = clf.held_out_coverage_
+    assert 0 < clf.path_threshold_ < 1
+    # Without early stopping a tenth of the rows was held out for it, and
+    # training ran every epoch (nothing stopped it early).
+    assert coverage["rows"] == int(np.ceil(0.1 * len(X)))
+    assert clf.early_stopping_ is False and clf.n_epochs_ == 8
+    assert coverage["accuracy_bound"] >= 0.9 and coverage["accuracy"] >= 0.9
+    assert 0 < coverage["full_paths"] < 1 and 0 < coverage["mean_depth"] <= 3
+    # predict cuts paths at the chosen threshold, as min_path_probability does.
+    short = clf.predict(X)
+    by_hand = clone(clf).set_params(target_accuracy=None)
+    by_hand.__dict__.update(
+        {k: v for k, v in clf.__dict__.items() if k.endswith("_") or k[0] == "_"}
+    )
+    by_hand.set_params(min_path_probability=clf.path_threshold_)
+    np.testing.assert_array_equal(short, by_hand.predict(X))
+    assert 0 < (depth_of(short) < 3).sum() < len(X)
+
+
+def test_predict_reads_the_same_rule_as_the_fit(fitted, tree):
+    # The fit's prefix probabilities, cut by the fit's rule, give predict's
+    # depths on any rows.
+    X, _ = tree
+    clf = fitted
+    _, prefix = predict_path_proba(
+        clf.net_, clf._prediction_engine(), X.astype(np.float32), np.float64, False
+    )
+    depth = returned_depth(prefix, clf.path_threshold_)
+    np.testing.assert_array_equal(depth_of(clf.predict(X)), depth)
+
+
+def test_the_torch_path_gives_the_numpy_paths_probabilities(fitted, tree):
+    X, _ = tree
+    clf, X32 = fitted, X.astype(np.float32)
+    engine = clf._prediction_engine()
+    leaf, prefix = predict_path_proba(clf.net_, engine, X32, np.float64, False)
+    leaf_t, prefix_t = predict_path_proba(clf.net_, engine, X32, np.float64, True)
+    np.testing.assert_array_equal(leaf, leaf_t)
+    np.testing.assert_allclose(prefix, prefix_t, atol=1e-6)
+
+
+def test_predict_on_the_device_path_equals_the_cpu_path(fitted, tree, monkeypatch):
+    X, _ = tree
+    cpu = fitted.predict(X)
+    monkeypatch.setattr(type(fitted), "_predicts_on_device", lambda self: True)
+    np.testing.assert_array_equal(fitted.predict(X), cpu)
+
+
+def test_early_stopping_split_serves_the_threshold(tree):
+    X, Y = tree
+    clf = tiny_classifier(target_accuracy=0.9, validation_fraction=0.2).fit(X, Y)
+    assert clf.early_stopping_ is True
+    assert clf.held_out_coverage_["rows"] == int(np.ceil(0.2 * len(X)))
+    assert clf.held_out_coverage_["accuracy_bound"] >= 0.9
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        (dict(target_accuracy=0.0), "target_accuracy"),
+        (dict(target_accuracy=1.0), "target_accuracy"),
+        (dict(target_accuracy=1.5), "target_accuracy"),
+        (dict(target_accuracy="0.9"), "target_accuracy"),
+        (dict(target_accuracy=0.9, target_confidence=1.0), "target_confidence"),
+        (dict(target_accuracy=0.9, target_confidence=0), "target_confidence"),
+        (dict(target_accuracy=0.9, min_path_probability=0.5), "min_path_probability"),
+    ],
+)
+def test_bad_targets_fail_before_training_naming_the_parameter(
+    tree, params, name, monkeypatch
+):
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("mgclassifier._training.build_net", no_training)
+    X, Y = tree
+    clf = tiny_classifier(**params)
+    with pytest.raises(ValueError, match=name):
+        clf.fit(X, Y)
+    assert not hasattr(clf, "net_")
+
+
+def test_setting_both_names_both_parameters(tree):
+    X, Y = tree
+    with pytest.raises(ValueError, match="target_accuracy=0.9 and min_path_prob"):
+        tiny_classifier(target_accuracy=0.9, min_path_probability=0.5).fit(X, Y)
+
+
+def test_partial_fit_refuses_it_before_training(tree):
+    X, Y = tree
+    clf = tiny_classifier(target_accuracy=0.9)
+    with pytest.raises(ValueError, match="target_accuracy=0.9 .* partial_fit"):
+        clf.partial_fit(X, Y)
+    assert not hasattr(clf, "net_")
+
+
+def test_changing_the_target_after_fit_asks_for_a_refit(fitted, tree):
+    X, _ = tree
+    clf = copy.deepcopy(fitted)
+    clf.set_params(target_accuracy=0.95)
+    with pytest.raises(ValueError, match="fitted for target_accuracy=0.9"):
+        clf.predict(X[:3])
+    clf.set_params(target_accuracy=0.9, min_path_probability=0.3)
+    with pytest.raises(ValueError, match="min_path_probability"):
+        clf.predict(X[:3])
+    # Back to the full paths: the fit's threshold is no longer applied.
+    clf.set_params(target_accuracy=None, min_path_probability=None)
+    assert (depth_of(clf.predict(X)) == 3).all()
+    # A model fitted without a target cannot invent its threshold.
+    plain = tiny_classifier(max_epochs=2).fit(*tree)
+    assert plain.path_threshold_ is None and plain.held_out_coverage_ is None
+    with pytest.raises(ValueError, match="fitted without target_accuracy"):
+        plain.set_params(target_accuracy=0.9).predict(X[:3])
+
+
+def test_too_few_held_out_rows_return_no_label_with_a_warning(tree):
+    X, Y = tree
+    clf = tiny_classifier(target_accuracy=0.99, early_stopping=False, max_epochs=2)
+    with pytest.warns(UserWarning, match="at least 230 held-out rows"):
+        clf.fit(X[:300], Y[:300])  # 30 held out
+    assert clf.path_threshold_ == np.inf
+    assert clf.held_out_coverage_["no_label"] == 1.0
+    assert all(v is None for v in clf.predict(X[:20]).ravel())
+
+
+def test_repeated_labels(tree):
+    X, Y = tree
+    Y_sub = sub_codes(Y)  # '0' under every parent: each label is several nodes
+    clf = tiny_classifier(target_accuracy=0.9, early_stopping=False, max_epochs=8)
+    clf.fit(X, Y_sub)
+    assert clf.held_out_coverage_["accuracy_bound"] >= 0.9
+    short = clf.predict(X)
+    full = clf.set_params(target_accuracy=None).predict(X)
+    depth = depth_of(short)
+    assert 0 < (depth < 3).sum()
+    for row in range(len(X)):
+        assert short[row, : depth[row]].tolist() == full[row, : depth[row]].tolist()
+
+
+def test_partial_labels_leave_unlabelled_held_out_rows_out(tree):
+    X, Y = tree
+    Y_partial = Y.astype(object)
+    Y_partial[::3, 2] = None  # a third of the rows stop at the middle level
+    clf = tiny_classifier(target_accuracy=0.85, early_stopping=False, max_epochs=8)
+    clf.fit(X, Y_partial)
+    n_held_out = int(np.ceil(0.1 * len(X)))
+    assert 0.5 * n_held_out < clf.held_out_coverage_["rows"] < n_held_out
+    assert clf.held_out_coverage_["accuracy_bound"] >= 0.85
+    assert clf.predict(X).shape == Y.shape
+
+
+def test_one_level_y_returns_none_where_no_level_qualifies():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1200, 4))
+    # Class 'a' is easy, 'b' and 'c' are a coin toss between themselves.
+    y = np.where(X[:, 0] > 0, "a", np.where(rng.uniform(size=1200) < 0.5, "b", "c"))
+    clf = tiny_classifier(target_accuracy=0.9, early_stopping=False, max_epochs=8)
+    y_pred = clf.fit(X, y).predict(X)
+    assert y_pred.shape == (1200,) and y_pred.dtype == object
+    given = np.array([v is not None for v in y_pred])
+    assert 0.3 < given.mean() < 0.9  # the coin toss is left unanswered
+    assert set(y_pred[given]) <= {"a", "b", "c"}
+    right_or_none = np.mean(~given | (y_pred == y))
+    assert right_or_none >= 0.85
+
+
+def test_pickle_round_trip(fitted, tree):
+    X, _ = tree
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert restored.path_threshold_ == fitted.path_threshold_
+    assert restored.held_out_coverage_ == fitted.held_out_coverage_
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
+
+
+def test_onnx_export_refuses_it_clearly(fitted, tree):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    from mgclassifier.onnx import to_onnx
+
+    with pytest.raises(ValueError, match="target_accuracy=0.9 is not exported"):
+        to_onnx(fitted, tree[0][:2])
+
+
+def test_clone_and_grid_search(tree):
+    X, Y = tree
+    clf = tiny_classifier(target_accuracy=0.9, target_confidence=0.8)
+    cloned = clone(clf)
+    assert cloned.get_params()["target_accuracy"] == 0.9
+    assert cloned.get_params()["target_confidence"] == 0.8
+    search = GridSearchCV(
+        tiny_classifier(early_stopping=False, max_epochs=4),
+        {"target_accuracy": [0.8, 0.9]},
+        scoring=hierarchical_f1_scorer,
+        cv=KFold(2),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        search.fit(X, Y)
+    best = search.best_estimator_
+    assert best.target_accuracy in (0.8, 0.9)
+    assert best.held_out_coverage_["accuracy_bound"] >= best.target_accuracy
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none here")
+def test_on_a_cuda_gpu(tree):
+    X, Y = tree
+    clf = tiny_classifier(
+        target_accuracy=0.9, early_stopping=False, max_epochs=8, device="cuda"
+    ).fit(X, Y)
+    assert clf._predicts_on_device()
+    assert clf.held_out_coverage_["accuracy_bound"] >= 0.9
+    on_cpu = copy.deepcopy(clf)
+    on_cpu.net_.module_.to("cpu")
+    on_cpu.net_.device = "cpu"
+    np.testing.assert_array_equal(clf.predict(X), on_cpu.predict(X))
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
