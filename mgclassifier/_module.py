@@ -349,10 +349,11 @@ def _linear(n_in, n_out, sparse_input):
 
 def _numpy_layer(layer, h):
     """One trunk or head layer of ``MultiHeadMLP`` in numpy (eval mode)."""
-    if isinstance(layer, nn.Linear):
-        return h @ _as_numpy(layer.weight).T + _as_numpy(layer.bias)
-    if isinstance(layer, SparseInputLinear):
-        return h @ _as_numpy(layer.weight) + _as_numpy(layer.bias)
+    if isinstance(layer, (nn.Linear, SparseInputLinear)):
+        weight = _as_numpy(layer.weight)
+        out = h @ (weight.T if isinstance(layer, nn.Linear) else weight)
+        out += _as_numpy(layer.bias)  # in place: one array per layer, not two
+        return out
     if isinstance(layer, FastDropout):  # dropout: identity
         return h
     return NUMPY_ACTIVATIONS[type(layer)](h)
