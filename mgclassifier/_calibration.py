@@ -48,15 +48,27 @@ def held_out_temperature(net, X, codes, valid, engine, seed):
     -------
     float
     """
+    scores, leaf_codes = held_out_path_scores(
+        net, X, codes, valid, engine, seed, CALIBRATION_MAX_ROWS
+    )
+    return fit_temperature(engine, scores, leaf_codes)
+
+
+def held_out_path_scores(net, X, codes, valid, engine, seed, max_rows):
+    """Path scores and finest-level codes of the labelled rows ``valid``.
+
+    Of more than ``max_rows`` labelled rows a random subset (seeded by
+    ``seed``) is kept. Both are tensors on the net's device; the scores are
+    float32.
+    """
     valid = valid[codes[valid, -1] >= 0]
-    if len(valid) > CALIBRATION_MAX_ROWS:
+    if len(valid) > max_rows:
         rng = check_random_state(seed)
-        valid = np.sort(rng.choice(valid, CALIBRATION_MAX_ROWS, replace=False))
+        valid = np.sort(rng.choice(valid, max_rows, replace=False))
     logits = net.device_logits(X[valid], columns=engine.scored_columns)
     with torch.inference_mode():
         scores = engine.path_scores(logits.float())
-    leaf_codes = torch.as_tensor(codes[valid, -1], device=net.device)
-    return fit_temperature(engine, scores, leaf_codes)
+    return scores, torch.as_tensor(codes[valid, -1], device=net.device)
 
 
 @torch.inference_mode()

@@ -230,8 +230,8 @@ class CheckpointStore:
     directory : str or path-like
         Created if missing.
     writer : bool, default=True
-        Whether this process writes the file (in a distributed fit only the
-        first process does; every process reads it).
+        Whether this store writes the file (and clears the temporary files a
+        killed writer left); False only reads it.
     """
 
     def __init__(self, directory, writer=True):

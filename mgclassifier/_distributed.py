@@ -47,7 +47,11 @@ import torch.distributed as dist
 from skorch.callbacks import Callback
 
 from . import _out_of_core
-from ._calibration import CALIBRATION_MAX_ROWS, fit_temperature
+from ._calibration import (
+    CALIBRATION_MAX_ROWS,
+    fit_temperature,
+    held_out_path_scores,
+)
 from ._hierarchy import LabelHierarchy
 from ._standardisation import (
     block_moments,
@@ -187,16 +191,18 @@ class DataParallel:
     def held_out_temperature(self, net, X, codes, valid, engine, seed):
         """The temperature fitted on every process's held-out rows (see
         :func:`_calibration.held_out_temperature`), the same everywhere."""
-        valid = valid[codes[valid, -1] >= 0]
-        limit = max(1, CALIBRATION_MAX_ROWS // self.size)
-        if len(valid) > limit:
-            rng = np.random.RandomState(seed)
-            valid = np.sort(rng.choice(valid, limit, replace=False))
         part = None
-        if len(valid):
-            logits = net.device_logits(X[valid], columns=engine.scored_columns)
-            with torch.inference_mode():
-                part = (engine.path_scores(logits.float()).cpu(), codes[valid, -1])
+        if (codes[valid, -1] >= 0).any():
+            scores, leaves = held_out_path_scores(
+                net,
+                X,
+                codes,
+                valid,
+                engine,
+                seed,
+                max(1, CALIBRATION_MAX_ROWS // self.size),
+            )
+            part = (scores.cpu(), leaves.cpu().numpy())
         gathered = [None] * self.size
         dist.all_gather_object(gathered, part)
         gathered = [part for part in gathered if part is not None]

@@ -300,7 +300,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         ends with the same fitted model, which pickles and predicts in a
         single process like any other. ``device="cuda"`` is each process's
         GPU (``LOCAL_RANK``). Only for a ``fit`` from scratch (not
-        ``warm_start``, ``partial_fit`` or ``checkpoint_dir``).
+        ``warm_start``, ``partial_fit`` or ``checkpoint_dir``), and not with
+        ``target_accuracy``.
     **module__params : module__<name>=value
         Parameters of a ``module`` class (see ``module``).
 
@@ -691,6 +692,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     "distributed=True trains a fit from scratch; it cannot be "
                     "combined with warm_start, partial_fit or checkpoint_dir."
+                )
+            if self.target_accuracy is not None:
+                # Each process would choose its own threshold on its own rows.
+                raise ValueError(
+                    "distributed=True cannot be combined with target_accuracy: "
+                    "fit without distributed to choose the threshold, or set "
+                    "min_path_probability yourself."
                 )
             X, y, sample_weight = parallel.share(X, y, sample_weight)  # this rank's
         X, Y, y_was_1d = validate_fit_data(self, X, y, reset=not resume)

@@ -93,13 +93,11 @@ def predict_leaves(net, engine, X, dtype, on_device, min_probability=None):
     """
     leaf = np.empty(X.shape[0], dtype=np.int64)
     depth = None if min_probability is None else np.empty_like(leaf)
-    for rows, maths, scores in _path_scores(net, engine, X, dtype, on_device):
-        best = _argmax(scores)
-        leaf[rows] = _host(best)
+    chunks = _best_paths(net, engine, X, dtype, on_device, prefixes=depth is not None)
+    for rows, best, prefix in chunks:
+        leaf[rows] = best
         if depth is not None:
-            nodes = maths.node_proba(maths.path_proba(scores))
-            sure = _host(maths.prefix_proba(nodes, best)) >= min_probability
-            depth[rows] = np.cumprod(sure, axis=1).sum(axis=1)
+            depth[rows] = returned_depth(prefix, min_probability)
     return leaf, depth
 
 
@@ -123,12 +121,38 @@ def predict_path_proba(net, engine, X, dtype, on_device):
     """
     leaf = np.empty(X.shape[0], dtype=np.int64)
     prefix = np.empty((X.shape[0], len(engine.twin.node_counts)), dtype=dtype)
+    for rows, best, chunk_prefix in _best_paths(
+        net, engine, X, dtype, on_device, prefixes=True
+    ):
+        leaf[rows], prefix[rows] = best, chunk_prefix
+    return leaf, prefix
+
+
+def returned_depth(prefix, threshold):
+    """Levels ``predict`` returns: the longest prefix of each path whose
+    nodes all reach ``threshold`` (the rule of ``min_path_probability``).
+
+    Examples
+    --------
+    >>> returned_depth(np.array([[0.9, 0.6], [0.5, 0.4], [0.3, 0.8]]), 0.5).tolist()
+    [2, 1, 0]
+    """
+    return np.cumprod(np.asarray(prefix) >= threshold, axis=1).sum(axis=1)
+
+
+def _best_paths(net, engine, X, dtype, on_device, prefixes):
+    """Yield ``(rows, leaf, prefix)`` for each chunk of ``X``, on the host.
+
+    ``leaf`` is each row's best path; ``prefix`` the probability of its node
+    at each level (in the chunk's maths dtype), or None unless ``prefixes``.
+    """
     for rows, maths, scores in _path_scores(net, engine, X, dtype, on_device):
         best = _argmax(scores)
-        leaf[rows] = _host(best)
-        nodes = maths.node_proba(maths.path_proba(scores))
-        prefix[rows] = _host(maths.prefix_proba(nodes, best))
-    return leaf, prefix
+        prefix = None
+        if prefixes:
+            nodes = maths.node_proba(maths.path_proba(scores))
+            prefix = _host(maths.prefix_proba(nodes, best))
+        yield rows, _host(best), prefix
 
 
 def predict_proba(net, engine, X, dtype, on_device, labels=True):

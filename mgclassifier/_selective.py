@@ -31,7 +31,7 @@ codes; :func:`held_out_threshold` computes those with the fitted network.
 import numpy as np
 from scipy.stats import beta
 
-from ._prediction import predict_path_proba
+from ._prediction import on_accelerator, predict_path_proba, returned_depth
 from ._warnings import warn_at_caller
 
 
@@ -117,8 +117,9 @@ def held_out_threshold(net, engine, X, codes, valid, target, confidence):
         prefix = np.empty((0, n_levels))
         first_wrong = np.empty(0, dtype=np.int64)
     else:
-        on_device = not str(net.device).startswith("cpu")
-        leaf, prefix = predict_path_proba(net, engine, X[valid], np.float64, on_device)
+        leaf, prefix = predict_path_proba(
+            net, engine, X[valid], np.float64, on_accelerator(net)
+        )
         first_wrong = first_wrong_depth(engine.twin.paths[leaf], codes[valid])
     threshold = choose_threshold(prefix, first_wrong, target, confidence)
     coverage = coverage_at(prefix, first_wrong, threshold, confidence)
@@ -159,18 +160,6 @@ def first_wrong_depth(predicted, true):
     wrong = np.asarray(predicted) != np.asarray(true)
     n_levels = wrong.shape[1]
     return np.where(wrong.any(axis=1), wrong.argmax(axis=1) + 1, n_levels + 1)
-
-
-def returned_depth(prefix, threshold):
-    """Levels ``predict`` returns: the longest prefix whose nodes all reach
-    ``threshold`` (the rule of ``min_path_probability``).
-
-    Examples
-    --------
-    >>> returned_depth(np.array([[0.9, 0.6], [0.5, 0.4], [0.3, 0.8]]), 0.5).tolist()
-    [2, 1, 0]
-    """
-    return np.cumprod(np.asarray(prefix) >= threshold, axis=1).sum(axis=1)
 
 
 def error_upper_bound(n_errors, n_rows, confidence):

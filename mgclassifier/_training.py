@@ -30,6 +30,7 @@ from ._net_builder import (
     resolve_device,
 )
 from ._precision import resolve_precision
+from ._prediction import prediction_engine
 from ._prediction_engine import PredictionEngine
 from ._selective import held_out_threshold
 from ._standardisation import fitted_standardisation
@@ -216,8 +217,9 @@ def train(
     if not incremental:  # partial_fit runs one epoch by design
         warn_if_budget_ran_out(net, n_before, params["max_epochs"])
     best_epoch = check_training_outcome(net)
-    engine = PredictionEngine(hierarchy, params["coarse_decoding_weight"])
-    engine.to(net.device)
+    engine = prediction_engine(
+        hierarchy, params["coarse_decoding_weight"], 1.0, net.device
+    )
     held_out_rows = _held_out_rows(net.train_split, dataset)
     if not params["calibrate"]:
         temperature = 1.0

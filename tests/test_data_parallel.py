@@ -74,6 +74,15 @@ def test_distributed_fits_from_scratch_only(one_process_group, tmp_path):
         ).fit(X, Y)
 
 
+def test_distributed_refuses_target_accuracy(one_process_group):
+    # Every process would choose its own threshold on its own held-out rows.
+    X, Y = make_tree_data(n_samples=100)
+    with pytest.raises(ValueError, match="target_accuracy"):
+        MultiGranularityClassifier(distributed=True, target_accuracy=0.9, **PARAMS).fit(
+            X, Y
+        )
+
+
 def test_distributed_without_a_process_group_says_how_to_launch(monkeypatch):
     for name in ("RANK", "WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
