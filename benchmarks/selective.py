@@ -67,7 +67,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._data import HoldoutSplit
-from mgclassifier._hierarchy import is_missing_label
+from mgclassifier._metric_parts import _path_agreement
 from mgclassifier._selective import held_out_threshold
 from mgclassifier.metrics import hierarchical_f1_scorer
 
@@ -88,21 +88,15 @@ class _Codes:
         return len(self.codes)
 
 
-def returned_depth_of(Y_pred):
-    """Levels each predicted row returns (labels before the first None)."""
-    given = np.array([[not is_missing_label(v) for v in row] for row in Y_pred])
-    return np.cumprod(given, axis=1).sum(axis=1)
-
-
 def test_outcome(Y_pred, Y_test):
     """Accuracy (a returned path right in every label; none is never wrong)
     and depth kept on the test split."""
-    Y_pred = np.asarray(Y_pred, dtype=object)
-    depth = returned_depth_of(Y_pred)
-    n_levels = Y_test.shape[1]
-    kept = np.arange(n_levels) < depth[:, None]
-    same = Y_pred == np.asarray(Y_test, dtype=object)
-    right = (same | ~kept).all(axis=1)
+    _, kept, shared = _path_agreement(
+        np.asarray(Y_test, dtype=object), np.asarray(Y_pred, dtype=object)
+    )
+    depth = kept.sum(axis=1)
+    n_levels = kept.shape[1]
+    right = (shared | ~kept).all(axis=1)
     return dict(
         accuracy=float(right.mean()),
         mean_depth=float(depth.mean()),
