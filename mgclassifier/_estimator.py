@@ -843,8 +843,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         """The fitted :class:`PredictionEngine`, for the current
         ``coarse_decoding_weight`` and on the net's device.
 
-        Built at the end of ``fit``; rebuilt (a few index arrays) when the
-        weight was changed since, or after unpickling, which leaves it out.
+        Built at the end of ``fit``; rebuilt (index arrays, and the heads with
+        the coarse votes folded in: milliseconds) when the weight was changed
+        since, or after unpickling, which leaves it out.
         """
         key, engine = self.__dict__.get("_engine", (None, None))
         if key != self._engine_key():
@@ -852,7 +853,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 self.hierarchy_,
                 self.coarse_decoding_weight,
                 self.temperature_,
-                self.net_.device,
+                self.net_,
             )
             self._engine = (self._engine_key(), engine)
         return engine

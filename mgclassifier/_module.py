@@ -271,6 +271,25 @@ class MultiHeadMLP(nn.Module):
             return self.heads(self.trunk(h))
         return self._depth_heads(h, list(self.trunk))
 
+    @property
+    def fused_heads(self):
+        """The one ``nn.Linear`` every head shares, reading :meth:`features`;
+        None where the heads read several layers or the input itself."""
+        if (
+            self.head_layers is None
+            and len(self.trunk)
+            and isinstance(self.heads, nn.Linear)
+        ):
+            return self.heads
+        return None
+
+    def features(self, X):
+        """What :attr:`fused_heads` reads: the last trunk layer's output
+        (``forward(X) == fused_heads(features(X))``), dense or sparse ``X``."""
+        if X.layout != torch.strided:
+            return self._forward_sparse(X, heads=False)
+        return self.trunk((X - self.input_mean).div_(self.input_scale))
+
     def _depth_heads(self, h, layers, offset=0):
         """Heads at several depths: run ``layers`` (trunk layers from position
         ``offset`` on), keep each layer's output, apply each level's head."""
@@ -287,16 +306,16 @@ class MultiHeadMLP(nn.Module):
             dim=-1,
         )
 
-    def _forward_sparse(self, X):
+    def _forward_sparse(self, X, heads=True):
         """Same function for sparse CSR input, without densifying it.
 
         The scaling divides the non-zero values; a network fitted on dense
         input (an ``nn.Linear`` first layer, maybe centred) folds its
         centring into the bias: ``((X - m) / s) @ W.T + b == (X / s) @ W.T +
-        (b - W @ (m / s))``.
+        (b - W @ (m / s))``. ``heads=False``: stop before the fused heads.
         """
         if self.head_layers is None:
-            layers = list(self.trunk) + [self.heads]
+            layers = list(self.trunk) + ([self.heads] if heads else [])
         else:
             layers = list(self.trunk)
         first = layers[0]
@@ -323,11 +342,9 @@ class MultiHeadMLP(nn.Module):
         everything else a serving process does; scikit-learn's MLPClassifier
         predicts the same way.
         """
-        h = (X - _as_numpy(self.input_mean)) / _as_numpy(self.input_scale)
         if self.head_layers is None:
-            for layer in (*self.trunk, self.heads):
-                h = _numpy_layer(layer, h)
-            return h
+            return _numpy_layer(self.heads, self.numpy_features(X))
+        h = (X - _as_numpy(self.input_mean)) / _as_numpy(self.input_scale)
         outputs = {}
         for position, layer in enumerate(self.trunk, start=1):
             h = _numpy_layer(layer, h)
@@ -340,6 +357,14 @@ class MultiHeadMLP(nn.Module):
             ],
             axis=-1,
         )
+
+    def numpy_features(self, X):
+        """:meth:`features` in numpy, for a dense float32 array (as
+        :meth:`numpy_forward`)."""
+        h = (X - _as_numpy(self.input_mean)) / _as_numpy(self.input_scale)
+        for layer in self.trunk:
+            h = _numpy_layer(layer, h)
+        return h
 
 
 def _linear(n_in, n_out, sparse_input):
@@ -411,10 +436,20 @@ class TrunkWithHeads(nn.Module):
             self.per_level = False
             self.heads = nn.Linear(int(feature_width), sum(self.level_sizes))
 
-    def forward(self, X):
+    @property
+    def fused_heads(self):
+        """The one ``nn.Linear`` every head shares, reading :meth:`features`;
+        None where each level has its own."""
+        return None if self.per_level else self.heads
+
+    def features(self, X):
+        """What the heads read: the trunk's output on the standardised input."""
         if self.input_mean is not None:
             X = (X - self.input_mean) / self.input_scale
-        features = self.trunk(X)
+        return self.trunk(X)
+
+    def forward(self, X):
+        features = self.features(X)
         if not self.per_level:
             return self.heads(features)
         return torch.cat(

@@ -212,7 +212,9 @@ class MultiGranularityNet(NeuralNet):
             ]
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
-    def logit_chunks(self, X, chunk_size, columns=slice(None), numpy_forward=True):
+    def logit_chunks(
+        self, X, chunk_size, columns=slice(None), numpy_forward=True, features=False
+    ):
         """Yield ``(start, logits)`` for each chunk of rows of ``X``.
 
         Dense chunks on the CPU go through the built-in module's numpy twin
@@ -232,31 +234,43 @@ class MultiGranularityNet(NeuralNet):
         columns : slice, default=slice(None)
             Which logit columns to keep.
         numpy_forward : bool, default=True
+        features : bool, default=False
+            Yield what the module's ``fused_heads`` read (its ``features``)
+            instead of the logits; ``columns`` is then ignored.
         """
+        module = self.module_
         numpy_twin = (
             numpy_forward
             and not sp.issparse(X)
             and torch.device(self.device).type == "cpu"
             # The built-in MLP has a numpy twin; a custom trunk runs in torch.
-            and hasattr(self.module_, "numpy_forward")
+            and hasattr(module, "numpy_forward")
         )
+        if features:
+            columns = slice(None)
+            numpy_step, torch_step = (
+                getattr(module, "numpy_features", None),
+                module.features,
+            )
+        else:
+            numpy_step, torch_step = getattr(module, "numpy_forward", None), module
         for start in range(0, X.shape[0], chunk_size):
             rows = X[start : start + chunk_size]
             if not numpy_twin:
-                yield start, self._forward_on_device(rows)[:, columns]
+                yield start, self._forward_on_device(rows, torch_step)[:, columns]
                 continue
-            logits = self.module_.numpy_forward(rows)[:, columns]
+            logits = numpy_step(rows)[:, columns]
             small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
             yield start, logits if small else torch.from_numpy(logits)
 
-    def _forward_on_device(self, rows):
+    def _forward_on_device(self, rows, step):
         if sp.issparse(rows):
             rows = sparse_rows_to_torch(rows, self.device)
         elif isinstance(rows, np.ndarray) and not rows.flags.writeable:
             # A read-only chunk (a float32 data frame's values, say): torch
             # would warn that it cannot wrap it; copying one chunk is cheap.
-            return self.module_(torch.tensor(rows, device=self.device))
-        return self.module_(torch.as_tensor(rows, device=self.device))
+            return step(torch.tensor(rows, device=self.device))
+        return step(torch.as_tensor(rows, device=self.device))
 
     # ------------------------------------------------------------ persistence
     # skorch's NeuralNet.__getstate__ pickles module_, criterion_ and

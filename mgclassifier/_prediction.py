@@ -1,10 +1,13 @@
 """Prediction over the rows of ``X``: the network, then the engine, a chunk
 of rows at a time.
 
-Each chunk's logits go through the prediction engine (``_prediction_engine``)
-and only what the caller asks for is kept: the best path of each row
-(``predict``), or each level's probabilities, written into the arrays that
-are returned (``predict_proba``). Chunks are sized so that a chunk's path
+Each chunk's path scores come from the prediction engine
+(``_prediction_engine``): for a network whose heads are one layer, one
+matrix product of the chunk's features with the heads into which the engine
+folded the coarse votes at the end of ``fit``; otherwise the logits summed
+along each path. Only what the caller asks for is kept: the best path of
+each row (``predict``), or each level's probabilities, written into the
+arrays that are returned (``predict_proba``). Chunks are sized so that a chunk's path
 scores (the widest array of the maths) stay in the CPU's cache, and are
 written into one buffer reused from chunk to chunk: a large ``X`` needs no
 more working memory than a small one, and no call pays for fresh pages
@@ -61,9 +64,19 @@ def on_accelerator(net):
     return torch.device(net.device).type != "cpu"
 
 
-def prediction_engine(hierarchy, coarse_decoding_weight, temperature, device):
-    """The :class:`PredictionEngine` of a fitted tree, on ``device``."""
-    return PredictionEngine(hierarchy, coarse_decoding_weight, temperature).to(device)
+def prediction_engine(hierarchy, coarse_decoding_weight, temperature, net):
+    """The :class:`PredictionEngine` of a fitted net's tree, on its device.
+
+    Where the net's heads are one layer on one set of features, the coarse
+    votes are folded into them (``PredictionEngine.fold_heads``): this is the
+    set-up of prediction, done once per fit (and once after unpickling).
+    """
+    engine = PredictionEngine(hierarchy, coarse_decoding_weight, temperature)
+    engine = engine.to(net.device)
+    heads = getattr(net.module_, "fused_heads", None)
+    if heads is not None:
+        engine.fold_heads(heads)
+    return engine
 
 
 def predict_leaves(net, engine, X, dtype, on_device, min_probability=None):
@@ -208,26 +221,40 @@ def _path_scores(net, engine, X, dtype, on_device):
     which the caller may overwrite (a torch chunk's live in a buffer that
     the next chunk reuses).
     """
-    width = sum(engine.twin.node_counts)
-    budget = DEVICE_CHUNK_ELEMENTS if on_device else CPU_CHUNK_ELEMENTS
-    chunk = max(MIN_CHUNK_ROWS, budget // width)
     # Accelerators compute in float32 (the copy to the host casts).
     compute = torch.float32 if on_device or dtype == np.float32 else torch.float64
-    buffer = None
+    # Scores from the features through the folded heads: float32 maths, as
+    # the network's; float64 input keeps float64 scores from the logits.
+    folded = engine.folded and compute == torch.float32
+    width = engine.twin.node_counts[-1] if folded else sum(engine.twin.node_counts)
+    budget = DEVICE_CHUNK_ELEMENTS if on_device else CPU_CHUNK_ELEMENTS
+    chunk = max(MIN_CHUNK_ROWS, budget // width)
+    buffer, twin = None, engine.twin
     with torch.inference_mode():
-        for start, logits in net.logit_chunks(
-            X, chunk, engine.scored_columns, numpy_forward=not on_device
+        for start, outputs in net.logit_chunks(
+            X,
+            chunk,
+            engine.scored_columns,
+            numpy_forward=not on_device,
+            features=folded,
         ):
-            rows = slice(start, start + logits.shape[0])
-            if isinstance(logits, np.ndarray):
-                twin = engine.twin
-                yield rows, twin, twin.path_scores(logits.astype(dtype, copy=False))
+            rows = slice(start, start + outputs.shape[0])
+            if isinstance(outputs, np.ndarray):
+                scores = (
+                    twin.folded_scores(outputs)
+                    if folded
+                    else twin.path_scores(outputs.astype(dtype, copy=False))
+                )
+                yield rows, twin, scores
                 continue
             if buffer is None:
-                shape = (min(chunk, X.shape[0]), engine.twin.node_counts[-1])
-                buffer = logits.new_empty(shape, dtype=compute)
-            scores = buffer[: logits.shape[0]]
-            yield rows, engine, engine.path_scores(logits.to(compute), out=scores)
+                shape = (min(chunk, X.shape[0]), twin.node_counts[-1])
+                buffer = outputs.new_empty(shape, dtype=compute)
+            scores = buffer[: outputs.shape[0]]
+            if folded:
+                yield rows, engine, engine.folded_scores(outputs, out=scores)
+            else:
+                yield rows, engine, engine.path_scores(outputs.to(compute), out=scores)
 
 
 def _argmax(scores):

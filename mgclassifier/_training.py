@@ -217,9 +217,7 @@ def train(
     if not incremental:  # partial_fit runs one epoch by design
         warn_if_budget_ran_out(net, n_before, params["max_epochs"])
     best_epoch = check_training_outcome(net)
-    engine = prediction_engine(
-        hierarchy, params["coarse_decoding_weight"], 1.0, net.device
-    )
+    engine = prediction_engine(hierarchy, params["coarse_decoding_weight"], 1.0, net)
     held_out_rows = _held_out_rows(net.train_split, dataset)
     if not params["calibrate"]:
         temperature = 1.0

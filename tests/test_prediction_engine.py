@@ -5,12 +5,16 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from _helpers import make_tree_data, sub_codes, tiny_classifier
 from scipy.special import log_softmax, softmax
+from torch import nn
 
 from mgclassifier import _prediction
+from mgclassifier._data import sparse_rows_to_torch
 from mgclassifier._hierarchy import LabelHierarchy
+from mgclassifier._module import MultiHeadMLP, TrunkWithHeads
 from mgclassifier._prediction_engine import NumpyPredictionEngine, PredictionEngine
 
 
@@ -95,6 +99,70 @@ def test_only_the_scored_logits_are_read():
     assert NumpyPredictionEngine(tree, 0.0).scored_sizes == (tree.n_nodes[-1],)
 
 
+def _module_and_rows(kind, tree, rng):
+    """A randomly initialised network of ``kind`` for ``tree`` and rows for it."""
+    torch.manual_seed(0)
+    X = rng.normal(size=(30, 7)).astype(np.float32)
+    if kind == "custom trunk":
+        trunk = nn.Sequential(nn.Linear(7, 6), nn.Tanh())
+        return TrunkWithHeads(trunk, tree.n_nodes, feature_width=6), X
+    module = MultiHeadMLP(
+        7, tree.n_nodes, hidden_layer_sizes=(12, 8), sparse_input=kind == "sparse"
+    )
+    if kind == "sparse":
+        X[rng.uniform(size=X.shape) < 0.7] = 0
+    return module, X
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "custom trunk"])
+@pytest.mark.parametrize(("seed", "repeated", "coarse_weight"), CASES[::2])
+def test_folded_heads_give_the_path_scores_of_the_logits(
+    kind, seed, repeated, coarse_weight
+):
+    # The coarse votes folded into the heads: path scores straight from the
+    # features, equal to the scores summed from every level's logits.
+    tree = random_tree(seed, repeated)
+    module, X = _module_and_rows(kind, tree, np.random.RandomState(seed))
+    module.eval()
+    engine = PredictionEngine(tree, coarse_weight, temperature=0.7)
+    assert not engine.folded
+    engine.fold_heads(module.fused_heads)
+    assert engine.folded
+    rows = sparse_rows_to_torch(sp.csr_matrix(X), "cpu") if kind == "sparse" else None
+    with torch.no_grad():
+        inputs = torch.from_numpy(X) if rows is None else rows
+        features = module.features(inputs)
+        expected = engine.path_scores(module(inputs)[:, engine.scored_columns])
+        folded = engine.folded_scores(features)
+        into = engine.folded_scores(features, out=torch.empty_like(expected))
+    assert folded.shape == (len(X), tree.n_nodes[-1])
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(into, folded, rtol=1e-6, atol=1e-6)
+    if kind == "dense":  # the numpy twins: the same scores
+        np.testing.assert_allclose(
+            engine.twin.folded_scores(module.numpy_features(X)),
+            expected.numpy(),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
+def test_heads_on_several_inputs_are_not_folded():
+    # Heads at several depths, or one per level of a trunk's outputs, read
+    # different features: their scores still come from the logits.
+    tree = random_tree(0, False)
+    depths = MultiHeadMLP(
+        5, tree.n_nodes, hidden_layer_sizes=(6, 4), head_layers=(0, 1, 1)
+    )
+    linear = MultiHeadMLP(5, tree.n_nodes, hidden_layer_sizes=())
+    assert depths.fused_heads is None and linear.fused_heads is None
+    per_level = TrunkWithHeads(nn.Identity(), tree.n_nodes, feature_width=(5, 5, 5))
+    assert per_level.fused_heads is None
+    assert (
+        MultiHeadMLP(5, tree.n_nodes, hidden_layer_sizes=(6,)).fused_heads is not None
+    )
+
+
 @pytest.fixture(scope="module", params=[False, True], ids=["unique", "repeated"])
 def fitted(request):
     X, Y = make_tree_data(n_samples=500, branching=(3, 4, 3), seed=3)
@@ -146,6 +214,7 @@ def test_the_engine_is_rebuilt_for_new_parameters_and_not_pickled(fitted):
     clf, X = fitted
     engine = clf._prediction_engine()
     assert clf._prediction_engine() is engine  # built once, at the end of fit
+    assert engine.folded  # the coarse votes folded into the heads there too
     state = pickle.dumps(clf)
     assert b"PredictionEngine" not in state
     loaded = pickle.loads(state)
