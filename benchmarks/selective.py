@@ -120,11 +120,12 @@ def test_outcome(Y_pred, Y_test):
 
 
 def held_out_indices(model, Y_train):
-    """The rows ``model``'s fit held out (its split is seeded and repeatable)."""
+    """The rows ``model``'s fit set aside for its threshold (its split is
+    seeded and repeatable)."""
     split = model.net_.train_split
     assert isinstance(split, HoldoutSplit)
     codes = model.hierarchy_.encode(Y_train)
-    return split.indices(_Codes(codes))[1], codes
+    return split.parts(_Codes(codes))[2], codes
 
 
 def with_threshold(model, target, threshold):

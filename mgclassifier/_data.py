@@ -136,7 +136,7 @@ class BatchIterator:
 
 
 class HoldoutSplit:
-    """skorch ``train_split``: hold out a fraction, stratified when possible.
+    """skorch ``train_split``: hold rows out of training, stratified when possible.
 
     Stratifies on the finest labelled level when every class there has at
     least two samples and both parts can hold every class; otherwise falls
@@ -144,48 +144,80 @@ class HoldoutSplit:
 
     Parameters
     ----------
-    fraction : float
-        Fraction of the samples held out for validation.
+    fraction : float or None
+        Fraction of the samples held out for validation (early stopping and
+        the calibration temperature); None: no validation rows.
     random_state : int
+    set_aside : float or None, default=None
+        Fraction of the samples set aside first, for ``target_accuracy``'s
+        threshold: neither trained on nor validated on, so that they pick no
+        epoch and fit no temperature.
 
     Attributes
     ----------
-    valid_indices_ : ndarray of int or None
-        The rows held out by the last call, kept for the calibration that
-        follows training (a stratified split of a million rows takes about a
-        second to redo); None before any call and in a pickle.
+    valid_indices_, set_aside_indices_ : ndarray of int or None
+        The rows of the last call, kept for what follows training (a
+        stratified split of a million rows takes about a second to redo);
+        None before any call and in a pickle.
     """
 
-    def __init__(self, fraction, random_state):
+    def __init__(self, fraction, random_state, set_aside=None):
         self.fraction = fraction
         self.random_state = random_state
-        self.valid_indices_ = None
+        self.set_aside = set_aside
+        self.valid_indices_ = self.set_aside_indices_ = None
 
-    def n_valid(self, n_samples):
-        """Number of rows held out of ``n_samples`` (as ``train_test_split``)."""
-        return int(np.ceil(self.fraction * n_samples))
+    def n_held_out(self, n_samples):
+        """Rows of ``n_samples`` kept out of training (as ``train_test_split``
+        counts each part)."""
+        return sum(
+            int(np.ceil(share * n_samples))
+            for share in (self.fraction, self.set_aside)
+            if share is not None
+        )
 
     def __call__(self, dataset, y=None, **fit_params):
-        train, valid = self.indices(dataset)
-        self.valid_indices_ = valid
-        return dataset.subset(train), dataset.subset(valid)
+        train, valid, aside = self.parts(dataset)
+        self.valid_indices_, self.set_aside_indices_ = valid, aside
+        return dataset.subset(train), None if valid is None else dataset.subset(valid)
 
     def __getstate__(self):
         # The rows of one fit: not part of a saved model.
-        return {**self.__dict__, "valid_indices_": None}
+        return {**self.__dict__, "valid_indices_": None, "set_aside_indices_": None}
+
+    def __setstate__(self, state):
+        self.__dict__.update({"set_aside": None, "set_aside_indices_": None, **state})
 
     def indices(self, dataset):
         """Sorted row indices ``(train, valid)``; the same on every call."""
+        return self.parts(dataset)[:2]
+
+    def parts(self, dataset):
+        """Sorted row indices ``(train, valid, set_aside)``, the same on every
+        call; ``valid`` or ``set_aside`` is None without its fraction."""
         strata = dataset.codes[:, -1].cpu().numpy()
-        split = stratified_holdout(strata, self.n_valid(len(strata)), self.random_state)
-        if split is not None:
-            return split
-        train, valid = train_test_split(
-            np.arange(len(dataset)),
-            test_size=self.fraction,
-            random_state=self.random_state,
-        )
-        return np.sort(train), np.sort(valid)
+        rows, aside = np.arange(len(strata)), None
+        if self.set_aside is not None:
+            rows, aside = _holdout(strata, self.set_aside, self.random_state)
+        if self.fraction is None:
+            return rows, None, aside
+        n_valid = int(np.ceil(self.fraction * len(strata)))
+        train, valid = _holdout(strata[rows], n_valid, self.random_state)
+        return rows[train], rows[valid], aside
+
+
+def _holdout(strata, n_out, random_state):
+    """Sorted ``(kept, held_out)`` positions in ``strata``: ``n_out`` rows
+    (a fraction of them if a float), stratified when they can be."""
+    if isinstance(n_out, float):
+        n_out = int(np.ceil(n_out * len(strata)))
+    split = stratified_holdout(strata, n_out, random_state)
+    if split is not None:
+        return split
+    kept, held_out = train_test_split(
+        np.arange(len(strata)), test_size=n_out, random_state=random_state
+    )
+    return np.sort(kept), np.sort(held_out)
 
 
 def stratified_holdout(strata, n_valid, random_state):

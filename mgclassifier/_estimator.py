@@ -149,13 +149,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         probability ``target_confidence``. A returned path is right when
         every label in it is; a row given no label (None on every level)
         is never wrong, so ``1 - target_accuracy`` bounds the share of rows
-        given a wrong label. The held-out rows are the early-stopping split
-        or, without early stopping, ``validation_fraction`` of the rows held
-        out of training for this (their labels train nothing; ``calibrate``
-        fits the temperature on them too); rows without a finest label are
-        left out of the choice. The guarantee assumes
-        the rows predicted later are exchangeable with the held-out ones
-        (drawn from the same distribution). The threshold is
+        given a wrong label. The held-out rows are ``validation_fraction``
+        of the rows (stratified on the finest level), set aside for this
+        alone: they train nothing, and with early stopping they are apart
+        from its rows, so they pick no epoch and fit no temperature. Rows
+        without a finest label are left out of the choice. The guarantee
+        assumes the rows predicted later are exchangeable with the held-out
+        ones (drawn from the same distribution). The threshold is
         ``path_threshold_``, what the held-out rows get
         ``held_out_coverage_``. None: ``min_path_probability`` decides.
     target_confidence : float in (0, 1), default=0.9
@@ -184,7 +184,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         the held-out rows.
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping, in
-        (0, 1).
+        (0, 1); ``target_accuracy`` sets another such fraction aside for its
+        threshold.
     patience : int, default=7
         Epochs without improvement of the validation loss before training
         stops (the weights of the best epoch are kept), 1 or more; used only

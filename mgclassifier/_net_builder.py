@@ -84,9 +84,9 @@ def build_net(
     hidden_layer_sizes, batch_size, lr, early_stopping
         Resolved by ``_auto`` (no "auto"); they override ``params``'.
     hold_out : bool, default=False
-        Hold ``validation_fraction`` of the rows out of training even
-        without early stopping (``target_accuracy`` chooses its threshold on
-        them); never for ``partial_fit``.
+        Set ``validation_fraction`` of the rows aside, apart from any early
+        stopping rows (``target_accuracy`` chooses its threshold on them);
+        never for ``partial_fit``.
 
     Returns
     -------
@@ -109,12 +109,20 @@ def build_net(
         callbacks.append(
             ("weight_averaging", WeightAveraging(params["weight_averaging"]))
         )
+    # target_accuracy's threshold rows are set aside apart from the early
+    # stopping rows: rows that chose the epoch or the temperature would make
+    # the threshold's guarantee optimistic.
+    fraction = params["validation_fraction"]
     holdout = (
-        HoldoutSplit(params["validation_fraction"], seed)
+        HoldoutSplit(
+            fraction if early_stopping else None,
+            seed,
+            set_aside=fraction if hold_out and not incremental else None,
+        )
         if early_stopping or (hold_out and not incremental)
         else None
     )
-    n_valid = 0 if holdout is None else holdout.n_valid(X.shape[0])
+    n_valid = 0 if holdout is None else holdout.n_held_out(X.shape[0])
     if params["lr_schedule"] == "onecycle" and not incremental:
         batches_per_epoch = -(-(X.shape[0] - n_valid) // batch_size)
         callbacks.append(
@@ -123,19 +131,22 @@ def build_net(
                 OneCycleSchedule(lr, params["max_epochs"] * batches_per_epoch),
             )
         )
-    if holdout is not None and not early_stopping and X.shape[0] - n_valid < 1:
+    if holdout is not None and X.shape[0] - n_valid < 1:
+        held_out_for = " and ".join(
+            use
+            for use, holds in (
+                ("early stopping", early_stopping),
+                ("target_accuracy's threshold", holdout.set_aside is not None),
+            )
+            if holds
+        )
         raise ValueError(
             f"validation_fraction={params['validation_fraction']} leaves no "
-            f"training data out of {X.shape[0]} samples (target_accuracy holds "
-            f"these rows out); lower it."
+            f"training data out of {X.shape[0]} samples (held out for "
+            f"{held_out_for}); lower it"
+            + (" or set early_stopping=False." if early_stopping else ".")
         )
     if early_stopping:
-        if X.shape[0] - n_valid < 1:
-            raise ValueError(
-                f"validation_fraction={params['validation_fraction']} leaves no "
-                f"training data out of {X.shape[0]} samples; lower it or set "
-                f"early_stopping=False."
-            )
         callbacks.append(
             (
                 "early_stopping",

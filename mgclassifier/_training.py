@@ -54,13 +54,13 @@ class TrainedNet:
     precision : {"float32", "bfloat16"}
         The precision training ran in.
     held_out_rows : ndarray of int or None
-        The rows held out (for early stopping, or for ``target_accuracy``);
-        None without a held-out split.
+        The validation rows (early stopping and the temperature); None
+        without early stopping.
     path_threshold : float or None
-        The threshold chosen on the held-out rows for ``target``; None
-        without one.
+        The threshold chosen for ``target`` on the rows set aside for it;
+        None without one.
     held_out_coverage : dict or None
-        What the held-out rows return at that threshold (see
+        What those rows return at that threshold (see
         ``_selective.held_out_threshold``); None without ``target``.
     target : tuple of float or None
         ``(target_accuracy, target_confidence)`` the threshold was chosen for.
@@ -141,9 +141,9 @@ def train(
         what is there (``_checkpoint``); the seed of a resumed fit is the
         one it started with.
     target : tuple of float or None, default=None
-        ``(target_accuracy, target_confidence)``: hold rows out (even
-        without early stopping) and choose on them the threshold at which
-        ``predict`` stops paths (``_selective``).
+        ``(target_accuracy, target_confidence)``: set rows aside, apart
+        from any early stopping rows, and choose on them the threshold at
+        which ``predict`` stops paths (``_selective``).
 
     Returns
     -------
@@ -218,7 +218,7 @@ def train(
         warn_if_budget_ran_out(net, n_before, params["max_epochs"])
     best_epoch = check_training_outcome(net)
     engine = prediction_engine(hierarchy, params["coarse_decoding_weight"], 1.0, net)
-    held_out_rows = _held_out_rows(net.train_split, dataset)
+    held_out_rows, threshold_rows = _held_out_rows(net.train_split, dataset)
     if not params["calibrate"]:
         temperature = 1.0
     elif held_out_rows is None:  # keep what a resumed model has
@@ -232,7 +232,7 @@ def train(
     threshold = coverage = None
     if target is not None:
         threshold, coverage = held_out_threshold(
-            net, engine, X, codes, held_out_rows, *target
+            net, engine, X, codes, threshold_rows, *target
         )
     return TrainedNet(
         net,
@@ -248,13 +248,14 @@ def train(
 
 
 def _held_out_rows(split, dataset):
-    """The rows the split held out in this fit, or None without a split.
+    """The rows the split kept out of training in this fit: ``(valid,
+    set_aside)``, each None where the split has no such rows.
 
     Drawn again (the same rows) when training did not call the split: a
     fit that a finished checkpoint gave back.
     """
     if not isinstance(split, HoldoutSplit):
-        return None
-    if split.valid_indices_ is None:
-        return split.indices(dataset)[1]
-    return split.valid_indices_
+        return None, None
+    if split.valid_indices_ is None and split.set_aside_indices_ is None:
+        return split.parts(dataset)[1:]
+    return split.valid_indices_, split.set_aside_indices_

@@ -36,3 +36,25 @@ def test_holdout_split_stratifies_when_it_can():
     train, valid = HoldoutSplit(0.3, random_state=0).indices(dataset)
     assert sorted(np.concatenate([train, valid]).tolist()) == list(range(20))
     assert np.bincount(strata[valid] + 1).tolist() == [2, 2, 2]
+
+
+def test_rows_set_aside_are_apart_from_both_parts_and_stratified():
+    # target_accuracy's threshold rows: set aside first, then the
+    # validation rows drawn from the rest; each part holds every stratum.
+    strata = np.repeat([0, 1, 2], [20, 20, 20])
+    dataset = ArrayDataset(np.zeros((60, 2), np.float32), strata[:, None])
+    split = HoldoutSplit(0.1, random_state=0, set_aside=0.2)
+    assert split.n_held_out(60) == 6 + 12
+    train, valid, aside = split.parts(dataset)
+    assert (len(train), len(valid), len(aside)) == (42, 6, 12)
+    assert sorted(np.concatenate([train, valid, aside]).tolist()) == list(range(60))
+    assert np.bincount(strata[aside]).tolist() == [4, 4, 4]
+    assert np.bincount(strata[valid]).tolist() == [2, 2, 2]
+    # No validation fraction: the split trains on the rest and validates
+    # nothing; the rows set aside do not move.
+    alone = HoldoutSplit(None, random_state=0, set_aside=0.2)
+    train_alone, valid_alone, aside_alone = alone.parts(dataset)
+    assert valid_alone is None and aside_alone.tolist() == aside.tolist()
+    fitted_rows, no_rows = alone(dataset)
+    assert no_rows is None and len(fitted_rows) == 48
+    assert alone.set_aside_indices_.tolist() == aside.tolist()

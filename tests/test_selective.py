@@ -11,6 +11,7 @@ from _helpers import TINY_BUDGETS, make_tree_data, sub_codes, tiny_classifier
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
+from mgclassifier._data import ArrayDataset
 from mgclassifier._hierarchy import is_missing_label
 from mgclassifier._prediction import predict_path_proba
 from mgclassifier._selective import (
@@ -159,6 +160,7 @@ def test_fit_sets_the_threshold_and_the_held_out_coverage(fitted, tree):
     # training ran every epoch (nothing stopped it early).
     assert coverage["rows"] == int(np.ceil(0.1 * len(X)))
     assert clf.early_stopping_ is False and clf.n_epochs_ == 8
+    assert "valid_loss" not in clf.history_[-1]  # they validated nothing either
     assert coverage["accuracy_bound"] >= 0.9 and coverage["accuracy"] >= 0.9
     assert 0 < coverage["full_paths"] < 1 and 0 < coverage["mean_depth"] <= 3
     # predict cuts paths at the chosen threshold, as min_path_probability does.
@@ -201,12 +203,20 @@ def test_predict_on_the_device_path_equals_the_cpu_path(fitted, tree, monkeypatc
     np.testing.assert_array_equal(fitted.predict(X), cpu)
 
 
-def test_early_stopping_split_serves_the_threshold(tree):
+def test_the_threshold_rows_are_apart_from_the_early_stopping_rows(tree):
+    # Rows that picked the epoch and fitted the temperature would make the
+    # guarantee optimistic: the threshold gets rows of its own.
     X, Y = tree
     clf = tiny_classifier(target_accuracy=0.9, validation_fraction=0.2).fit(X, Y)
     assert clf.early_stopping_ is True
-    assert clf.held_out_coverage_["rows"] == int(np.ceil(0.2 * len(X)))
+    n_out = int(np.ceil(0.2 * len(X)))
+    assert clf.held_out_coverage_["rows"] == n_out
     assert clf.held_out_coverage_["accuracy_bound"] >= 0.9
+    codes = clf.hierarchy_.encode(Y)
+    train, valid, aside = clf.net_.train_split.parts(ArrayDataset(X, codes))
+    assert len(valid) == len(aside) == n_out and len(train) == len(X) - 2 * n_out
+    assert not set(aside) & (set(valid) | set(train))
+    assert "valid_loss" in clf.history_[-1]  # the early-stopping rows validated
 
 
 @pytest.mark.parametrize(
