@@ -239,13 +239,7 @@ class MultiGranularityNet(NeuralNet):
             instead of the logits; ``columns`` is then ignored.
         """
         module = self.module_
-        numpy_twin = (
-            numpy_forward
-            and not sp.issparse(X)
-            and torch.device(self.device).type == "cpu"
-            # The built-in MLP has a numpy twin; a custom trunk runs in torch.
-            and hasattr(module, "numpy_forward")
-        )
+        numpy_twin = numpy_forward and self.numpy_twin_runs(X)
         if features:
             columns = slice(None)
             numpy_step, torch_step = (
@@ -262,6 +256,16 @@ class MultiGranularityNet(NeuralNet):
             logits = numpy_step(rows)[:, columns]
             small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
             yield start, logits if small else torch.from_numpy(logits)
+
+    def numpy_twin_runs(self, X):
+        """Whether :meth:`logit_chunks` (with ``numpy_forward``) runs ``X``
+        through the module's numpy twin: dense rows, on the CPU, through the
+        built-in MLP (a custom trunk runs in torch)."""
+        return (
+            not sp.issparse(X)
+            and torch.device(self.device).type == "cpu"
+            and hasattr(self.module_, "numpy_forward")
+        )
 
     def _forward_on_device(self, rows, step):
         if sp.issparse(rows):

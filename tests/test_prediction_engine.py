@@ -249,3 +249,25 @@ def test_no_array_as_large_as_the_path_scores_beyond_the_result(
         tracemalloc.stop()
     assert peaks["predict"] < leaf_bytes / 2
     assert peaks["predict_proba"] < result_bytes + leaf_bytes / 2
+
+
+def test_torch_steps_after_the_numpy_twin_run_on_one_thread(fitted, monkeypatch):
+    # numpy's BLAS threads spin after each product; torch's steps on those
+    # chunks run on one thread, and torch's setting comes back afterwards.
+    clf, X = fitted
+    engine, seen = clf._prediction_engine(), []
+    path_proba = engine.path_proba
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return path_proba(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "path_proba", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        clf.predict_proba(X.astype(np.float32))  # more rows than numpy alone takes
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
