@@ -110,8 +110,8 @@ def build_net(
             ("weight_averaging", WeightAveraging(params["weight_averaging"]))
         )
     # target_accuracy's threshold rows are set aside apart from the early
-    # stopping rows: rows that chose the epoch or the temperature would make
-    # the threshold's guarantee optimistic.
+    # stopping rows: rows that chose the epoch or fitted the temperature
+    # would not be independent of the model whose accuracy they certify.
     fraction = params["validation_fraction"]
     holdout = (
         HoldoutSplit(
