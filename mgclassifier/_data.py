@@ -168,10 +168,9 @@ class HoldoutSplit:
         self.valid_indices_ = self.set_aside_indices_ = None
 
     def n_held_out(self, n_samples):
-        """Rows of ``n_samples`` kept out of training (as ``train_test_split``
-        counts each part)."""
+        """Rows of ``n_samples`` kept out of training."""
         return sum(
-            int(np.ceil(share * n_samples))
+            _n_rows(share, n_samples)
             for share in (self.fraction, self.set_aside)
             if share is not None
         )
@@ -188,29 +187,31 @@ class HoldoutSplit:
     def __setstate__(self, state):
         self.__dict__.update({"set_aside": None, "set_aside_indices_": None, **state})
 
-    def indices(self, dataset):
-        """Sorted row indices ``(train, valid)``; the same on every call."""
-        return self.parts(dataset)[:2]
-
     def parts(self, dataset):
         """Sorted row indices ``(train, valid, set_aside)``, the same on every
         call; ``valid`` or ``set_aside`` is None without its fraction."""
         strata = dataset.codes[:, -1].cpu().numpy()
-        rows, aside = np.arange(len(strata)), None
+        n_samples = len(strata)
+        rows, aside = np.arange(n_samples), None
         if self.set_aside is not None:
-            rows, aside = _holdout(strata, self.set_aside, self.random_state)
+            n_aside = _n_rows(self.set_aside, n_samples)
+            rows, aside = _holdout(strata, n_aside, self.random_state)
         if self.fraction is None:
             return rows, None, aside
-        n_valid = int(np.ceil(self.fraction * len(strata)))
+        n_valid = _n_rows(self.fraction, n_samples)
         train, valid = _holdout(strata[rows], n_valid, self.random_state)
         return rows[train], rows[valid], aside
 
 
+def _n_rows(share, n_samples):
+    """Rows a ``share`` of ``n_samples`` holds out, as ``train_test_split``
+    counts a fractional ``test_size``."""
+    return int(np.ceil(share * n_samples))
+
+
 def _holdout(strata, n_out, random_state):
-    """Sorted ``(kept, held_out)`` positions in ``strata``: ``n_out`` rows
-    (a fraction of them if a float), stratified when they can be."""
-    if isinstance(n_out, float):
-        n_out = int(np.ceil(n_out * len(strata)))
+    """Sorted ``(kept, held_out)`` positions in ``strata``: ``n_out`` rows,
+    stratified when they can be."""
     split = stratified_holdout(strata, n_out, random_state)
     if split is not None:
         return split

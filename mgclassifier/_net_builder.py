@@ -113,13 +113,10 @@ def build_net(
     # stopping rows: rows that chose the epoch or fitted the temperature
     # would not be independent of the model whose accuracy they certify.
     fraction = params["validation_fraction"]
+    set_aside = fraction if hold_out and not incremental else None
     holdout = (
-        HoldoutSplit(
-            fraction if early_stopping else None,
-            seed,
-            set_aside=fraction if hold_out and not incremental else None,
-        )
-        if early_stopping or (hold_out and not incremental)
+        HoldoutSplit(fraction if early_stopping else None, seed, set_aside)
+        if early_stopping or set_aside is not None
         else None
     )
     n_valid = 0 if holdout is None else holdout.n_held_out(X.shape[0])
@@ -136,7 +133,7 @@ def build_net(
             use
             for use, holds in (
                 ("early stopping", early_stopping),
-                ("target_accuracy's threshold", holdout.set_aside is not None),
+                ("target_accuracy's threshold", set_aside is not None),
             )
             if holds
         )

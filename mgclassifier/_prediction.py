@@ -7,12 +7,12 @@ matrix product of the chunk's features with the heads into which the engine
 folded the coarse votes at the end of ``fit``; otherwise the logits summed
 along each path. Only what the caller asks for is kept: the best path of
 each row (``predict``), or each level's probabilities, written into the
-arrays that are returned (``predict_proba``). Chunks are sized so that a chunk's path
-scores (the widest array of the maths) stay in the CPU's cache, and are
-written into one buffer reused from chunk to chunk: a large ``X`` needs no
-more working memory than a small one, and no call pays for fresh pages
-beyond its results. A small call on the CPU goes through the numpy twins of
-the network and the engine instead.
+arrays that are returned (``predict_proba``). Chunks are sized so that a
+chunk's path scores (the widest array of the maths) stay in the CPU's
+cache, and are written into one buffer reused from chunk to chunk: a large
+``X`` needs no more working memory than a small one, and no call pays for
+fresh pages beyond its results. A small call on the CPU goes through the
+numpy twins of the network and the engine instead.
 """
 
 import numpy as np

@@ -343,8 +343,6 @@ class PredictionEngine(nn.Module):
         if numpy_blas and out is not None:
             self.twin.folded_scores(features.numpy(), out=out.numpy())
             return out
-        if out is None:
-            return torch.addmm(self.folded_bias, features, self.folded_weight)
         return torch.addmm(self.folded_bias, features, self.folded_weight, out=out)
 
     def path_log_proba(self, scores, temperature):

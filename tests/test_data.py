@@ -22,7 +22,7 @@ def test_stratified_holdout_refuses_what_cannot_be_stratified(strata, n_valid):
 def test_holdout_split_falls_back_to_scikit_learns_random_split():
     strata = np.array([0, 0, 0, 0, 0, 1, 2, 2, 2, 2])  # stratum 1: one row
     dataset = ArrayDataset(np.zeros((10, 2), np.float32), strata[:, None])
-    train, valid = HoldoutSplit(0.3, random_state=3).indices(dataset)
+    train, valid = HoldoutSplit(0.3, random_state=3).parts(dataset)[:2]
     expected_train, expected_valid = train_test_split(
         np.arange(10), test_size=0.3, random_state=3
     )
@@ -33,7 +33,7 @@ def test_holdout_split_falls_back_to_scikit_learns_random_split():
 def test_holdout_split_stratifies_when_it_can():
     strata = np.repeat([0, 1, -1], [6, 6, 8])  # -1: rows without a finest label
     dataset = ArrayDataset(np.zeros((20, 2), np.float32), strata[:, None])
-    train, valid = HoldoutSplit(0.3, random_state=0).indices(dataset)
+    train, valid = HoldoutSplit(0.3, random_state=0).parts(dataset)[:2]
     assert sorted(np.concatenate([train, valid]).tolist()) == list(range(20))
     assert np.bincount(strata[valid] + 1).tolist() == [2, 2, 2]
 
