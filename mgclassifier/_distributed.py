@@ -86,7 +86,13 @@ def start(distributed):
 
 def _destroy_group():
     if dist.is_initialized():
-        dist.destroy_process_group()
+        # The processes leave together: one that tore its group down while
+        # the other still held the connections once aborted that other one
+        # at exit ("terminate called without an active exception", gloo).
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 class DataParallel:
