@@ -349,18 +349,19 @@ class PredictionEngine(nn.Module):
         """Log-softmax of ``scores / temperature`` (the temperature fit's)."""
         return torch.log_softmax(scores / temperature, dim=1)
 
-    def path_proba(self, scores, out=None):
+    def path_proba(self, scores, in_place=False):
         """Softmax of ``scores / temperature`` over the paths.
 
         ``scores`` is divided by the temperature in place. torch's fused
         softmax reads the scores twice where in-place steps would take five
-        passes. ``out``: where to write the result (a new tensor if None).
+        passes. ``in_place``: write the result over ``scores`` (each row is
+        read whole before it is written), else into a new tensor.
         """
         if self.temperature != 1.0:
             scores.mul_(1.0 / self.temperature)
-        if out is None:
-            return torch.softmax(scores, dim=1)
-        return torch.softmax(scores, dim=1, out=out)
+        if in_place:
+            return torch.softmax(scores, dim=1, out=scores)
+        return torch.softmax(scores, dim=1)
 
     def node_proba(self, path_proba, host_sums=True):
         """Probability of every node of every level (list, coarse to fine).
