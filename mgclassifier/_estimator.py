@@ -39,13 +39,18 @@ from ._prediction import (
     prediction_engine,
     proba_dtype,
 )
-from ._selective import check_selective_params, prediction_threshold
+from ._selective import (
+    check_selective_params,
+    held_out_threshold,
+    prediction_threshold,
+)
 from ._training import train
 from ._upstream import Interval, StrOptions, _fit_context
 from ._validation import (
     level_names_of,
     validate_fit_data,
     validate_for_prediction,
+    validate_labelled_rows,
     validate_sample_weight,
 )
 from ._warnings import HierarchyWarning, warn_at_caller
@@ -155,9 +160,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         from its rows, so they pick no epoch and fit no temperature. Rows
         without a finest label are left out of the choice. The guarantee
         assumes the rows predicted later are exchangeable with the held-out
-        ones (drawn from the same distribution). The threshold is
-        ``path_threshold_``, what the held-out rows get
-        ``held_out_coverage_``. None: ``min_path_probability`` decides.
+        ones (drawn from the same distribution); for rows from elsewhere,
+        :meth:`choose_threshold` chooses it again on a labelled sample of
+        them. The threshold is ``path_threshold_``, what the held-out rows
+        get ``held_out_coverage_``. None: ``min_path_probability`` decides.
     target_confidence : float in (0, 1), default=0.9
         Probability, over the draw of the held-out rows, that the threshold
         chosen for ``target_accuracy`` reaches it (a one-sided
@@ -337,11 +343,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     n_epochs_ : int
         Number of epochs run.
     path_threshold_ : float or None
-        The threshold ``fit`` chose for ``target_accuracy`` (0.0: every
-        full path; ``inf``: no label at all, when the held-out rows are too
-        few to certify the target); None without ``target_accuracy``.
+        The threshold ``fit`` (or :meth:`choose_threshold`) chose for
+        ``target_accuracy`` (0.0: every full path; ``inf``: no label at all,
+        when the rows are too few to certify the target); None without
+        ``target_accuracy``.
     held_out_coverage_ : dict or None
-        What the held-out rows return at ``path_threshold_``: ``rows``
+        What the rows the threshold was chosen on (held out by ``fit``, or
+        given to :meth:`choose_threshold`) return at it: ``rows``
         (labelled held-out rows), ``mean_depth`` (levels returned, on
         average), ``full_paths`` (share given every level), ``no_label``
         (share given none), ``accuracy`` (share whose returned path is
@@ -977,6 +985,71 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         )
         paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
         return paths[:, 0] if self._y_was_1d else paths
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @in_torch_threads
+    def choose_threshold(self, X, y):
+        """Choose the threshold of ``target_accuracy`` on labelled rows.
+
+        ``fit`` chooses ``path_threshold_`` on rows it holds out of the
+        training data, so the guarantee holds for rows exchangeable with
+        those. Where the rows to predict come from elsewhere (another site,
+        a later season, a test set collected apart from the training set),
+        choose it again on a labelled sample of such rows: the guarantee
+        then holds for rows exchangeable with these. Nothing is trained;
+        ``target_accuracy`` and ``target_confidence`` are read as they are
+        now, so this also applies ones set after ``fit``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows like the ones to predict, which trained nothing.
+        y : array-like of shape (n_samples, n_levels) or (n_samples,)
+            Their labels. Rows without a finest label are left out; a label
+            the model never saw is a level no predicted path gets right.
+
+        Returns
+        -------
+        self : MultiGranularityClassifier
+            With ``path_threshold_`` and ``held_out_coverage_`` (what these
+            rows return at it) chosen on ``X`` and ``y``.
+
+        Examples
+        --------
+        >>> from mgclassifier import MultiGranularityClassifier
+        >>> from mgclassifier.datasets import make_hierarchical_classification
+        >>> X, Y = make_hierarchical_classification(3000, random_state=0)
+        >>> clf = MultiGranularityClassifier(
+        ...     target_accuracy=0.9, max_epochs=5, random_state=0
+        ... ).fit(X[:2000], Y[:2000])
+        >>> clf = clf.set_params(target_accuracy=0.95)
+        >>> clf = clf.choose_threshold(X[2000:], Y[2000:])
+        >>> coverage = clf.held_out_coverage_
+        >>> coverage["rows"], coverage["accuracy_bound"] >= 0.95
+        (1000, True)
+        """
+        self._check_fitted()
+        if self.target_accuracy is None:
+            raise ValueError(
+                "choose_threshold chooses the threshold for target_accuracy, "
+                "which is None; set it first, e.g. "
+                "set_params(target_accuracy=0.95)."
+            )
+        check_selective_params(self, incremental=False)
+        X, codes = validate_labelled_rows(self, X, y)
+        target = (float(self.target_accuracy), float(self.target_confidence))
+        threshold, coverage = held_out_threshold(
+            self.net_,
+            self._prediction_engine(),
+            X,
+            codes,
+            np.arange(X.shape[0]),
+            *target,
+            source="rows given",
+        )
+        self.path_threshold_, self.held_out_coverage_ = threshold, coverage
+        self._selective_target = target
+        return self
 
     def score(self, X, y, sample_weight=None):
         """Exact-path accuracy: the fraction of samples whose path is right.

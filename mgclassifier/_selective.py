@@ -82,12 +82,47 @@ def prediction_threshold(estimator, fitted_target):
         raise ValueError(
             f"target_accuracy={estimator.target_accuracy!r}, target_confidence="
             f"{estimator.target_confidence!r}: the threshold is chosen by fit, "
-            f"and this model was fitted {was}; fit it again with these values."
+            f"and this model was fitted {was}; fit it again with these values, "
+            f"or choose the threshold on labelled rows that trained nothing "
+            f"with choose_threshold(X, y)."
         )
     return estimator.path_threshold_
 
 
-def held_out_threshold(net, engine, X, codes, valid, target, confidence):
+UNKNOWN = -2
+"""Node code of a label the fitted tree does not have (-1 is a missing one):
+a path predicted through its level is wrong there."""
+
+
+def label_codes(hierarchy, Y):
+    """Node codes of labelled rows to choose a threshold on.
+
+    -1 where a label is missing (a row without a finest label is left out
+    of the choice), ``UNKNOWN`` where the tree does not have it: no
+    predicted path is right there, so the row is never left out for it.
+
+    Parameters
+    ----------
+    hierarchy : LabelHierarchy
+    Y : ndarray of shape (n_samples, n_levels)
+
+    Returns
+    -------
+    ndarray of int of shape (n_samples, n_levels)
+    """
+    if Y.shape[1] != hierarchy.n_levels:
+        raise ValueError(
+            f"y has {Y.shape[1]} level(s) but the fitted hierarchy has "
+            f"{hierarchy.n_levels}."
+        )
+    codes, missing, _ = hierarchy._encode(Y)
+    codes[(codes < 0) & ~missing] = UNKNOWN
+    return codes
+
+
+def held_out_threshold(
+    net, engine, X, codes, valid, target, confidence, source="held-out rows"
+):
     """The threshold for ``target`` on the held-out rows, and their coverage.
 
     Parameters
@@ -103,6 +138,8 @@ def held_out_threshold(net, engine, X, codes, valid, target, confidence):
         The held-out rows. Those without a finest label are left out: how
         deep their path is right cannot be told.
     target, confidence : float
+    source : str, default="held-out rows"
+        What the rows are, for the warning when they certify nothing.
 
     Returns
     -------
@@ -111,7 +148,7 @@ def held_out_threshold(net, engine, X, codes, valid, target, confidence):
         See :func:`coverage_at`.
     """
     valid = np.asarray(valid, dtype=np.int64)
-    valid = valid[codes[valid, -1] >= 0]
+    valid = valid[codes[valid, -1] != -1]
     n_levels = codes.shape[1]
     if len(valid) == 0:
         prefix = np.empty((0, n_levels))
@@ -125,13 +162,17 @@ def held_out_threshold(net, engine, X, codes, valid, target, confidence):
     coverage = coverage_at(prefix, first_wrong, threshold, confidence)
     if not np.isfinite(threshold):
         needed = min_rows(target, confidence)
+        more = (
+            "raise validation_fraction, give more data"
+            if source == "held-out rows"
+            else "give more labelled rows"
+        )
         warn_at_caller(
             f"No threshold certifies target_accuracy={target} at "
             f"target_confidence={confidence} on the {len(valid)} labelled "
-            f"held-out rows, so predict returns no label at all (None on every "
+            f"{source}, so predict returns no label at all (None on every "
             f"level). Even without an error this needs at least {needed} "
-            f"held-out rows; raise validation_fraction, give more data, or "
-            f"lower target_accuracy or target_confidence.",
+            f"{source}; {more}, or lower target_accuracy or target_confidence.",
             UserWarning,
         )
     return threshold, coverage

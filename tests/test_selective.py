@@ -380,3 +380,98 @@ def test_on_a_cuda_gpu(tree):
     np.testing.assert_array_equal(clf.predict(X), on_cpu.predict(X))
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+
+
+# ------------------------------------------------- choosing it on given rows
+def test_choose_threshold_on_given_rows_is_the_rule_on_those_rows(fitted, tree):
+    X, Y = tree
+    clf = copy.deepcopy(fitted)
+    rows = slice(0, 600)
+    clf.set_params(target_accuracy=0.95, target_confidence=0.8)
+    assert clf.choose_threshold(X[rows], Y[rows]) is clf
+    # The fit's rule applied by hand to the same rows' probabilities.
+    leaf, prefix = predict_path_proba(
+        clf.net_, clf._prediction_engine(), X[rows].astype(np.float32), np.float64, False
+    )
+    first_wrong = first_wrong_depth(
+        clf.hierarchy_.paths[leaf], clf.hierarchy_.encode(Y[rows])
+    )
+    expected = choose_threshold(prefix, first_wrong, 0.95, 0.8)
+    assert clf.path_threshold_ == pytest.approx(expected)
+    assert clf.held_out_coverage_ == coverage_at(prefix, first_wrong, expected, 0.8)
+    assert clf.held_out_coverage_["rows"] == 600
+    assert clf.held_out_coverage_["accuracy_bound"] >= 0.95
+    # The new target is applied: predict cuts at the new threshold.
+    depth = returned_depth(prefix, clf.path_threshold_)
+    np.testing.assert_array_equal(depth_of(clf.predict(X[rows])), depth)
+    # And it survives pickling.
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(X[:50]), clf.predict(X[:50]))
+
+
+def test_choose_threshold_counts_unseen_labels_as_wrong(fitted, tree):
+    # A row whose fine label the model never saw is wrong wherever its full
+    # path is returned: such rows push the threshold up, never out.
+    X, Y = tree
+    rows = slice(0, 600)
+    seen = copy.deepcopy(fitted).choose_threshold(X[rows], Y[rows])
+    Y_new = Y[rows].astype(object)
+    Y_new[:150, 2] = "never seen"
+    unseen = copy.deepcopy(fitted).choose_threshold(X[rows], Y_new)
+    assert unseen.held_out_coverage_["rows"] == 600
+    assert unseen.path_threshold_ > seen.path_threshold_
+    assert unseen.held_out_coverage_["full_paths"] < seen.held_out_coverage_["full_paths"]
+    # Rows without a finest label are left out instead.
+    Y_partial = Y[rows].astype(object)
+    Y_partial[:150, 2] = None
+    partial = copy.deepcopy(fitted).choose_threshold(X[rows], Y_partial)
+    assert partial.held_out_coverage_["rows"] == 450
+
+
+def test_choose_threshold_with_a_one_level_y():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1200, 4))
+    y = np.where(X[:, 0] > 0, "a", np.where(rng.uniform(size=1200) < 0.5, "b", "c"))
+    clf = tiny_classifier(target_accuracy=0.9, early_stopping=False, max_epochs=8)
+    clf.fit(X[:800], y[:800]).choose_threshold(X[800:], y[800:])
+    assert clf.held_out_coverage_["rows"] == 400
+    y_pred = clf.predict(X[800:])
+    assert y_pred.shape == (400,) and any(v is None for v in y_pred)
+
+
+@pytest.mark.parametrize(
+    "params, y_change, message",
+    [
+        (dict(target_accuracy=None), None, "target_accuracy, which is None"),
+        (dict(min_path_probability=0.5), None, "min_path_probability=0.5 both set"),
+        (dict(target_accuracy=1.5), None, "target_accuracy"),
+        (dict(target_confidence=0.0), None, "target_confidence"),
+        ({}, "levels", "y has 2 level"),
+        ({}, "rows", "inconsistent numbers of samples"),
+    ],
+)
+def test_choose_threshold_refuses_bad_input_naming_it(
+    fitted, tree, params, y_change, message
+):
+    X, Y = tree
+    clf = copy.deepcopy(fitted).set_params(**params)
+    before = (clf.path_threshold_, clf.held_out_coverage_)
+    y = {"levels": Y[:100, :2], "rows": Y[:99]}.get(y_change, Y[:100])
+    with pytest.raises(ValueError, match=message):
+        clf.choose_threshold(X[:100], y)
+    assert (clf.path_threshold_, clf.held_out_coverage_) == before
+
+
+def test_choose_threshold_needs_a_fitted_model(tree):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        tiny_classifier(target_accuracy=0.9).choose_threshold(*tree)
+
+
+def test_too_few_given_rows_warn_naming_them(fitted, tree):
+    X, Y = tree
+    clf = copy.deepcopy(fitted).set_params(target_accuracy=0.99)
+    with pytest.warns(UserWarning, match="230 rows given; give more labelled rows"):
+        clf.choose_threshold(X[:100], Y[:100])
+    assert clf.path_threshold_ == np.inf
