@@ -123,11 +123,14 @@ def first_calls(models, X, threads, folder):
 
 
 def repeated_calls(models, X, repeats):
-    """Median wall-clock and CPU seconds of each call over ``repeats``
-    interleaved rounds, and every sample.
+    """Median wall-clock, CPU and system CPU seconds of each call over
+    ``repeats`` interleaved rounds, and every sample.
 
     CPU time (this process's) is the steadier measure on a shared machine:
-    with one thread it equals the wall-clock time of an idle one.
+    with one thread it equals the wall-clock time of an idle one. The
+    system part of it is the kernel's work for the call, mostly the page
+    faults of the fresh memory a result needs (on the virtual machines
+    measured, the part that varied most from call to call).
     """
     samples = {(name, method): [] for name in models for method in CALLS}
     for _ in range(repeats):
@@ -137,10 +140,11 @@ def repeated_calls(models, X, repeats):
             # (freeing a result of hundreds of MB made the next call of
             # either library up to twice as slow here).
             getattr(models[name], method)(X)
-            start, cpu = time.perf_counter(), time.process_time()
+            start, cpu, kernel = time.perf_counter(), time.process_time(), os.times()
             getattr(models[name], method)(X)
             wall = time.perf_counter() - start
-            samples[name, method].append((wall, time.process_time() - cpu))
+            system = os.times().system - kernel.system
+            samples[name, method].append((wall, time.process_time() - cpu, system))
     medians = {
         key: tuple(statistics.median(column) for column in zip(*values))
         for key, values in samples.items()
@@ -176,10 +180,10 @@ def table_rows(record):
     rows = []
     for method in CALLS:
         mlp_first = record["first"]["MLPClassifier", method]["first_s"]
-        mlp_wall, mlp_cpu = record["repeated"]["MLPClassifier", method]
+        mlp_wall, mlp_cpu, _ = record["repeated"]["MLPClassifier", method]
         for name in ("ours", "MLPClassifier"):
             first = record["first"][name, method]
-            wall, cpu = record["repeated"][name, method]
+            wall, cpu, system = record["repeated"][name, method]
             rows.append(
                 [
                     f"{record['n_leaves']:,}",
@@ -188,6 +192,7 @@ def table_rows(record):
                     f"{first['second_s']:.2f}",
                     f"{wall:.2f}",
                     f"{cpu:.2f}",
+                    f"{system:.2f}",
                     f"{wall / mlp_wall:.2f}",
                     f"{cpu / mlp_cpu:.2f}",
                     f"{first['first_s'] / mlp_first:.2f}",
@@ -234,6 +239,7 @@ def main(argv=None):
             "second call, same process (s)",
             "repeated (s)",
             "repeated, CPU (s)",
+            "of which system (s)",
             "÷ MLP, repeated",
             "÷ MLP, repeated CPU",
             "÷ MLP, first",
@@ -262,7 +268,9 @@ def main(argv=None):
             f"pickled model, then a second call there; repeated: median of "
             f"{args.repeats} interleaved rounds, each call made twice in a row and "
             f"timed the second time. Peak RSS: above the "
-            f"process's RSS before the call; CPU: this process's CPU time; "
+            f"process's RSS before the call; CPU: this process's CPU time, "
+            f"of which system: the kernel's (mostly page faults of fresh "
+            f"memory for the result); "
             f"÷ float32 logits: over {n_rows:,} rows x every level's logits x 4 "
             f"bytes.",
             "",
