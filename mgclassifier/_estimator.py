@@ -42,6 +42,7 @@ from ._prediction import (
 from ._selective import (
     check_selective_params,
     held_out_threshold,
+    label_codes,
     prediction_threshold,
 )
 from ._training import train
@@ -1036,7 +1037,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 "set_params(target_accuracy=0.95)."
             )
         check_selective_params(self, incremental=False)
-        X, codes = validate_labelled_rows(self, X, y)
+        X, Y = validate_labelled_rows(self, X, y)
+        codes = label_codes(self.hierarchy_, Y)
         target = (float(self.target_accuracy), float(self.target_confidence))
         threshold, coverage = held_out_threshold(
             self.net_,

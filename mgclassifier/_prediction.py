@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ._cpu_threads import torch_threads
+from ._net import NUMPY_FORWARD_MAX_ROWS
 from ._prediction_engine import PredictionEngine
 
 CPU_CHUNK_ELEMENTS = 2**22
@@ -190,20 +191,25 @@ def predict_proba(net, engine, X, dtype, on_device, labels=True):
     # Where the finest level's columns are the paths (its labels do not
     # repeat), a CPU chunk writes its scores straight into the returned
     # array and the softmax runs there in place: no copy as large as the
-    # result, and the first touch of its fresh pages falls in the matrix
-    # product, on every BLAS thread (20,000 leaves on two cores: 1.3 s where
-    # a one-thread softmax writing them took 1.7 s).
+    # result, and no chunk buffer between them.
+    # (A call small enough for the numpy twins alone returns their arrays.)
     finest_in_place = not (labels and len(widths) - 1 in twin.label_index)
-    finest = np.empty((n_rows, widths[-1]), dtype=dtype) if finest_in_place else None
+    finest = (
+        _touched_empty((n_rows, widths[-1]), dtype)
+        if finest_in_place and n_rows > NUMPY_FORWARD_MAX_ROWS
+        else None
+    )
     outputs = None
     for rows, maths, scores in _path_scores(net, engine, X, dtype, on_device, finest):
         if isinstance(scores, np.ndarray) and scores.shape[0] == n_rows:
             probas = maths.node_proba(maths.path_proba(scores))
             return maths.label_proba(probas) if labels else probas
         if outputs is None:
-            outputs = [np.empty((n_rows, width), dtype=dtype) for width in widths[:-1]]
+            outputs = [_touched_empty((n_rows, width), dtype) for width in widths[:-1]]
             outputs.append(
-                finest if finest_in_place else np.empty((n_rows, widths[-1]), dtype)
+                finest
+                if finest is not None
+                else _touched_empty((n_rows, widths[-1]), dtype)
             )
         in_place = _in(finest, scores)
         path_proba = (
@@ -286,6 +292,21 @@ def _argmax(scores):
     if torch.is_tensor(scores) and scores.device.type == "cpu":
         return torch.from_numpy(scores.numpy().argmax(axis=1))
     return scores.argmax(1)
+
+
+def _touched_empty(shape, dtype):
+    """``np.empty`` with one value written per memory page, all at once.
+
+    The chunks write a large result over the whole call. A virtual machine
+    that reports freed memory back to its host a moment after it is freed
+    (free page reporting) makes every page first touched after that a trip
+    to the host: 20,000 leaves on one thread spent 0.3-1.0 s of a 2-3 s
+    ``predict_proba`` in the kernel, 0.1-0.2 s once the pages were taken
+    up front. Elsewhere this only moves the page faults forward.
+    """
+    array = np.empty(shape, dtype=dtype)
+    array.reshape(-1)[:: max(1, 4096 // array.itemsize)] = 0
+    return array
 
 
 def _in(array, scores):

@@ -19,7 +19,6 @@ from sklearn.utils.validation import (
 from . import _out_of_core
 from ._hierarchy import as_label_matrix
 from ._module import MultiHeadMLP
-from ._selective import label_codes
 from ._upstream import _check_sample_weight
 from ._warnings import warn_at_caller
 
@@ -98,13 +97,13 @@ def validate_sample_weight(sample_weight, X):
 
 
 def validate_labelled_rows(estimator, X, y):
-    """``X`` validated for prediction and the node codes of ``y`` (see
-    ``_selective.label_codes``), for rows a fitted model is judged on."""
+    """``X`` validated for prediction and ``y`` as a 2-D label matrix, for
+    rows a fitted model is judged on."""
     X = validate_for_prediction(estimator, X)
     Y = as_label_matrix(y)
     Y = Y[:, None] if Y.ndim == 1 else Y
     check_consistent_length(X, Y)
-    return X, label_codes(estimator.hierarchy_, Y)
+    return X, Y
 
 
 def validate_for_prediction(estimator, X):
