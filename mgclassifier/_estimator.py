@@ -1047,7 +1047,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             codes,
             np.arange(X.shape[0]),
             *target,
-            source="rows given",
+            given=True,
         )
         self.path_threshold_, self.held_out_coverage_ = threshold, coverage
         self._selective_target = target

@@ -34,11 +34,6 @@ DEVICE_CHUNK_ELEMENTS = 2**26
 
 MIN_CHUNK_ROWS = 128
 
-_TORCH_DTYPES = {
-    np.dtype(np.float32): torch.float32,
-    np.dtype(np.float64): torch.float64,
-}
-
 
 def proba_dtype(X):
     """dtype of the probabilities returned for ``X``: float32 for float32 input.

@@ -31,6 +31,7 @@ codes; :func:`held_out_threshold` computes those with the fitted network.
 import numpy as np
 from scipy.stats import beta
 
+from ._hierarchy import MISSING
 from ._prediction import on_accelerator, predict_path_proba, returned_depth
 from ._warnings import warn_at_caller
 
@@ -90,8 +91,8 @@ def prediction_threshold(estimator, fitted_target):
 
 
 UNKNOWN = -2
-"""Node code of a label the fitted tree does not have (-1 is a missing one):
-a path predicted through its level is wrong there."""
+"""Node code of a label the fitted tree does not have (``MISSING``, -1, is a
+missing one): a path predicted through its level is wrong there."""
 
 
 def label_codes(hierarchy, Y):
@@ -120,9 +121,7 @@ def label_codes(hierarchy, Y):
     return codes
 
 
-def held_out_threshold(
-    net, engine, X, codes, valid, target, confidence, source="held-out rows"
-):
+def held_out_threshold(net, engine, X, codes, valid, target, confidence, given=False):
     """The threshold for ``target`` on the held-out rows, and their coverage.
 
     Parameters
@@ -138,8 +137,10 @@ def held_out_threshold(
         The held-out rows. Those without a finest label are left out: how
         deep their path is right cannot be told.
     target, confidence : float
-    source : str, default="held-out rows"
-        What the rows are, for the warning when they certify nothing.
+    given : bool, default=False
+        Whether the user gave the rows (``choose_threshold``) rather than
+        ``fit`` holding them out: the warning when they certify nothing
+        names them so.
 
     Returns
     -------
@@ -148,7 +149,7 @@ def held_out_threshold(
         See :func:`coverage_at`.
     """
     valid = np.asarray(valid, dtype=np.int64)
-    valid = valid[codes[valid, -1] != -1]
+    valid = valid[codes[valid, -1] != MISSING]
     n_levels = codes.shape[1]
     if len(valid) == 0:
         prefix = np.empty((0, n_levels))
@@ -162,10 +163,10 @@ def held_out_threshold(
     coverage = coverage_at(prefix, first_wrong, threshold, confidence)
     if not np.isfinite(threshold):
         needed = min_rows(target, confidence)
-        more = (
-            "raise validation_fraction, give more data"
-            if source == "held-out rows"
-            else "give more labelled rows"
+        source, more = (
+            ("rows given", "give more labelled rows")
+            if given
+            else ("held-out rows", "raise validation_fraction, give more data")
         )
         warn_at_caller(
             f"No threshold certifies target_accuracy={target} at "

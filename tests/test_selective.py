@@ -391,7 +391,11 @@ def test_choose_threshold_on_given_rows_is_the_rule_on_those_rows(fitted, tree):
     assert clf.choose_threshold(X[rows], Y[rows]) is clf
     # The fit's rule applied by hand to the same rows' probabilities.
     leaf, prefix = predict_path_proba(
-        clf.net_, clf._prediction_engine(), X[rows].astype(np.float32), np.float64, False
+        clf.net_,
+        clf._prediction_engine(),
+        X[rows].astype(np.float32),
+        np.float64,
+        False,
     )
     first_wrong = first_wrong_depth(
         clf.hierarchy_.paths[leaf], clf.hierarchy_.encode(Y[rows])
@@ -420,7 +424,9 @@ def test_choose_threshold_counts_unseen_labels_as_wrong(fitted, tree):
     unseen = copy.deepcopy(fitted).choose_threshold(X[rows], Y_new)
     assert unseen.held_out_coverage_["rows"] == 600
     assert unseen.path_threshold_ > seen.path_threshold_
-    assert unseen.held_out_coverage_["full_paths"] < seen.held_out_coverage_["full_paths"]
+    assert (
+        unseen.held_out_coverage_["full_paths"] < seen.held_out_coverage_["full_paths"]
+    )
     # Rows without a finest label are left out instead.
     Y_partial = Y[rows].astype(object)
     Y_partial[:150, 2] = None
