@@ -42,7 +42,6 @@ from ._prediction import (
 from ._selective import (
     check_selective_params,
     held_out_threshold,
-    label_codes,
     prediction_threshold,
 )
 from ._training import train
@@ -1038,7 +1037,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
         check_selective_params(self, incremental=False)
         X, Y = validate_labelled_rows(self, X, y)
-        codes = label_codes(self.hierarchy_, Y)
+        codes = self.hierarchy_.encode_judged(Y)
         target = (float(self.target_accuracy), float(self.target_confidence))
         threshold, coverage = held_out_threshold(
             self.net_,

@@ -16,6 +16,10 @@ from sklearn.utils.multiclass import type_of_target
 MISSING = -1
 """Code of a missing label (only used for partially labelled ``Y``)."""
 
+UNKNOWN = -2
+"""Code of a label the tree does not have, where it must not be taken for a
+missing one (:meth:`LabelHierarchy.encode_judged`)."""
+
 
 def _py(value):
     """A numpy scalar as a Python value: messages show '3', not np.str_('3')."""
@@ -472,6 +476,40 @@ class LabelHierarchy:
             codes[rows[found], level] = order[position[found]]
         return codes, missing, labels
 
+    def encode_judged(self, Y):
+        """Encode the true labels of rows a fitted model is judged on.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n_samples, n_levels)
+            True labels, coarse to fine, as for :meth:`encode`.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples, n_levels)
+            Node codes: ``MISSING`` (-1) where a label is missing,
+            ``UNKNOWN`` (-2) where the tree does not have the label, or not
+            under that parent: no predicted node equals it, so a prediction
+            there is wrong rather than unscored.
+
+        Raises
+        ------
+        ValueError
+            If ``Y`` has another number of levels.
+        """
+        Y = self._check_n_levels(as_label_matrix(Y))
+        codes, missing, _ = self._encode(Y)
+        codes[(codes == MISSING) & ~missing] = UNKNOWN
+        return codes
+
+    def _check_n_levels(self, Y):
+        if Y.ndim != 2 or Y.shape[1] != self.n_levels:
+            raise ValueError(
+                f"y has {Y.shape[1] if Y.ndim == 2 else 1} level(s) but the fitted "
+                f"hierarchy has {self.n_levels}."
+            )
+        return Y
+
     def encode_known(self, Y):
         """Encode labels that must all lie on paths of this tree.
 
@@ -492,12 +530,7 @@ class LabelHierarchy:
             does not have, or a label under a parent the tree does not give
             it (the message names the label, its level and the row).
         """
-        Y = as_label_matrix(Y)
-        if Y.ndim != 2 or Y.shape[1] != self.n_levels:
-            raise ValueError(
-                f"y has {Y.shape[1] if Y.ndim == 2 else 1} level(s) but the fitted "
-                f"hierarchy has {self.n_levels}."
-            )
+        Y = self._check_n_levels(as_label_matrix(Y))
         codes, missing, labels = self._encode(Y)
         for level in range(self.n_levels):
             unknown = np.flatnonzero((labels[:, level] == MISSING) & ~missing[:, level])

@@ -239,7 +239,7 @@ def _path_scores(net, engine, X, dtype, on_device, destination=None):
     budget = DEVICE_CHUNK_ELEMENTS if on_device else CPU_CHUNK_ELEMENTS
     chunk = max(MIN_CHUNK_ROWS, budget // width)
     buffer, twin = None, engine.twin
-    if on_device or destination is None or destination.dtype != dtype:
+    if on_device:  # scores stay on the device; the host array gets copies
         destination = None
     numpy_twin = not on_device and net.numpy_twin_runs(X)
     # numpy's BLAS for the folded heads where it does not share the cores

@@ -90,37 +90,6 @@ def prediction_threshold(estimator, fitted_target):
     return estimator.path_threshold_
 
 
-UNKNOWN = -2
-"""Node code of a label the fitted tree does not have (``MISSING``, -1, is a
-missing one): a path predicted through its level is wrong there."""
-
-
-def label_codes(hierarchy, Y):
-    """Node codes of labelled rows to choose a threshold on.
-
-    -1 where a label is missing (a row without a finest label is left out
-    of the choice), ``UNKNOWN`` where the tree does not have it: no
-    predicted path is right there, so the row is never left out for it.
-
-    Parameters
-    ----------
-    hierarchy : LabelHierarchy
-    Y : ndarray of shape (n_samples, n_levels)
-
-    Returns
-    -------
-    ndarray of int of shape (n_samples, n_levels)
-    """
-    if Y.shape[1] != hierarchy.n_levels:
-        raise ValueError(
-            f"y has {Y.shape[1]} level(s) but the fitted hierarchy has "
-            f"{hierarchy.n_levels}."
-        )
-    codes, missing, _ = hierarchy._encode(Y)
-    codes[(codes < 0) & ~missing] = UNKNOWN
-    return codes
-
-
 def held_out_threshold(net, engine, X, codes, valid, target, confidence, given=False):
     """The threshold for ``target`` on the held-out rows, and their coverage.
 
