@@ -24,16 +24,71 @@ Bates et al., JACM 2021). The guarantee is over the draw of the held-out
 rows and needs them exchangeable with the rows predicted later: drawn from
 the same distribution, and not used to train the weights.
 
+Long run or one batch. That bound is on the long-run accuracy, the share
+right over all future rows. The accuracy measured on a batch of ``m`` rows
+scatters around it (by about 0.01 on 1,000 rows at 0.9), so a threshold
+whose long-run accuracy just reaches the target misses it on about half of
+such batches. ``target_batch_size=m`` certifies the batch's own accuracy
+instead, by a rank argument: put the held-out and batch rows (exchangeable)
+in one list ordered by the probability at which each would return a wrong
+label, most sure first. The threshold stops just above the ``(K + 1)``-th
+held-out error, so the batch gets more than ``e = floor((1 - target) m)``
+errors only if the first ``K + e + 1`` erring rows of the list hold at most
+``K`` held-out ones; their number of held-out rows is hypergeometric, and
+the rule takes the largest ``K`` for which that has probability at most
+``1 - target_confidence``. Exact for any ``m``, with no distribution assumed.
+
 The rule is plain numpy on the held-out rows' prefix probabilities and node
 codes; :func:`held_out_threshold` computes those with the fitted network.
 """
 
+from typing import NamedTuple
+
 import numpy as np
-from scipy.stats import beta
+from scipy.stats import beta, hypergeom
 
 from ._hierarchy import MISSING
 from ._prediction import on_accelerator, predict_path_proba, returned_depth
 from ._warnings import warn_at_caller
+
+
+class SelectiveTarget(NamedTuple):
+    """What a threshold is chosen for.
+
+    ``accuracy`` and ``confidence`` are ``target_accuracy`` and
+    ``target_confidence``; ``batch_size`` is ``target_batch_size`` (None:
+    the long-run accuracy).
+
+    Examples
+    --------
+    >>> SelectiveTarget(0.95, 0.9, 500).describe()
+    'target_accuracy=0.95, target_confidence=0.9, target_batch_size=500'
+    """
+
+    accuracy: float
+    confidence: float
+    batch_size: int | None = None
+
+    @classmethod
+    def of(cls, estimator):
+        """The estimator's target as its parameters are now (None without)."""
+        if estimator.target_accuracy is None:
+            return None
+        batch_size = estimator.target_batch_size
+        return cls(
+            float(estimator.target_accuracy),
+            float(estimator.target_confidence),
+            None if batch_size is None else int(batch_size),
+        )
+
+    def describe(self):
+        """The parameters that set it, as a user writes them."""
+        text = (
+            f"target_accuracy={self.accuracy!r}, target_confidence={self.confidence!r}"
+        )
+        if self.batch_size is not None:
+            text += f", target_batch_size={self.batch_size!r}"
+        return text
 
 
 def check_selective_params(estimator, incremental):
@@ -65,24 +120,22 @@ def prediction_threshold(estimator, fitted_target):
     """The threshold ``predict`` cuts paths at: ``min_path_probability``, the
     one ``fit`` chose for ``target_accuracy``, or None (full paths).
 
-    ``fitted_target`` is the ``(target_accuracy, target_confidence)`` the
-    fitted threshold was chosen for (None if none was).
+    ``fitted_target`` is the :class:`SelectiveTarget` the fitted threshold
+    was chosen for (None if none was).
     """
-    if estimator.target_accuracy is None:
+    current = SelectiveTarget.of(estimator)
+    if current is None:
         return estimator.min_path_probability
     if estimator.min_path_probability is not None:
         check_selective_params(estimator, incremental=False)  # raises
-    current = (float(estimator.target_accuracy), float(estimator.target_confidence))
     if fitted_target != current:
         was = (
             "without target_accuracy"
             if fitted_target is None
-            else f"for target_accuracy={fitted_target[0]!r}, "
-            f"target_confidence={fitted_target[1]!r}"
+            else f"for {SelectiveTarget(*fitted_target).describe()}"
         )
         raise ValueError(
-            f"target_accuracy={estimator.target_accuracy!r}, target_confidence="
-            f"{estimator.target_confidence!r}: the threshold is chosen by fit, "
+            f"{current.describe()}: the threshold is chosen by fit, "
             f"and this model was fitted {was}; fit it again with these values, "
             f"or choose the threshold on labelled rows that trained nothing "
             f"with choose_threshold(X, y)."
@@ -90,7 +143,7 @@ def prediction_threshold(estimator, fitted_target):
     return estimator.path_threshold_
 
 
-def held_out_threshold(net, engine, X, codes, valid, target, confidence, given=False):
+def held_out_threshold(net, engine, X, codes, valid, target, given=False):
     """The threshold for ``target`` on the held-out rows, and their coverage.
 
     Parameters
@@ -105,7 +158,7 @@ def held_out_threshold(net, engine, X, codes, valid, target, confidence, given=F
     valid : ndarray of int
         The held-out rows. Those without a finest label are left out: how
         deep their path is right cannot be told.
-    target, confidence : float
+    target : SelectiveTarget
     given : bool, default=False
         Whether the user gave the rows (``choose_threshold``) rather than
         ``fit`` holding them out: the warning when they certify nothing
@@ -128,18 +181,18 @@ def held_out_threshold(net, engine, X, codes, valid, target, confidence, given=F
             net, engine, X[valid], np.float64, on_accelerator(net)
         )
         first_wrong = first_wrong_depth(engine.twin.paths[leaf], codes[valid])
-    threshold = choose_threshold(prefix, first_wrong, target, confidence)
+    accuracy, confidence, batch_size = target
+    threshold = choose_threshold(prefix, first_wrong, accuracy, confidence, batch_size)
     coverage = coverage_at(prefix, first_wrong, threshold, confidence)
     if not np.isfinite(threshold):
-        needed = min_rows(target, confidence)
+        needed = min_rows(accuracy, confidence, batch_size)
         source, more = (
             ("rows given", "give more labelled rows")
             if given
             else ("held-out rows", "raise validation_fraction, give more data")
         )
         warn_at_caller(
-            f"No threshold certifies target_accuracy={target} at "
-            f"target_confidence={confidence} on the {len(valid)} labelled "
+            f"No threshold certifies {target.describe()} on the {len(valid)} labelled "
             f"{source}, so predict returns no label at all (None on every "
             f"level). Even without an error this needs at least {needed} "
             f"{source}; {more}, or lower target_accuracy or target_confidence.",
@@ -189,42 +242,107 @@ def error_upper_bound(n_errors, n_rows, confidence):
     return float(beta.ppf(confidence, n_errors + 1, n_rows - n_errors))
 
 
-def max_certified_errors(n_rows, target, confidence):
+def batch_miss_probability(n_errors, n_rows, target, batch_size):
+    """Bound on the chance that a batch's accuracy falls below ``target``.
+
+    At a threshold where ``n_errors`` of ``n_rows`` held-out rows err, the
+    next ``batch_size`` rows (exchangeable with them) return more than
+    ``floor((1 - target) * batch_size)`` wrong paths only if the first
+    ``n_errors + floor(...) + 1`` erring rows of both, ordered by how sure
+    the model was, hold at most ``n_errors`` held-out rows (see the module's
+    docstring): a hypergeometric tail.
+
+    Examples
+    --------
+    A batch of 10 at 0.95 must be perfect; with one held-out error among
+    1,000, it is not in about 2% of draws:
+
+    >>> round(batch_miss_probability(1, 1000, 0.95, 10), 4)
+    0.0197
+    """
+    # The epsilon keeps 10 rows at 0.9 allowing 1 error despite 1 - 0.9 < 0.1.
+    allowed_in_batch = int(np.floor((1.0 - target) * batch_size + 1e-9))
+    n_pooled = n_rows + batch_size
+    draws = min(n_errors + allowed_in_batch + 1, n_pooled)
+    return float(hypergeom.cdf(n_errors, n_pooled, n_rows, draws))
+
+
+def max_certified_errors(n_rows, target, confidence, batch_size=None):
     """The most errors among ``n_rows`` whose bound still certifies ``target``.
 
     -1 when not even a perfect record does (too few rows). The bound grows
     with the errors, so a bisection finds it.
 
+    Parameters
+    ----------
+    n_rows : int
+        Held-out rows.
+    target, confidence : float
+        ``target_accuracy`` and ``target_confidence``.
+    batch_size : int or None, default=None
+        ``target_batch_size``: certify the accuracy over a batch of that
+        many future rows (:func:`batch_miss_probability`); None: the
+        long-run accuracy (Clopper-Pearson).
+
+    Returns
+    -------
+    int
+
     Examples
     --------
     >>> max_certified_errors(1000, 0.95, 0.9), max_certified_errors(40, 0.95, 0.9)
     (40, -1)
+    >>> max_certified_errors(1000, 0.95, 0.9, batch_size=1000)
+    38
     """
-    allowed = 1.0 - target
-    if n_rows == 0 or error_upper_bound(0, n_rows, confidence) > allowed:
+    if batch_size is None:
+
+        def certifies(n_errors):
+            return error_upper_bound(n_errors, n_rows, confidence) <= 1.0 - target
+
+    else:
+
+        def certifies(n_errors):
+            miss = batch_miss_probability(n_errors, n_rows, target, batch_size)
+            return miss <= 1.0 - confidence
+
+    if n_rows == 0 or not certifies(0):
         return -1
-    low, high = 0, n_rows  # bound(low) within, bound(high) = 1 beyond
+    low, high = 0, n_rows  # certifies(low); not certifies(high): all rows err
     while high - low > 1:
         middle = (low + high) // 2
-        if error_upper_bound(middle, n_rows, confidence) <= allowed:
+        if certifies(middle):
             low = middle
         else:
             high = middle
     return low
 
 
-def min_rows(target, confidence):
+def min_rows(target, confidence, batch_size=None):
     """Fewest held-out rows that can certify ``target`` (with no error).
 
     Examples
     --------
-    >>> min_rows(0.95, 0.9), min_rows(0.99, 0.9)
-    (45, 230)
+    >>> min_rows(0.95, 0.9), min_rows(0.99, 0.9), min_rows(0.95, 0.9, 1000)
+    (45, 230, 46)
     """
-    return int(np.ceil(np.log(1.0 - confidence) / np.log(target)))
+    if batch_size is None:
+        return int(np.ceil(np.log(1.0 - confidence) / np.log(target)))
+    # More rows only lower the chance that none of them is among the erring.
+    high = 1
+    while max_certified_errors(high, target, confidence, batch_size) < 0:
+        high *= 2
+    low = high // 2  # 0 or a count that certifies nothing
+    while high - low > 1:
+        middle = (low + high) // 2
+        if max_certified_errors(middle, target, confidence, batch_size) < 0:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
-def choose_threshold(prefix, first_wrong, target, confidence):
+def choose_threshold(prefix, first_wrong, target, confidence, batch_size=None):
     """The lowest threshold whose held-out error count the bound certifies.
 
     Parameters
@@ -235,6 +353,8 @@ def choose_threshold(prefix, first_wrong, target, confidence):
         :func:`first_wrong_depth` of each row.
     target, confidence : float
         ``target_accuracy`` and ``target_confidence``.
+    batch_size : int or None, default=None
+        ``target_batch_size`` (see :func:`max_certified_errors`).
 
     Returns
     -------
@@ -263,7 +383,7 @@ def choose_threshold(prefix, first_wrong, target, confidence):
     erring = np.flatnonzero(first_wrong <= n_levels)
     # A row returns a wrong label exactly when t is at most this probability.
     wrong_from = np.sort(sure[erring, first_wrong[erring] - 1])[::-1]
-    allowed = max_certified_errors(n_rows, target, confidence)
+    allowed = max_certified_errors(n_rows, target, confidence, batch_size)
     if allowed < 0:
         return float("inf")
     if allowed >= len(wrong_from):

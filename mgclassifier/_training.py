@@ -32,7 +32,7 @@ from ._net_builder import (
 from ._precision import resolve_precision
 from ._prediction import prediction_engine
 from ._prediction_engine import PredictionEngine
-from ._selective import held_out_threshold
+from ._selective import SelectiveTarget, held_out_threshold
 from ._standardisation import fitted_standardisation
 
 
@@ -62,8 +62,8 @@ class TrainedNet:
     held_out_coverage : dict or None
         What those rows return at that threshold (see
         ``_selective.held_out_threshold``); None without ``target``.
-    target : tuple of float or None
-        ``(target_accuracy, target_confidence)`` the threshold was chosen for.
+    target : SelectiveTarget or None
+        What the threshold was chosen for.
     """
 
     net: object
@@ -74,7 +74,7 @@ class TrainedNet:
     held_out_rows: np.ndarray | None
     path_threshold: float | None = None
     held_out_coverage: dict | None = None
-    target: tuple | None = None
+    target: SelectiveTarget | None = None
 
 
 def train(
@@ -140,8 +140,8 @@ def train(
         Write the training state there at every epoch's end and resume from
         what is there (``_checkpoint``); the seed of a resumed fit is the
         one it started with.
-    target : tuple of float or None, default=None
-        ``(target_accuracy, target_confidence)``: set rows aside, apart
+    target : SelectiveTarget or None, default=None
+        ``target_accuracy`` and its companions: set rows aside, apart
         from any early stopping rows, and choose on them the threshold at
         which ``predict`` stops paths (``_selective``).
 
@@ -232,7 +232,7 @@ def train(
     threshold = coverage = None
     if target is not None:
         threshold, coverage = held_out_threshold(
-            net, engine, X, codes, threshold_rows, *target
+            net, engine, X, codes, threshold_rows, target
         )
     return TrainedNet(
         net,
