@@ -15,6 +15,8 @@ from mgclassifier._data import ArrayDataset
 from mgclassifier._hierarchy import is_missing_label
 from mgclassifier._prediction import predict_path_proba
 from mgclassifier._selective import (
+    SelectiveTarget,
+    batch_miss_probability,
     choose_threshold,
     coverage_at,
     error_upper_bound,
@@ -133,6 +135,53 @@ def test_bound_helpers_agree_with_their_definitions():
     )
 
 
+# ------------------------------------------- the accuracy of one batch
+def test_the_batch_rule_holds_on_simulated_batches():
+    # Held-out rows and a batch drawn together: the batch's own accuracy
+    # reaches the target in the asked share of draws with target_batch_size,
+    # and the long-run rule, exact about the long run, misses it more often.
+    rng = np.random.RandomState(0)
+    n_held_out, n_batch, target = 400, 400, 0.8
+    hits = {n_batch: [], None: []}
+    for _ in range(1000):
+        prefix, first_wrong = simulated_rows(rng, n_held_out + n_batch)
+        held_out, batch = slice(0, n_held_out), slice(n_held_out, None)
+        for batch_size, record in hits.items():
+            threshold = choose_threshold(
+                prefix[held_out], first_wrong[held_out], target, 0.9, batch_size
+            )
+            batch_accuracy = accuracy(prefix[batch], first_wrong[batch], threshold)
+            record.append(batch_accuracy >= target)
+    # 1,000 draws measure a share of 0.9 to about +-0.01: 0.88 is two below.
+    assert np.mean(hits[n_batch]) >= 0.88
+    assert np.mean(hits[None]) < 0.88
+
+
+def test_the_batch_bound_agrees_with_its_definition():
+    # A batch of 10 at 0.95 must be perfect: with k held-out errors of n, it
+    # is not when one of the k + 1 most sure erring rows of both is in it.
+    n, k, m = 1000, 3, 10
+    all_held_out = np.prod([(n - i) / (n + m - i) for i in range(k + 1)])
+    assert batch_miss_probability(k, n, 0.95, m) == pytest.approx(1 - all_held_out)
+    # 10 rows at 0.9 allow one error, though 1 - 0.9 is just below 0.1.
+    assert batch_miss_probability(k, n, 0.9, m) < batch_miss_probability(k, n, 0.95, m)
+    # A batch of a million rows is the long run.
+    for target in (0.9, 0.95, 0.99):
+        assert max_certified_errors(1000, target, 0.9, 10**6) == max_certified_errors(
+            1000, target, 0.9
+        )
+    # Batches of hundreds of rows allow fewer held-out errors than the long run.
+    assert max_certified_errors(1000, 0.95, 0.9, 500) < max_certified_errors(
+        1000, 0.95, 0.9
+    )
+    n = min_rows(0.95, 0.9, 200)
+    assert max_certified_errors(n, 0.95, 0.9, 200) == 0
+    assert max_certified_errors(n - 1, 0.95, 0.9, 200) == -1
+    assert SelectiveTarget(0.9, 0.8).describe() == (
+        "target_accuracy=0.9, target_confidence=0.8"
+    )
+
+
 # -------------------------------------------------------- the estimator
 @pytest.fixture(scope="module")
 def tree():
@@ -144,6 +193,15 @@ def fitted(tree):
     X, Y = tree
     clf = tiny_classifier(target_accuracy=0.9, early_stopping=False, max_epochs=8)
     return clf.fit(X, Y)
+
+
+def rule_inputs(clf, X, codes):
+    """What the rule reads of rows: their prefix probabilities and the depth
+    of their first wrong level."""
+    leaf, prefix = predict_path_proba(
+        clf.net_, clf._prediction_engine(), X.astype(np.float32), np.float64, False
+    )
+    return prefix, first_wrong_depth(clf.hierarchy_.paths[leaf], codes)
 
 
 def depth_of(Y_pred):
@@ -229,6 +287,9 @@ def test_the_threshold_rows_are_apart_from_the_early_stopping_rows(tree):
         (dict(target_accuracy=0.9, target_confidence=1.0), "target_confidence"),
         (dict(target_accuracy=0.9, target_confidence=0), "target_confidence"),
         (dict(target_accuracy=0.9, min_path_probability=0.5), "min_path_probability"),
+        (dict(target_accuracy=0.9, target_batch_size=0), "target_batch_size"),
+        (dict(target_accuracy=0.9, target_batch_size=2.5), "target_batch_size"),
+        (dict(target_accuracy=0.9, target_batch_size="100"), "target_batch_size"),
     ],
 )
 def test_bad_targets_fail_before_training_naming_the_parameter(
@@ -276,6 +337,37 @@ def test_changing_the_target_after_fit_asks_for_a_refit(fitted, tree):
     assert plain.path_threshold_ is None and plain.held_out_coverage_ is None
     with pytest.raises(ValueError, match="fitted without target_accuracy"):
         plain.set_params(target_accuracy=0.9).predict(X[:3])
+
+
+def test_target_batch_size_chooses_for_a_batch_of_that_many_rows(fitted, tree):
+    X, Y = tree
+    params = dict(target_accuracy=0.9, early_stopping=False, max_epochs=8)
+    clf = tiny_classifier(target_batch_size=100, **params).fit(X, Y)
+    # The fixture's network (same seed, same rows): only the rule differs.
+    np.testing.assert_allclose(
+        clf.predict_proba(X[:50])[-1], fitted.predict_proba(X[:50])[-1]
+    )
+    assert clf._selective_target == SelectiveTarget(0.9, 0.9, 100)
+    codes = clf.hierarchy_.encode(Y)
+    aside = clf.net_.train_split.parts(ArrayDataset(X, codes))[2]
+    prefix, first_wrong = rule_inputs(clf, X[aside], codes[aside])
+    expected = choose_threshold(prefix, first_wrong, 0.9, 0.9, batch_size=100)
+    assert clf.path_threshold_ == pytest.approx(expected)
+    # A batch of 100 scatters more than the long run: it keeps less depth.
+    assert clf.path_threshold_ >= fitted.path_threshold_
+    assert (
+        clf.held_out_coverage_["mean_depth"] <= fitted.held_out_coverage_["mean_depth"]
+    )
+    # The threshold was chosen for that batch size: another asks for a refit,
+    # naming it, or choose_threshold applies it without training.
+    changed = copy.deepcopy(fitted).set_params(target_batch_size=100)
+    with pytest.raises(ValueError, match="target_batch_size=100: the threshold is"):
+        changed.predict(X[:3])
+    changed.choose_threshold(X[aside], Y[aside])
+    assert changed.path_threshold_ == pytest.approx(clf.path_threshold_)
+    np.testing.assert_array_equal(changed.predict(X), clf.predict(X))
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
 
 
 def test_too_few_held_out_rows_return_no_label_with_a_warning(tree):
@@ -390,16 +482,7 @@ def test_choose_threshold_on_given_rows_is_the_rule_on_those_rows(fitted, tree):
     clf.set_params(target_accuracy=0.95, target_confidence=0.8)
     assert clf.choose_threshold(X[rows], Y[rows]) is clf
     # The fit's rule applied by hand to the same rows' probabilities.
-    leaf, prefix = predict_path_proba(
-        clf.net_,
-        clf._prediction_engine(),
-        X[rows].astype(np.float32),
-        np.float64,
-        False,
-    )
-    first_wrong = first_wrong_depth(
-        clf.hierarchy_.paths[leaf], clf.hierarchy_.encode(Y[rows])
-    )
+    prefix, first_wrong = rule_inputs(clf, X[rows], clf.hierarchy_.encode(Y[rows]))
     expected = choose_threshold(prefix, first_wrong, 0.95, 0.8)
     assert clf.path_threshold_ == pytest.approx(expected)
     assert clf.held_out_coverage_ == coverage_at(prefix, first_wrong, expected, 0.8)
@@ -479,5 +562,11 @@ def test_too_few_given_rows_warn_naming_them(fitted, tree):
     X, Y = tree
     clf = copy.deepcopy(fitted).set_params(target_accuracy=0.99)
     with pytest.warns(UserWarning, match="230 rows given; give more labelled rows"):
+        clf.choose_threshold(X[:100], Y[:100])
+    assert clf.path_threshold_ == np.inf
+    # For a batch, the count the batch's rule needs, and the batch size named.
+    clf.set_params(target_batch_size=1000)
+    needed = min_rows(0.99, 0.9, 1000)
+    with pytest.warns(UserWarning, match=f"batch_size=1000 on .* at least {needed} "):
         clf.choose_threshold(X[:100], Y[:100])
     assert clf.path_threshold_ == np.inf
