@@ -166,10 +166,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         them. The threshold is ``path_threshold_``, what the held-out rows
         get ``held_out_coverage_``. None: ``min_path_probability`` decides.
     target_confidence : float in (0, 1), default=0.9
-        Probability, over the draw of the held-out rows, that the threshold
-        chosen for ``target_accuracy`` reaches it (a one-sided
-        Clopper-Pearson bound). Higher asks more held-out evidence, so paths
-        get shorter.
+        Probability, over the draw of the held-out rows (and of the batch,
+        with ``target_batch_size``), that the threshold chosen for
+        ``target_accuracy`` reaches it (a one-sided Clopper-Pearson bound;
+        for a batch, a hypergeometric one). Higher asks more held-out
+        evidence, so paths get shorter.
     target_batch_size : int >= 1 or None, default=None
         Whose accuracy ``target_accuracy`` guarantees. None: the long-run
         share of right paths over all future rows. An int ``m``: the share
@@ -1008,8 +1009,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         a later season, a test set collected apart from the training set),
         choose it again on a labelled sample of such rows: the guarantee
         then holds for rows exchangeable with these. Nothing is trained;
-        ``target_accuracy`` and ``target_confidence`` are read as they are
-        now, so this also applies ones set after ``fit``.
+        ``target_accuracy``, ``target_confidence`` and ``target_batch_size``
+        are read as they are now, so this also applies ones set after
+        ``fit``.
 
         Parameters
         ----------
