@@ -216,13 +216,6 @@ def run_set(name, args):
             rows = np.random.RandomState(0).permutation(len(Y_train))[:QUICK_TRAIN]
             X_train, Y_train = X_train[rows], Y_train[rows]
         run = {"seed": seed}
-        # The rows each threshold is judged on: the test split, less the
-        # rows choose_threshold takes with --fresh-rows or --fresh-share.
-        n_test = len(data.Y_test)
-        n_fresh = 0
-        if args.fresh_share:
-            n_fresh = round(args.fresh_share * n_test)
-        n_judged = n_test - n_fresh  # (--fresh-rows: set below)
         start = time.perf_counter()
         model = MultiGranularityClassifier(
             target_accuracy=TARGETS[0],
@@ -237,15 +230,19 @@ def run_set(name, args):
             # Rows of the test split, drawn at random: they trained nothing,
             # chose no epoch and no temperature. As many as fit held out, or
             # a share of the test split.
-            if args.fresh_rows:
-                n_fresh = len(valid)
-                n_judged = n_test - n_fresh
+            n_test = len(data.Y_test)
+            n_fresh = (
+                len(valid) if args.fresh_rows else round(args.fresh_share * n_test)
+            )
             order = np.random.RandomState(2000 + seed).permutation(n_test)
             fresh, rest = order[:n_fresh], order[n_fresh:]
             X_fresh, Y_fresh = data.X_test[fresh], data.Y_test[fresh]
             data = type(data)(
                 data.name, X_train, Y_train, data.X_test[rest], data.Y_test[rest]
             )
+        # The rows each threshold is judged on: the batch target_batch_size
+        # is asked about.
+        n_judged = len(data.Y_test)
         for target in TARGETS:
             # The long-run rule (target_batch_size=None) and the rule for a
             # batch of the rows the threshold is judged on.

@@ -132,7 +132,7 @@ def prediction_threshold(estimator, fitted_target):
         was = (
             "without target_accuracy"
             if fitted_target is None
-            else f"for {SelectiveTarget(*fitted_target).describe()}"
+            else f"for {fitted_target.describe()}"
         )
         raise ValueError(
             f"{current.describe()}: the threshold is chosen by fit, "
@@ -308,14 +308,8 @@ def max_certified_errors(n_rows, target, confidence, batch_size=None):
 
     if n_rows == 0 or not certifies(0):
         return -1
-    low, high = 0, n_rows  # certifies(low); not certifies(high): all rows err
-    while high - low > 1:
-        middle = (low + high) // 2
-        if certifies(middle):
-            low = middle
-        else:
-            high = middle
-    return low
+    # certifies(0); not certifies(n_rows), where every row errs.
+    return _last_true(certifies, 0, n_rows)
 
 
 def min_rows(target, confidence, batch_size=None):
@@ -328,18 +322,28 @@ def min_rows(target, confidence, batch_size=None):
     """
     if batch_size is None:
         return int(np.ceil(np.log(1.0 - confidence) / np.log(target)))
+
     # More rows only lower the chance that none of them is among the erring.
+    def too_few(n_rows):
+        return max_certified_errors(n_rows, target, confidence, batch_size) < 0
+
     high = 1
-    while max_certified_errors(high, target, confidence, batch_size) < 0:
+    while too_few(high):
         high *= 2
-    low = high // 2  # 0 or a count that certifies nothing
+    return _last_true(too_few, 0, high) + 1  # too_few(0): no rows
+
+
+def _last_true(predicate, low, high):
+    """The last integer in ``[low, high)`` where a predicate that is true at
+    ``low`` and false at ``high``, and flips once between, holds
+    (bisection)."""
     while high - low > 1:
         middle = (low + high) // 2
-        if max_certified_errors(middle, target, confidence, batch_size) < 0:
+        if predicate(middle):
             low = middle
         else:
             high = middle
-    return high
+    return low
 
 
 def choose_threshold(prefix, first_wrong, target, confidence, batch_size=None):
