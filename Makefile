@@ -3,12 +3,28 @@
 # configured index: with plain PyPI on x86-64 Linux that is the CUDA build.
 # For the CPU build name PyTorch's index, e.g.
 #   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
-# Changing TORCH_SPEC or TORCH_INDEX later reinstalls torch in .venv.
+# The choice is remembered (in $(VENV)/torch-choice.mk) for later make calls
+# until it is given again with another value; `TORCH_INDEX=` (empty) goes back
+# to pip's own index. Changing TORCH_SPEC or TORCH_INDEX reinstalls torch.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+TORCH_CHOICE := $(VENV)/torch-choice.mk
+# Precedence: the command line, the environment, the remembered choice, the
+# defaults below (the remembered file only sets what is still unset).
+-include $(TORCH_CHOICE)
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
+define TORCH_CHOICE_TEXT
+# The torch build make installs into $(VENV); written by the Makefile.
+TORCH_SPEC ?= $(TORCH_SPEC)
+TORCH_INDEX ?= $(TORCH_INDEX)
+endef
+# Remember the choice when it differs from what is remembered.
+ifneq ($(strip $(file < $(TORCH_CHOICE))),$(strip $(TORCH_CHOICE_TEXT)))
+$(shell mkdir -p $(VENV))
+$(file > $(TORCH_CHOICE),$(TORCH_CHOICE_TEXT))
+endif
 # One stamp per torch spec and index, so that changing either reinstalls.
 TORCH_ID := $(shell printf '%s %s' '$(TORCH_SPEC)' '$(TORCH_INDEX)' | cksum | cut -d' ' -f1)
 TORCH_STAMP := $(VENV)/.torch-$(TORCH_ID)

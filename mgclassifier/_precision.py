@@ -23,9 +23,13 @@ def cpu_has_native_bfloat16():
     """True when this CPU multiplies bfloat16 matrices natively.
 
     Read from the CPU flags in ``/proc/cpuinfo`` (Linux on x86); False where
-    they cannot be read, so other platforms train in float32.
+    they cannot be read, so other platforms train in float32. Also False when
+    torch runs below its AVX-512 kernels (``ATEN_CPU_CAPABILITY=avx2`` forces
+    the code paths of an AVX2-only CPU, and this check follows it).
     """
     if platform.system() != "Linux":
+        return False
+    if not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
         return False
     try:
         with open("/proc/cpuinfo") as cpuinfo:

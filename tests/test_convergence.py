@@ -44,8 +44,14 @@ def test_the_final_window_is_the_last_tenth_at_least_two():
 
 
 def slow_learner(**params):
-    """A small learning rate: the loss is still falling after a few epochs."""
-    return tiny_classifier(**{"lr": 3e-4, "max_epochs": 6, **params})
+    """A small, constant learning rate: the loss is still falling after a few
+    epochs, by a wide margin. On the tree data its validation loss fell
+    0.9-1.6% over the last 2 of 6 epochs (whole set and each half of a 2-fold
+    split), 9x or more the warning's 0.1%; the one-cycle schedule's annealing
+    left 0.09-0.17%, a margin one BLAS's rounding can cross."""
+    return tiny_classifier(
+        **{"lr": 3e-4, "max_epochs": 6, "lr_schedule": "constant", **params}
+    )
 
 
 @pytest.mark.parametrize("how", ["fit", "pipeline", "grid search"])

@@ -39,13 +39,19 @@ def make(tmp_path):
     log = tmp_path / "calls.log"
     venv = tmp_path / "venv"
 
+    # A make that runs these tests (`make test TORCH_INDEX=...`) hands its
+    # command-line variables down through MAKEFLAGS: they would override the
+    # ones each test gives. The test's make gets none of them.
+    inherited = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "TORCH_SPEC", "TORCH_INDEX"}
+    env = {k: v for k, v in os.environ.items() if k not in inherited}
+
     def run(*args):
         log.write_text("")
         subprocess.run(
             ["make", "-s", "-C", str(ROOT), *args, f"PYTHON={stub}", f"VENV={venv}"],
             check=True,
             capture_output=True,
-            env={**os.environ, "MAKE_TEST_LOG": str(log)},
+            env={**env, "MAKE_TEST_LOG": str(log)},
         )
         return log.read_text().splitlines()
 
@@ -70,12 +76,28 @@ def test_changing_the_torch_spec_or_index_reinstalls_torch(make):
     assert make("test", "TORCH_SPEC=torch") == ["-m pytest"]
 
     cpu = "https://download.pytorch.org/whl/cpu"
+    assert torch_installs(
+        make("test", "TORCH_SPEC=torch==2.13.0", f"TORCH_INDEX={cpu}")
+    ) == [f"-m pip install -q torch==2.13.0 --index-url {cpu}"]
+    assert make("test", f"TORCH_INDEX={cpu}") == ["-m pytest"]
+    # Back to pip's own index: the stamp of the default build is gone, reinstall.
+    assert torch_installs(make("test", "TORCH_INDEX=")) == [
+        "-m pip install -q torch==2.13.0"
+    ]
+
+
+def test_the_torch_choice_is_remembered_until_changed(make):
+    cpu = "https://download.pytorch.org/whl/cpu"
     assert torch_installs(make("test", f"TORCH_INDEX={cpu}")) == [
         f"-m pip install -q torch==2.13.0 --index-url {cpu}"
     ]
-    assert make("test", f"TORCH_INDEX={cpu}") == ["-m pytest"]
-    # Back to the default: the stamp of the default build is gone, reinstall.
-    assert torch_installs(make("test")) == ["-m pip install -q torch==2.13.0"]
+    # Later calls without the variable keep the CPU build: nothing reinstalled.
+    assert make("test") == ["-m pytest"]
+    # A new spec keeps the remembered index.
+    assert torch_installs(make("test", "TORCH_SPEC=torch==2.13.*")) == [
+        f"-m pip install -q torch==2.13.* --index-url {cpu}"
+    ]
+    assert make("test") == ["-m pytest"]
 
 
 def test_every_phony_target_has_a_rule(make):

@@ -1,5 +1,9 @@
 """Mixed precision (``precision``) and the learning-rate schedule (``lr_schedule``)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -20,6 +24,25 @@ def test_auto_precision_follows_the_cpu_flags(tree_data, monkeypatch, native):
     clf = tiny_classifier(max_epochs=2).fit(*tree_data)
     assert clf.precision_ == ("bfloat16" if native else "float32")
     assert clf.net_.autocast == ("bfloat16" if native else None)
+
+
+def test_forcing_avx2_kernels_turns_native_bfloat16_off():
+    # What .ci/run does to test as on an AVX2-only CPU: torch's AVX2 kernels,
+    # and "auto" then trains in float32 whatever the CPU's flags say.
+    code = (
+        "from mgclassifier._precision import cpu_has_native_bfloat16, "
+        "resolve_precision; import torch; "
+        "print(torch.backends.cpu.get_cpu_capability(), "
+        "cpu_has_native_bfloat16(), resolve_precision('auto', 'cpu'))"
+    )
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    capability, native, precision = out.stdout.split()
+    assert not capability.startswith("AVX512")  # "AVX2" on x86, below on arm64
+    assert (native, precision) == ("False", "float32")
 
 
 def test_auto_precision_is_float32_on_cuda_devices(monkeypatch):
