@@ -29,7 +29,7 @@ endif
 TORCH_ID := $(shell printf '%s %s' '$(TORCH_SPEC)' '$(TORCH_INDEX)' | cksum | cut -d' ' -f1)
 TORCH_STAMP := $(VENV)/.torch-$(TORCH_ID)
 
-.PHONY: demo test test-min lint clean
+.PHONY: demo test test-min lint docs test-docs clean
 
 # torch is uninstalled first: pip keeps an installed torch that satisfies the
 # spec, whatever its build.
@@ -66,10 +66,26 @@ test-min: $(MIN_VENV)/.installed
 	$(MIN_VENV)/bin/python -m pip list 2>/dev/null | grep -i -E "^(numpy|scipy|scikit-learn|skorch|torch) "
 	$(MIN_VENV)/bin/python -m pytest -q
 
+# The documentation site (docs/, examples/) into docs/_build/html, every
+# warning an error; the gallery runs every example. test-docs checks the
+# built site in headless Chromium (Debian's chromium and chromium-driver),
+# its internal links, and builds, checks and installs the sdist and wheel.
+$(VENV)/.docs-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+test-docs: $(VENV)/.docs-installed
+	MGC_TEST_PACKAGING=1 TORCH_SPEC='$(TORCH_SPEC)' TORCH_INDEX='$(TORCH_INDEX)' \
+		$(PY) -m pytest tests/test_docs_site.py tests/test_packaging.py
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check mgclassifier tests benchmarks
-	$(VENV)/bin/ruff format --check mgclassifier tests benchmarks
+	$(VENV)/bin/ruff check mgclassifier tests benchmarks examples docs/conf.py
+	$(VENV)/bin/ruff format --check mgclassifier tests benchmarks examples docs/conf.py
 	$(VENV)/bin/lint-imports  # ARCHITECTURE.md's import rules (pyproject.toml)
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) build *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) build dist *.egg-info docs/_build docs/generated \
+		docs/auto_examples docs/gen_modules docs/sg_execution_times.rst

@@ -321,8 +321,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         GPU (``LOCAL_RANK``). Only for a ``fit`` from scratch (not
         ``warm_start``, ``partial_fit`` or ``checkpoint_dir``), and not with
         ``target_accuracy``.
-    **module__params : module__<name>=value
-        Parameters of a ``module`` class (see ``module``).
+    **module__params : dict
+        Parameters of a ``module`` class, each given as
+        ``module__<name>=value`` (see ``module``).
 
     Attributes
     ----------
@@ -568,7 +569,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         }
 
     def get_params(self, deep=True):
-        """Get the parameters of this estimator, the trunk's module__ ones too.
+        """Get the parameters of this estimator, the trunk's ``module__`` ones too.
 
         Parameters
         ----------
@@ -585,7 +586,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         return params
 
     def set_params(self, **params):
-        """Set the parameters of this estimator, the trunk's module__ ones too.
+        """Set the parameters of this estimator, the trunk's ``module__`` ones too.
 
         Parameters
         ----------

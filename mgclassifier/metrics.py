@@ -7,7 +7,7 @@ two rows share the node of level ``l`` when they agree on every level down
 to ``l``.  So the same label at two different levels, or under two
 different parents ("Accessories" under "Clothing" and under "Electronics"),
 denotes different nodes.  Empty strings, ``None`` and NaN mark a path that
-stops early (as :meth:`MultiGranularityClassifier.predict` returns with
+stops early (as :meth:`~mgclassifier.MultiGranularityClassifier.predict` returns with
 ``min_path_probability``): such entries, and every entry after them on the
 same row, are not nodes.
 

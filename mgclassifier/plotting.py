@@ -5,7 +5,7 @@ diagrams.
 
 The displays follow scikit-learn's plotting API (see
 :class:`sklearn.metrics.ConfusionMatrixDisplay`): a display object stores the
-data to draw, :meth:`plot` draws it and stores the matplotlib artists as
+data to draw, its ``plot`` method draws it and stores the matplotlib artists as
 attributes ending in ``_``, and the ``from_estimator`` / ``from_predictions``
 class methods compute the data and plot in one call. matplotlib is imported
 only when something is drawn, so :mod:`mgclassifier` works without it.
