@@ -1,13 +1,14 @@
 """The real hierarchies of the benchmark suite, loaded the same way everywhere.
 
-ImCLEF07A is bundled with the package; ImCLEF07D, Diatoms and the TREC
-questions are read from a data folder (``--data-dir``, by default the
+ImCLEF07A is bundled with the package; ImCLEF07D, Diatoms, the TREC
+questions and 20 Newsgroups are read from a data folder (``--data-dir``, by default the
 ``shared/data`` folder beside the repository; see its README for origin and
 format). Tabular sets come as float32 arrays, the text set as lists of
 strings that a ``TfidfVectorizer`` turns into features inside the pipeline.
 """
 
 import csv
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from mgclassifier.datasets import load_imclef07a
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """Default data folder: ``shared/data`` beside the repository's folder."""
 
-REAL_SETS = ("imclef07a", "imclef07d", "diatoms", "trec")
-TEXT_SETS = ("trec",)
+REAL_SETS = ("imclef07a", "imclef07d", "diatoms", "trec", "news20")
+TEXT_SETS = ("trec", "news20")
 
 
 @dataclass
@@ -58,6 +59,10 @@ def load_real(name, data_dir=DATA_DIR):
         train = _read_tsv(data_dir / "trec_train.tsv")
         test = _read_tsv(data_dir / "trec_test.tsv")
         return RealSet(name, train[0], train[1], test[0], test[1], text=True)
+    if name == "news20":
+        train = _read_news20(data_dir / "news20_train.tsv.gz")
+        test = _read_news20(data_dir / "news20_test.tsv.gz")
+        return RealSet(name, train[0], train[1], test[0], test[1], text=True)
     raise ValueError(f"unknown data set {name!r}; choose from {REAL_SETS}")
 
 
@@ -72,6 +77,21 @@ def _read_tsv(path):
     questions = [row["question"] for row in rows]
     labels = np.array([[row["coarse"], row["fine"]] for row in rows])
     return questions, labels
+
+
+def _read_news20(path):
+    """Posts and their 3-level labels from a gzipped 20 Newsgroups file."""
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: pass --data-dir, the folder holding {path.name}"
+        )
+    # Some posts are longer than the csv module's default field limit.
+    csv.field_size_limit(2**31 - 1)
+    with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    posts = [row["text"] for row in rows]
+    labels = np.array([[row["level1"], row["level2"], row["level3"]] for row in rows])
+    return posts, labels
 
 
 def add_run_arguments(parser):

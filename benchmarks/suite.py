@@ -42,7 +42,7 @@ import argparse
 
 import numpy as np
 from _common import format_table, set_threads, warm_up_torch, write_results
-from _real_data import REAL_SETS, add_run_arguments, load_real
+from _real_data import REAL_SETS, TEXT_SETS, add_run_arguments, load_real
 from accuracy import SYNTHETIC, EncodedSkorchMLP, run_methods, synthetic_data
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -198,7 +198,7 @@ def main(argv=None):
 
     results = {}
     for name in args.sets:
-        text = name == "trec"
+        text = name in TEXT_SETS
         if name in REAL_SETS:
             data = real_data(name, args.quick, args.data_dir)
             first_release = args.first_release

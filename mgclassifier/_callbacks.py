@@ -7,6 +7,7 @@ from copy import deepcopy
 import torch
 from skorch.callbacks import Callback, EarlyStopping, PrintLog
 
+from ._cpu_threads import auto_cap, auto_threads
 from ._upstream import foreach_lerp_
 
 
@@ -295,3 +296,17 @@ class LevelNamePrintLog(_PrintsWithoutSink, PrintLog):
             # A name that would print like another column keeps its level key.
             renamed[key if name in row else name] = value
         return super().table(renamed)
+
+
+class AdaptiveThreads(Callback):
+    """Follow the CPU load during training: ``n_threads="auto"``.
+
+    After every epoch torch's thread count is set again to the CPUs that
+    other work left free during that epoch (:func:`auto_threads`), at most
+    torch's setting when ``fit`` began, so a fit that starts on an idle
+    machine drops to fewer threads when other work arrives, and takes them
+    back when it leaves. ``fit`` restores the setting when it returns.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        torch.set_num_threads(auto_threads(auto_cap()))

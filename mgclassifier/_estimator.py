@@ -236,12 +236,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     device : str, default="cpu"
         Torch device to train and predict on: "cpu", "cuda", "cuda:1", ...,
         or "auto" (CUDA when available, else CPU).
-    n_threads : int, default=None
+    n_threads : int, "auto" or None, default="auto"
         Threads torch runs on during ``fit``, ``partial_fit`` and the
-        predictions, 1 or more: an int sets ``torch.set_num_threads`` for the
-        call and restores the previous value afterwards (the setting is
-        process-wide while the call runs); None leaves torch as it is. 1
-        suits a machine whose few cores are shared with other work.
+        predictions, set for the call and restored afterwards (the setting
+        is process-wide while the call runs). "auto": as many as this
+        process has CPUs that other work leaves free, read from the
+        kernel's CPU accounting when the call starts and again after every
+        training epoch, at most torch's own setting (on a CPU shared with
+        busy processes fewer threads are faster: threads that wait for each
+        other at every step stall on a CPU another process holds); torch's
+        own setting where the load cannot be read (systems without
+        ``/proc/stat``). An int, 1 or more: that many. None: torch's setting
+        as it is.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. An int gives the same model on every fit (on the CPU).
@@ -469,7 +475,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "lr_schedule": [StrOptions({"onecycle", "constant"})],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "device": [str],
-        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+        "n_threads": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -508,7 +518,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         lr_schedule="onecycle",
         precision="auto",
         device="cpu",
-        n_threads=None,
+        n_threads="auto",
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -703,7 +713,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, y, sample_weight, *, incremental, classes):
         # After _fit_context's check of the parameters, n_threads among them.
-        with torch_threads(self.n_threads):
+        with torch_threads(self.n_threads, wait=True):
             return self._fit_steps(
                 X, y, sample_weight, incremental=incremental, classes=classes
             )

@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import ProgressBar
 
 from ._callbacks import (
+    AdaptiveThreads,
     BestEpochEarlyStopping,
     DivergenceGuard,
     LevelWeightSchedule,
@@ -98,6 +99,8 @@ def build_net(
         standardisation = input_standardisation(X, feature_scaling)
     mean, scale = standardisation if standardisation is not None else (None, None)
     callbacks = [("divergence_guard", DivergenceGuard())]
+    if params["n_threads"] == "auto" and torch.device(device).type == "cpu":
+        callbacks.append(("adaptive_threads", AdaptiveThreads()))
     if params["verbose"] >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
     if level_weight_schedule is not None:
