@@ -11,6 +11,7 @@ from skorch.utils import get_map_location
 from ._callbacks import LevelNamePrintLog
 from ._data import sparse_rows_to_torch
 from ._upstream import (
+    EagerAdam,
     check_device,
     initialize_optimizers,
     set_training,
@@ -158,6 +159,22 @@ class MultiGranularityNet(NeuralNet):
         # Running sums may live on the GPU: drop them so pickles load anywhere.
         self.__dict__.pop("_level_loss_sums", None)
         self.__dict__.pop("_level_loss_counts", None)
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """skorch's ``initialize_optimizer``, with :class:`EagerAdam` for
+        ``torch.optim.Adam``.
+
+        torch's Adam would import its compiler stack in a process's first
+        fit (see ``_upstream.EagerAdam``). The ``optimizer`` parameter stays
+        ``torch.optim.Adam``, so a saved model names torch's class.
+        """
+        if self.optimizer is not torch.optim.Adam or triggered_directly is not None:
+            return super().initialize_optimizer(triggered_directly)
+        args, kwargs = self.get_params_for_optimizer(
+            "optimizer", self.get_all_learnable_params()
+        )
+        self.optimizer_ = EagerAdam(*args, **kwargs)
+        return self
 
     def train_step_single(self, batch, **fit_params):
         """skorch's training step, minus a per-batch walk over every submodule.
