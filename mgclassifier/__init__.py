@@ -3,9 +3,11 @@
 from ._estimator import MultiGranularityClassifier
 from ._hierarchy import LabelHierarchy
 from ._pipeline import choose_threshold, predict_node_proba
-from ._warnings import HierarchyWarning
+from ._warnings import FitInterruptedWarning, FitResumedWarning, HierarchyWarning
 
 __all__ = [
+    "FitInterruptedWarning",
+    "FitResumedWarning",
     "HierarchyWarning",
     "LabelHierarchy",
     "MultiGranularityClassifier",

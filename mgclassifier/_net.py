@@ -8,7 +8,7 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import get_map_location
 
-from ._callbacks import LevelNamePrintLog
+from ._callbacks import LevelNamePrintLog, StopTraining
 from ._data import sparse_rows_to_torch
 from ._upstream import (
     EagerAdam,
@@ -159,6 +159,26 @@ class MultiGranularityNet(NeuralNet):
         # Running sums may live on the GPU: drop them so pickles load anywhere.
         self.__dict__.pop("_level_loss_sums", None)
         self.__dict__.pop("_level_loss_counts", None)
+
+    def fit_loop(self, X, y=None, epochs=None, **kwargs):
+        """skorch's training loop, recording a user's interruption.
+
+        skorch's ``partial_fit`` takes any ``KeyboardInterrupt`` out of this
+        loop for "stop training" and goes on as after the last epoch. A
+        callback's planned stop is a :class:`StopTraining`; any other
+        ``KeyboardInterrupt`` (Ctrl-C) sets ``interrupted_`` to the number
+        of the epoch it cut short (the last one begun), so that the
+        callbacks ending training and the estimator can tell; it is None
+        after a loop that was not interrupted.
+        """
+        self.interrupted_ = None
+        try:
+            return super().fit_loop(X, y, epochs, **kwargs)
+        except StopTraining:
+            raise
+        except KeyboardInterrupt:
+            self.interrupted_ = len(self.history)
+            raise
 
     def initialize_optimizer(self, triggered_directly=None):
         """skorch's ``initialize_optimizer``, with :class:`EagerAdam` for
