@@ -81,9 +81,11 @@ def peak_memory_during(call, interval=0.001):
 def warm_up_torch(X, Y):
     """Pay the process's one-time torch costs before anything is timed.
 
-    The first torch optimizer in a process imports torch's compiler stack
-    (``torch._dynamo``, ~800 modules, about a second); every later fit
-    skips it. Without this the first timed fit would carry it. Returns the
+    A process's first fit once imported torch's compiler stack
+    (``torch._dynamo``, ~800 modules, about a second) through torch's
+    optimizer; fits no longer do (``_upstream.EagerAdam``,
+    ``first_fit.py``), but a warm-up still spares the first timed fit what
+    remains (the first allocations, thread pools starting). Returns the
     seconds a first fit pays on top: a one-epoch fit on 2000 rows of ``X``,
     ``Y`` in this process minus a second one's.
     """

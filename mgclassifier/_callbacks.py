@@ -11,20 +11,34 @@ from ._cpu_threads import auto_cap, auto_threads
 from ._upstream import foreach_lerp_
 
 
+class StopTraining(KeyboardInterrupt):
+    """Raised by a callback to end training on purpose.
+
+    skorch ends its training loop on any ``KeyboardInterrupt`` (its
+    ``EarlyStopping`` raises one). This subclass tells such a planned stop
+    from the user's Ctrl-C, which ``MultiGranularityNet.fit_loop`` records
+    as an interruption.
+    """
+
+
 class DivergenceGuard(Callback):
     """Stop training when the loss stops being finite; keep the last good weights.
 
     At the end of every epoch whose losses are finite the module's weights
     are copied. When a loss becomes NaN or infinite, those weights are put
-    back and training stops (skorch treats ``KeyboardInterrupt`` raised by a
-    callback as "stop now", as its ``EarlyStopping`` does).
+    back and training stops (:class:`StopTraining`). When training was
+    interrupted (Ctrl-C: ``net.interrupted_`` is set), the epoch cut short
+    is dropped from the history and the weights of the last completed epoch
+    are put back, before the other callbacks end training (early stopping
+    may then restore its best epoch's).
 
     Attributes
     ----------
     diverged_epoch_ : int or None
         The epoch at which the loss stopped being finite, if it did.
     last_good_epoch_ : int or None
-        The epoch whose weights were restored, if any.
+        The last epoch whose losses were finite (the one whose weights were
+        restored, if any).
     """
 
     def on_train_begin(self, net, **kwargs):
@@ -42,9 +56,17 @@ class DivergenceGuard(Callback):
         self.diverged_epoch_ = row["epoch"]
         if self._last_good_weights is not None:
             net.module_.load_state_dict(self._last_good_weights)
-        raise KeyboardInterrupt
+        raise StopTraining
 
     def on_train_end(self, net, **kwargs):
+        if getattr(net, "interrupted_", None) is not None and (
+            self._last_good_weights is not None
+        ):
+            # No half row and no half epoch's weights: the fit ends as if
+            # max_epochs had been the last completed epoch. Nothing completed
+            # at all is the caller's to refuse (check_training_outcome).
+            del net.history[self.last_good_epoch_ :]
+            net.module_.load_state_dict(self._last_good_weights)
         self._last_good_weights = None  # a copy of the weights; not worth pickling
 
 
@@ -97,7 +119,10 @@ class WeightAveraging(Callback):
     batches so that the random initial weights are soon forgotten. Validation
     (hence early stopping and its saved best weights) sees the averaged
     weights; training continues from the raw ones. The fitted model holds the
-    averaged weights.
+    averaged weights. After an interruption with validation rows it holds
+    the average that the last completed epoch validated (which the
+    divergence guard put back); without, the average as it was when
+    interrupted, which took in the cut epoch's first steps.
 
     Parameters
     ----------
@@ -112,6 +137,7 @@ class WeightAveraging(Callback):
         self._average = [p.detach().clone() for p in net.module_.parameters()]
         self._raw = None  # the training weights while the average is loaded
         self._step = 0
+        self._validated = False  # whether epochs end with the average loaded
 
     def on_batch_end(self, net, training=True, **kwargs):
         if not training:
@@ -125,6 +151,7 @@ class WeightAveraging(Callback):
     def on_batch_begin(self, net, training=True, **kwargs):
         if not training and self._raw is None:
             self._load_average(net)  # the epoch's first validation batch
+            self._validated = True
 
     def on_epoch_begin(self, net, **kwargs):
         if self._raw is not None:  # back to the training weights
@@ -138,7 +165,11 @@ class WeightAveraging(Callback):
         # may have restored the best averaged weights): keep what is there.
         # An average that took in diverged weights is not used.
         finite = all(torch.isfinite(a).all() for a in self._average)
-        if self._raw is None and finite:
+        # Interrupted: the guard put back the weights that the last completed
+        # epoch ended with; those are the validated average when there were
+        # validation rows, and the running average is the best there is when not.
+        kept = getattr(net, "interrupted_", None) is not None and self._validated
+        if self._raw is None and finite and not kept:
             self._load_average(net)
         self._average = self._raw = None  # weight copies; not worth pickling
 
@@ -240,6 +271,16 @@ class BestEpochEarlyStopping(_PrintsWithoutSink, EarlyStopping):
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
         self.kept_epoch_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        try:
+            super().on_epoch_end(net, **kwargs)
+        except StopTraining:
+            raise
+        except KeyboardInterrupt:
+            if self.misses_ < self.patience:
+                raise  # the user's, while this ran
+            raise StopTraining from None  # patience ran out: a planned stop
 
     def on_train_end(self, net, **kwargs):
         super().on_train_end(net, **kwargs)

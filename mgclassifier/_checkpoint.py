@@ -46,6 +46,8 @@ import torch
 from skorch.callbacks import Checkpoint, LoadInitState
 from skorch.history import History
 
+from ._warnings import FitResumedWarning, warn_at_caller
+
 FILENAME = "fit_state.mgc"
 MAGIC = b"MGCKPT01"
 FORMAT = 1
@@ -450,6 +452,8 @@ class ResumeState(LoadInitState):
 
 def training_finished(net):
     """Whether training ended as planned rather than by an interruption."""
+    if getattr(net, "interrupted_", None) is not None:
+        return False  # Ctrl-C (the history is cut back to whole epochs)
     callbacks = dict(net.callbacks_)
     stopper = callbacks.get("early_stopping")
     guard = callbacks.get("divergence_guard")
@@ -458,6 +462,29 @@ def training_finished(net):
         or (stopper is not None and stopper.misses_ >= stopper.patience)
         or (guard is not None and guard.diverged_epoch_ is not None)
     )
+
+
+def warn_resumed(store, done, max_epochs, finished):
+    """Say (``FitResumedWarning``) that this fit goes on from the store's
+    checkpoint of ``done`` epochs, or gives back its finished model.
+
+    At any ``verbose``: the fit's result then depends on a file left by an
+    earlier call, which a user re-running a script may not have in mind.
+    """
+    start_anew = f"delete {store.path} to train from the start"
+    epochs = f"{done} epoch{'s' if done != 1 else ''}"
+    if finished:
+        message = (
+            f"checkpoint_dir holds a finished fit of {epochs}; fit gives its "
+            f"model back without training ({start_anew})."
+        )
+    else:
+        message = (
+            f"fit resumes from checkpoint_dir at epoch {done + 1} of "
+            f"max_epochs={max_epochs}: the checkpoint holds {epochs} "
+            f"({start_anew})."
+        )
+    warn_at_caller(message, FitResumedWarning)
 
 
 def fit_with_checkpoints(net, dataset, store, seed, fingerprint):
@@ -484,9 +511,12 @@ def fit_with_checkpoints(net, dataset, store, seed, fingerprint):
         store.check(fingerprint)
         state = None if store.saved is None else store.load(net.device)
         if state is not None and store.saved[0]["finished"]:
+            warn_resumed(store, len(state["history"]), net.max_epochs, True)
             restore(net, state)  # nothing left to train
         else:
             done = 0 if state is None else len(state["history"])
+            if state is not None:
+                warn_resumed(store, done, net.max_epochs, False)
             resume.state = state
             net.partial_fit(dataset, None, epochs=max(0, net.max_epochs - done))
     finally:

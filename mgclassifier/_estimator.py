@@ -306,9 +306,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         process, say, after a crash) resumes from the last complete epoch
         and trains the remaining ones; on the CPU the model is the same as an
         uninterrupted fit's. A checkpoint of a finished fit gives its model
-        without training. A checkpoint made with another network,
-        hierarchy, data or training parameters, and a truncated or corrupted
-        file, are refused with a ``ValueError`` before anything is loaded.
+        without training. Both warn (:class:`~mgclassifier.FitResumedWarning`,
+        naming the epoch the fit resumes at, or the finished fit's epochs).
+        A checkpoint made with another network, hierarchy, data or training
+        parameters, and a truncated or corrupted file, are refused with a
+        ``ValueError`` before anything is loaded.
         Use one directory per fit. A warm-started ``fit`` and
         ``partial_fit`` ignore it. None: no checkpoints.
     distributed : bool, default=False
@@ -409,8 +411,16 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     several parents, the sum over all its nodes' children), and the
     probability of a path's prefix never rises as the prefix gets longer.
 
-    If training is interrupted (``KeyboardInterrupt``) the model keeps the
-    best weights seen so far, as skorch does. If the loss stops being finite
+    If training is interrupted (Ctrl-C, ``KeyboardInterrupt``), ``fit``
+    returns the model of the completed epochs, as if ``max_epochs`` had
+    been the last of them, with a :class:`~mgclassifier.FitInterruptedWarning`
+    naming the interrupted epoch and the kept one: the cut epoch is not in
+    ``history_`` or ``n_epochs_``; the weights are early stopping's best
+    epoch's, or the last completed epoch's without it; calibration and
+    ``target_accuracy``'s threshold run on them. Interrupted before any
+    epoch of the call ended (``partial_fit`` runs one), or after training,
+    ``fit`` raises the ``KeyboardInterrupt`` and the estimator is left as
+    it was. If the loss stops being finite
     (e.g. ``lr`` far too large), training stops and the last finite weights
     are kept, with a ``ConvergenceWarning``; if no epoch was finite a
     ``RuntimeError`` is raised and the estimator is left as it was.

@@ -8,9 +8,10 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import get_map_location
 
-from ._callbacks import LevelNamePrintLog
+from ._callbacks import LevelNamePrintLog, StopTraining
 from ._data import sparse_rows_to_torch
 from ._upstream import (
+    EagerAdam,
     check_device,
     initialize_optimizers,
     set_training,
@@ -158,6 +159,42 @@ class MultiGranularityNet(NeuralNet):
         # Running sums may live on the GPU: drop them so pickles load anywhere.
         self.__dict__.pop("_level_loss_sums", None)
         self.__dict__.pop("_level_loss_counts", None)
+
+    def fit_loop(self, X, y=None, epochs=None, **kwargs):
+        """skorch's training loop, recording a user's interruption.
+
+        skorch's ``partial_fit`` takes any ``KeyboardInterrupt`` out of this
+        loop for "stop training" and goes on as after the last epoch. A
+        callback's planned stop is a :class:`StopTraining`; any other
+        ``KeyboardInterrupt`` (Ctrl-C) sets ``interrupted_`` to the number
+        of the epoch it cut short (the last one begun), so that the
+        callbacks ending training and the estimator can tell; it is None
+        after a loop that was not interrupted.
+        """
+        self.interrupted_ = None
+        try:
+            return super().fit_loop(X, y, epochs, **kwargs)
+        except StopTraining:
+            raise
+        except KeyboardInterrupt:
+            self.interrupted_ = len(self.history)
+            raise
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """skorch's ``initialize_optimizer``, with :class:`EagerAdam` for
+        ``torch.optim.Adam``.
+
+        torch's Adam would import its compiler stack in a process's first
+        fit (see ``_upstream.EagerAdam``). The ``optimizer`` parameter stays
+        ``torch.optim.Adam``, so a saved model names torch's class.
+        """
+        if self.optimizer is not torch.optim.Adam or triggered_directly is not None:
+            return super().initialize_optimizer(triggered_directly)
+        args, kwargs = self.get_params_for_optimizer(
+            "optimizer", self.get_all_learnable_params()
+        )
+        self.optimizer_ = EagerAdam(*args, **kwargs)
+        return self
 
     def train_step_single(self, batch, **fit_params):
         """skorch's training step, minus a per-batch walk over every submodule.

@@ -29,7 +29,7 @@ from ._module import MultiHeadMLP, TrunkWithHeads, build_trunk, trunk_feature_wi
 from ._net import MultiGranularityNet
 from ._param_checks import head_layers_tuple
 from ._standardisation import input_standardisation
-from ._warnings import warn_at_caller
+from ._warnings import FitInterruptedWarning, warn_at_caller
 
 
 def build_net(
@@ -255,9 +255,26 @@ def custom_module_params(params, X, hierarchy, mean, scale, seed, device):
 
 
 def check_training_outcome(net):
-    """Return the epoch whose weights the net holds; fail if none is usable."""
+    """Return the epoch whose weights the net holds; fail if none is usable.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When training was interrupted (Ctrl-C) before any epoch of this
+        call ended: there is nothing to keep.
+    RuntimeError
+        When the loss was never finite.
+    """
     callbacks = dict(net.callbacks_)
     guard = callbacks["divergence_guard"]
+    if (
+        getattr(net, "interrupted_", None) is not None
+        and guard.last_good_epoch_ is None
+    ):
+        raise KeyboardInterrupt(
+            f"fit was interrupted in epoch {net.interrupted_}, before any "
+            f"epoch of this fit had ended; nothing was kept."
+        )
     if guard.diverged_epoch_ is not None:
         if guard.last_good_epoch_ is None:
             raise RuntimeError(
@@ -276,6 +293,46 @@ def check_training_outcome(net):
     if guard.diverged_epoch_ is not None:
         return int(guard.last_good_epoch_)
     return len(net.history)
+
+
+def warn_if_interrupted(net, best_epoch, steps_after, checkpoints):
+    """Say what an interrupted fit kept (``FitInterruptedWarning``).
+
+    ``steps_after`` names the steps that ran on the kept weights
+    (calibration, the threshold); ``checkpoints`` whether the fit wrote
+    them, so that it can be resumed.
+    """
+    interrupted = getattr(net, "interrupted_", None)
+    if interrupted is None:
+        return
+    kept = len(net.history)
+    if interrupted > kept:
+        what = (
+            f"fit was interrupted (KeyboardInterrupt) in epoch {interrupted}; "
+            f"that epoch is left out of history_ (n_epochs_={kept})"
+        )
+    else:  # in the epoch's last callbacks, after its row was recorded
+        what = (
+            f"fit was interrupted (KeyboardInterrupt) at the end of epoch "
+            f"{kept} (n_epochs_={kept})"
+        )
+    if "early_stopping" not in dict(net.callbacks_):
+        why = "the last completed one"
+    elif best_epoch == kept:
+        why = "the last completed one and the best by validation loss"
+    else:
+        why = "the best by validation loss, restored as early stopping does"
+    after = f"; {' and '.join(steps_after)} ran on them" if steps_after else ""
+    again = (
+        f"fit again with the same checkpoint_dir to resume at epoch {kept + 1}"
+        if checkpoints
+        else "fit again to train anew"
+    )
+    warn_at_caller(
+        f"{what}. The model holds the weights of epoch {best_epoch} "
+        f"(best_epoch_={best_epoch}), {why}{after}. It predicts; {again}.",
+        FitInterruptedWarning,
+    )
 
 
 def continue_training(net, fitted):

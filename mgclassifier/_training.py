@@ -28,6 +28,7 @@ from ._net_builder import (
     continue_training,
     cuda_devices,
     resolve_device,
+    warn_if_interrupted,
 )
 from ._precision import resolve_precision
 from ._prediction import prediction_engine
@@ -214,7 +215,8 @@ def train(
         else:
             net.fit(dataset, None)
     net.module_.eval()
-    if not incremental:  # partial_fit runs one epoch by design
+    interrupted = getattr(net, "interrupted_", None) is not None
+    if not (incremental or interrupted):  # partial_fit runs one epoch by design
         warn_if_budget_ran_out(net, n_before, params["max_epochs"])
     best_epoch = check_training_outcome(net)
     engine = prediction_engine(hierarchy, params["coarse_decoding_weight"], 1.0, net)
@@ -234,6 +236,16 @@ def train(
         threshold, coverage = held_out_threshold(
             net, engine, X, codes, threshold_rows, target
         )
+    if interrupted:
+        steps = [
+            step
+            for step, ran in (
+                ("calibration", params["calibrate"] and held_out_rows is not None),
+                ("target_accuracy's threshold", target is not None),
+            )
+            if ran
+        ]
+        warn_if_interrupted(net, best_epoch, steps, checkpoints is not None)
     return TrainedNet(
         net,
         best_epoch,

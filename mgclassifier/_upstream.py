@@ -6,7 +6,7 @@ assumption it makes and what it buys; ``tests/test_upstream.py`` checks each
 assumption with one test named after the entry, so an upstream release that
 breaks one fails that test in CI rather than a user's fit.
 
-Three assumptions have no function of their own, because they are about how
+Four assumptions have no function of their own, because they are about how
 skorch calls us. skorch's batch loop records a step's loss as ``step["loss"].item()``
 (``MultiGranularityNet`` hands it a placeholder whose ``item()`` defers the
 read; ``test_skorch_reads_the_batch_loss_with_item``), and its
@@ -16,8 +16,13 @@ read; ``test_skorch_reads_the_batch_loss_with_item``), and its
 ``PrintLog`` and ``EarlyStopping`` print every line through their private
 ``_sink(text, verbose)``, which ``_callbacks._PrintsWithoutSink`` restates
 so that no sink needs to be the builtin ``print``
-(``test_skorch_printing_callbacks_write_through_sink``).
+(``test_skorch_printing_callbacks_write_through_sink``). Its
+``initialize_optimizer`` is restated too, to build :class:`EagerAdam`
+where the net names ``torch.optim.Adam``
+(``test_skorch_initialize_optimizer_is_restated_faithfully``).
 """
+
+import inspect
 
 import torch
 
@@ -46,6 +51,7 @@ from sklearn.utils.extmath import _approximate_mode
 from sklearn.utils.validation import _check_sample_weight
 
 __all__ = [
+    "EagerAdam",
     "Interval",
     "InvalidParameterError",
     "StrOptions",
@@ -142,3 +148,33 @@ def foreach_lerp_(targets, sources, weight):
         return
     for target, source in zip(targets, sources):
         target.lerp_(source, weight)
+
+
+class EagerAdam(torch.optim.Adam):
+    """torch's ``Adam`` that does not import torch's compiler stack.
+
+    ``torch.optim.Optimizer`` wraps ``add_param_group`` (which its
+    ``__init__`` calls), ``zero_grad``, ``state_dict`` and
+    ``load_state_dict`` in the private ``torch._disable_dynamo``, and
+    ``Adam.step`` in the private ``_use_grad_for_differentiable``: both
+    import ``torch._dynamo`` on their first call, only to keep
+    ``torch.compile`` from tracing into them. That import (about 800
+    modules, sympy among them) cost a process's first fit 1.2 s on a 2-core
+    AMD EPYC, more than an epoch of a small table. Nothing here is
+    compiled, so this class has the methods those decorators wrap
+    (``functools.wraps`` keeps them as ``__wrapped__``), and ``step`` runs
+    with gradients off as the wrapper does without ``differentiable``
+    (its graph breaks do nothing outside compilation). The update is
+    torch's, fused kernel included.
+    """
+
+    add_param_group = inspect.unwrap(torch.optim.Optimizer.add_param_group)
+    zero_grad = inspect.unwrap(torch.optim.Optimizer.zero_grad)
+    state_dict = inspect.unwrap(torch.optim.Optimizer.state_dict)
+    load_state_dict = inspect.unwrap(torch.optim.Optimizer.load_state_dict)
+    _adam_step = inspect.unwrap(torch.optim.Adam.step)
+
+    def step(self, closure=None):
+        """One Adam step, as ``torch.optim.Adam.step``."""
+        with torch.set_grad_enabled(self.defaults["differentiable"]):
+            return self._adam_step(closure)

@@ -43,3 +43,29 @@ class HierarchyWarning(UserWarning):
 
         warnings.filterwarnings("ignore", category=mgclassifier.HierarchyWarning)
     """
+
+
+class FitInterruptedWarning(UserWarning):
+    """``fit`` was interrupted (Ctrl-C) and kept what it had.
+
+    skorch ends training on a ``KeyboardInterrupt``; ``fit`` then returns a
+    fitted model as if ``max_epochs`` had been the last completed epoch:
+    the epoch cut short is left out of ``history_`` and ``n_epochs_``, the
+    weights are those of the best epoch (early stopping) or of the last
+    completed one, and the calibration and threshold steps run on them. The
+    warning names the interrupted epoch and the epoch whose weights are
+    kept. A fit interrupted before its first epoch ended raises the
+    ``KeyboardInterrupt`` instead, leaving the estimator as it was.
+    """
+
+
+class FitResumedWarning(UserWarning):
+    """``fit`` continued from the training state in ``checkpoint_dir``.
+
+    A fit given a ``checkpoint_dir`` that holds a checkpoint of the same fit
+    resumes after its last epoch, or gives back the finished fit's model
+    without training. What it does then depends on a file, not only on the
+    call, so it says so at any ``verbose``. To silence it::
+
+        warnings.filterwarnings("ignore", category=mgclassifier.FitResumedWarning)
+    """

@@ -23,7 +23,9 @@ finest label is missing (partially labelled data), as the estimator's
 """
 
 import numpy as np
-from sklearn.metrics import average_precision_score
+
+# Private: scikit-learn's function is not one of this module's metrics.
+from sklearn.metrics import average_precision_score as _average_precision_score
 
 from ._metric_parts import (
     _check_label_pair,
@@ -234,7 +236,7 @@ array-like of shape (n_samples, n_classes)
     scores = np.hstack([s for _, s in parts])
     if not targets.any():
         raise ValueError("y_true contains no labelled node; AU(PRC) is undefined.")
-    return float(average_precision_score(targets.ravel(), scores.ravel()))
+    return float(_average_precision_score(targets.ravel(), scores.ravel()))
 
 
 def mistake_severity(y_true, y_pred):

@@ -12,16 +12,21 @@ only when something is drawn, so :mod:`mgclassifier` works without it.
 """
 
 import math
+import numbers
 import re
 
 import numpy as np
-from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
-from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.validation import check_is_fitted
+
+# Private names: scikit-learn's display and functions are not this module's.
+from sklearn.metrics import ConfusionMatrixDisplay as _ConfusionMatrixDisplay
+from sklearn.metrics import confusion_matrix as _confusion_matrix
+from sklearn.utils.multiclass import unique_labels as _unique_labels
+from sklearn.utils.validation import check_is_fitted as _check_is_fitted
 
 from ._hierarchy import is_missing_label
 from ._metric_parts import _level_reliability
 from ._pipeline import final_classifier
+from ._validation import level_names_of
 
 __all__ = [
     "LevelConfusionMatrixDisplay",
@@ -259,7 +264,7 @@ class TrainingHistoryDisplay:
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
         classifier = final_classifier(estimator)
-        check_is_fitted(classifier, "history_")
+        _check_is_fitted(classifier, "history_")
         if level_names is None:
             level_names = getattr(classifier, "level_names_", None)
         display = cls(
@@ -270,19 +275,47 @@ class TrainingHistoryDisplay:
         return display.plot(ax=ax, log_scale=log_scale, legend=legend)
 
 
-def _level_column(y, level, name):
-    """Column ``level`` of a label matrix (a 1-D ``y`` is one level)."""
+def _level_index(level, n_levels, level_names, of):
+    """The index (0 = coarsest) of ``level``: an int, negative counting from
+    the finest level, or the name of a level in ``level_names``."""
+    if isinstance(level, str):
+        if level_names is None:
+            raise ValueError(
+                f"level={level!r} is a level name, but no level names are "
+                f"known for {of} (the columns of a DataFrame y name the "
+                f"levels); pass the level's index instead, 0 (coarsest) to "
+                f"{n_levels - 1} or -1 (finest)."
+            )
+        names = list(level_names)
+        if level not in names:
+            raise ValueError(
+                f"level={level!r} is not a level of {of}; its levels are {names}."
+            )
+        return names.index(level)
+    if not isinstance(level, numbers.Integral) or isinstance(level, bool):
+        raise TypeError(
+            f"level must be an int (the level's index) or a level name; got {level!r}."
+        )
+    if not -n_levels <= level < n_levels:
+        raise ValueError(
+            f"level {level} is out of range for {of} with {n_levels} level(s)."
+        )
+    return int(level) % n_levels
+
+
+def _level_column(y, level, name, level_names=None):
+    """Column ``level`` (an index or a name) of a label matrix, and its
+    index; a 1-D ``y`` is one level. Names are ``level_names``, else the
+    columns of a DataFrame ``y``."""
+    if level_names is None:
+        level_names = level_names_of(y)
     y = np.asarray(y)
     if y.ndim == 1:
         y = y[:, None]
     if y.ndim != 2:
         raise ValueError(f"{name} must be 1-D or 2-D; got {y.ndim} dimensions.")
-    n_levels = y.shape[1]
-    if not -n_levels <= level < n_levels:
-        raise ValueError(
-            f"level={level} is out of range for {name} with {n_levels} level(s)."
-        )
-    return y[:, level], level % n_levels
+    index = _level_index(level, y.shape[1], level_names, name)
+    return y[:, index], index
 
 
 class LevelConfusionMatrixDisplay:
@@ -403,7 +436,7 @@ class LevelConfusionMatrixDisplay:
             ``self``, with the figure's artists as attributes.
         """
         _check_matplotlib_support(f"{type(self).__name__}.plot")
-        sk_display = ConfusionMatrixDisplay(
+        sk_display = _ConfusionMatrixDisplay(
             self.confusion_matrix, display_labels=self.display_labels
         ).plot(
             include_values=include_values,
@@ -458,8 +491,9 @@ class LevelConfusionMatrixDisplay:
             True labels, columns coarse to fine.
         y_pred : array-like of the same shape
             Predicted labels, e.g. ``estimator.predict(X)``.
-        level : int, default=-1
+        level : int or str, default=-1
             Column to evaluate; negative values count from the finest level.
+            A name picks the column of a DataFrame ``y_true`` of that name.
         labels : array-like of shape (n_classes,), default=None
             Labels (and their order) of the matrix; None uses the sorted
             labels present at that level in ``y_true`` or ``y_pred``.
@@ -471,7 +505,8 @@ class LevelConfusionMatrixDisplay:
         display_labels : array-like of shape (n_classes,), default=None
             Tick labels; None uses ``labels``.
         level_name : str, default=None
-            Title of the plot; None uses "Level <level>".
+            Title of the plot; None uses the name ``level`` gives, else
+            "Level <level>".
         include_values, xticks_rotation, values_format, cmap, ax, colorbar, \
 im_kw, text_kw
             See :meth:`plot`.
@@ -482,7 +517,9 @@ im_kw, text_kw
         """
         _check_matplotlib_support(f"{cls.__name__}.from_predictions")
         true, level_index = _level_column(y_true, level, "y_true")
-        pred, _ = _level_column(y_pred, level, "y_pred")
+        pred, _ = _level_column(y_pred, level_index, "y_pred")
+        if level_name is None and isinstance(level, str):
+            level_name = level
         if len(true) != len(pred):
             raise ValueError(
                 f"y_true and y_pred have different numbers of samples: "
@@ -495,8 +532,8 @@ im_kw, text_kw
             sample_weight = np.asarray(sample_weight)[keep]
         true, pred = true[keep], pred[keep]
         if labels is None:
-            labels = unique_labels(true, pred)
-        cm = confusion_matrix(
+            labels = _unique_labels(true, pred)
+        cm = _confusion_matrix(
             true, pred, labels=labels, sample_weight=sample_weight, normalize=normalize
         )
         display = cls(
@@ -549,8 +586,11 @@ im_kw, text_kw
             Input data.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
             True labels.
-        level : int, default=-1
-            Level to evaluate (0 is the coarsest, -1 the finest).
+        level : int or str, default=-1
+            Level to evaluate (0 is the coarsest, -1 the finest), or its
+            name: one of the estimator's ``level_names_`` (the columns of
+            the DataFrame ``y`` it was fitted on), else of the columns of a
+            DataFrame ``y``.
         labels : array-like of shape (n_classes,), default=None
             Labels (and their order) of the matrix; None uses the estimator's
             classes of that level plus any other label found in ``y`` there.
@@ -568,23 +608,27 @@ xticks_rotation, values_format, cmap, ax, colorbar, im_kw, text_kw
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
         classifier = final_classifier(estimator)
-        check_is_fitted(classifier)
+        _check_is_fitted(classifier)
         y_pred = estimator.predict(X)
-        names = getattr(classifier, "level_names_", None)
+        names, of = getattr(classifier, "level_names_", None), "the estimator"
+        if names is None:
+            names, of = level_names_of(y), "the estimator or y"
+        n_levels = 1 if np.ndim(y_pred) == 1 else np.shape(y_pred)[1]
+        level = _level_index(level, n_levels, names, of)
         if level_name is None and names:
-            level_name = names[_level_column(y_pred, level, "y_pred")[1]]
+            level_name = names[level]
         if labels is None:
             classes = classifier.classes_
             if np.ndim(y_pred) == 1:  # single-level estimator: one array
                 classes = [np.asarray(classes)]
-            true, level_index = _level_column(y, level, "y")
-            known = np.asarray(classes[level_index])
+            true, _ = _level_column(y, level, "y")
+            known = np.asarray(classes[level])
             present = [t for t in true if not is_missing_label(t)]
             present = np.array(present, dtype=object)
             labels = (
                 known
                 if np.isin(present, known.astype(object)).all()
-                else unique_labels(known, present)
+                else _unique_labels(known, present)
             )
         return cls.from_predictions(
             y,
@@ -764,9 +808,10 @@ array-like of shape (n_samples, n_classes)
             Probabilities per level, columns following ``classes[l]``.
         classes : list of array-like, or array-like
             Class labels of each level.
-        levels : list of int, default=None
-            Levels to draw (negative values count from the finest). None
-            draws every level.
+        levels : list of int or str, default=None
+            Levels to draw (negative values count from the finest), or
+            their names (in ``level_names``, else the columns of a DataFrame
+            ``y_true``). None draws every level.
         n_bins : int, default=15
             Number of equal-width confidence bins.
         level_names : list of str, default=None
@@ -780,17 +825,12 @@ array-like of shape (n_samples, n_classes)
         display : ReliabilityDiagramDisplay
         """
         _check_matplotlib_support(f"{cls.__name__}.from_predictions")
+        names = level_names if level_names is not None else level_names_of(y_true)
         bins = _level_reliability(y_true, y_proba, classes, n_bins)
         n_levels = len(bins)
         if levels is None:
             levels = list(range(n_levels))
-        for level in levels:
-            if not -n_levels <= level < n_levels:
-                raise ValueError(
-                    f"level {level} is out of range for y_true with {n_levels} "
-                    f"level(s)."
-                )
-        levels = [level % n_levels for level in levels]
+        levels = [_level_index(level, n_levels, names, "y_true") for level in levels]
         if level_names is not None:
             if len(level_names) < n_levels:
                 raise ValueError(
@@ -842,7 +882,11 @@ array-like of shape (n_samples, n_classes)
             Input data.
         y : array-like of shape (n_samples, n_levels) or (n_samples,)
             True labels.
-        levels, n_bins, ax, ref_line, legend
+        levels : list of int or str, default=None
+            Levels to draw (negative values count from the finest), or
+            their names (``level_names``, else the estimator's
+            ``level_names_``). None draws every level.
+        n_bins, ax, ref_line, legend
             See :meth:`from_predictions`.
         level_names : list of str, default=None
             Legend name of each level. None uses the estimator's
@@ -855,7 +899,7 @@ array-like of shape (n_samples, n_classes)
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
         classifier = final_classifier(estimator)
-        check_is_fitted(classifier)
+        _check_is_fitted(classifier)
         if level_names is None:
             level_names = getattr(classifier, "level_names_", None)
         return cls.from_predictions(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from _helpers import TINY_BUDGETS, make_tree_data
 
-from mgclassifier import MultiGranularityClassifier, _checkpoint
+from mgclassifier import FitResumedWarning, MultiGranularityClassifier, _checkpoint
 from mgclassifier._checkpoint import FILENAME, CheckpointError, CheckpointStore
 
 pytestmark = TINY_BUDGETS
@@ -57,7 +57,9 @@ def test_checkpoints_leave_the_model_unchanged(data, uninterrupted, tmp_path):
 def test_a_finished_checkpoint_gives_its_model_without_training(data, tmp_path):
     X, Y = data
     first = MultiGranularityClassifier(checkpoint_dir=tmp_path, **PARAMS).fit(X, Y)
-    again = MultiGranularityClassifier(checkpoint_dir=tmp_path, **PARAMS).fit(X, Y)
+    with pytest.warns(FitResumedWarning, match="finished fit of 8 epochs"):
+        again = MultiGranularityClassifier(checkpoint_dir=tmp_path, **PARAMS)
+        again.fit(X, Y)
     assert again.history_[:, "dur"] == first.history_[:, "dur"]  # not re-run
     assert again.best_epoch_ == first.best_epoch_
     assert again.temperature_ == first.temperature_
@@ -123,7 +125,9 @@ def test_a_fit_killed_mid_way_resumes_from_its_last_epoch(
     assert 2 <= done < PARAMS["max_epochs"] and not header["finished"]
     saved_history = CheckpointStore(tmp_path).load()["history"]
 
-    resumed = MultiGranularityClassifier(checkpoint_dir=tmp_path, **PARAMS).fit(X, Y)
+    with pytest.warns(FitResumedWarning, match=f"resumes .* at epoch {done + 1} of"):
+        resumed = MultiGranularityClassifier(checkpoint_dir=tmp_path, **PARAMS)
+        resumed.fit(X, Y)
     assert resumed.n_epochs_ == uninterrupted.n_epochs_ == PARAMS["max_epochs"]
     # The first epochs are the killed process's (their durations), not re-run.
     assert resumed.history_[:done, "dur"] == [row["dur"] for row in saved_history]
@@ -214,6 +218,7 @@ def test_a_checkpoint_of_another_fit_is_refused(data, tmp_path, change, message)
 def test_the_device_and_verbosity_may_change_on_resume(data, tmp_path):
     X, Y = data
     MultiGranularityClassifier(checkpoint_dir=tmp_path, **PARAMS).fit(X, Y)
-    MultiGranularityClassifier(
-        checkpoint_dir=tmp_path, **{**PARAMS, "n_threads": None, "device": "auto"}
-    ).fit(X, Y)
+    with pytest.warns(FitResumedWarning, match="finished fit"):
+        MultiGranularityClassifier(
+            checkpoint_dir=tmp_path, **{**PARAMS, "n_threads": None, "device": "auto"}
+        ).fit(X, Y)

@@ -16,7 +16,10 @@ with one parent each (labels under several parents: test_taxonomies.py).
 """
 
 import io
+import json
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -443,3 +446,36 @@ def test_n_threads_is_checked_before_anything_runs(tree_data):
     with pytest.raises(ValueError, match="'n_threads' parameter .* must be"):
         tiny_classifier(n_threads=0).fit(X, Y)
     assert torch.get_num_threads() == before
+
+
+# The modules whose import made a process's first fit slower than its later
+# ones (torch's compiler stack, ~800 modules and 1.2 s on a 2-core EPYC).
+COMPILER_STACK = ("torch._dynamo", "torch._inductor", "torch.fx", "sympy")
+
+
+def test_a_first_fit_in_a_fresh_process_imports_no_compiler_stack():
+    # Counting imports rather than timing: a first fit that imports torch's
+    # compiler stack again fails here on any machine, loaded or not.
+    code = (
+        "import json, sys\n"
+        "from mgclassifier import MultiGranularityClassifier\n"
+        "from mgclassifier.datasets import make_hierarchical_classification\n"
+        "X, Y = make_hierarchical_classification(300, random_state=0)\n"
+        "calls = []\n"
+        "for fit in range(2):\n"
+        "    before = set(sys.modules)\n"
+        "    clf = MultiGranularityClassifier(hidden_layer_sizes=(8,), max_epochs=2,\n"
+        "        early_stopping=True, n_threads=1, random_state=0).fit(X, Y)\n"
+        "    clf.predict_proba(X)\n"
+        "    calls.append(sorted(set(sys.modules) - before))\n"
+        "print(json.dumps(calls))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    first, second = json.loads(out.stdout.splitlines()[-1])
+    heavy = [m for m in first if m.startswith(COMPILER_STACK)]
+    assert not heavy, f"the first fit imported {len(heavy)} modules: {heavy[:10]}"
+    assert len(first) <= 20, first  # 2 with torch 2.13
+    assert second == []

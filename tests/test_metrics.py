@@ -1,5 +1,7 @@
 """Tests for mgclassifier.metrics."""
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -627,3 +629,22 @@ def test_scorers_dict_in_cross_validate(hierarchical_data):
     result = cross_validate(PerLevelNB(), X, Y, cv=2, scoring=SCORERS)
     for name in SCORERS:
         assert result[f"test_{name}"].shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "module_name", ["mgclassifier.metrics", "mgclassifier.plotting"]
+)
+def test_public_modules_show_only_their_own_functions(module_name):
+    # scikit-learn's average_precision_score, once importable from
+    # mgclassifier.metrics beside hierarchical_average_precision, failed
+    # when called as ours are, with (y, proba, classes).
+    module = importlib.import_module(module_name)
+    foreign = [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and callable(value)
+        and not getattr(value, "__module__", "").startswith("mgclassifier")
+    ]
+    assert foreign == []
+    assert not hasattr(module, "average_precision_score")

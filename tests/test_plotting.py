@@ -284,17 +284,22 @@ def shop_data(data):
     return X, pd.DataFrame(Y, columns=["family", "genus"])
 
 
+def shop_estimator(data, pipeline):
+    """``(estimator, X, Y)``: the shop Pipeline fitted on the shop frame, or
+    its classifier fitted on the frame without its text column."""
+    X, Y = shop_data(data)
+    if pipeline:
+        return shop_pipeline().fit(X, Y), X, Y
+    X = X.drop(columns="shop")
+    return shop_pipeline()[-1].fit(X, Y), X, Y
+
+
 @pytest.mark.parametrize("pipeline", [False, True], ids=["classifier", "pipeline"])
 def test_displays_use_the_estimators_level_names(data, pipeline):
     # A fitted Pipeline ending in the classifier is accepted everywhere: its
     # own predict/predict_proba run the preprocessing, the names and history
     # come from its last step.
-    X, Y = shop_data(data)
-    if pipeline:
-        estimator = shop_pipeline().fit(X, Y)
-    else:
-        X = X.drop(columns="shop")
-        estimator = shop_pipeline()[-1].fit(X, Y)
+    estimator, X, Y = shop_estimator(data, pipeline)
     disp = TrainingHistoryDisplay.from_estimator(estimator)
     assert [line.get_label() for line in disp.train_lines_] == [
         "family (train)",
@@ -329,6 +334,92 @@ def test_predict_node_proba_through_a_pipeline(data):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(predict_node_proba(pipe[-1], pipe[:-1].transform(X)), direct):
         np.testing.assert_array_equal(a, b)
+
+
+def test_choose_threshold_through_a_pipeline(data):
+    from mgclassifier import choose_threshold
+
+    X, Y = shop_data(data)
+    pipe = shop_pipeline().fit(X[:100], Y[:100])
+    assert not hasattr(pipe, "choose_threshold")  # Pipeline does not forward it
+    with pytest.raises(ValueError, match="target_accuracy, which is None"):
+        choose_threshold(pipe, X[100:], Y[100:])
+    pipe.set_params(multigranularityclassifier__target_accuracy=0.6)
+    assert choose_threshold(pipe, X[100:], Y[100:]) is pipe
+    chosen = pipe[-1].path_threshold_, pipe[-1].held_out_coverage_
+    assert chosen[1]["rows"] == len(X) - 100
+    # The same as the classifier's own method on the transformed rows.
+    direct = choose_threshold(pipe[-1], pipe[:-1].transform(X[100:]), Y[100:])
+    assert direct is pipe[-1]
+    assert (direct.path_threshold_, direct.held_out_coverage_) == chosen
+    assert pipe.predict(X).shape == Y.shape
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["classifier", "pipeline"])
+def test_levels_may_be_named(data, pipeline):
+    # Wherever a display takes a level, it takes the level's name too:
+    # the estimator's level_names_, or the columns of a DataFrame y.
+    estimator, X, Y = shop_estimator(data, pipeline)
+    for name, index in (("family", 0), ("genus", 1)):
+        by_name = LevelConfusionMatrixDisplay.from_estimator(
+            estimator, X, Y, level=name
+        )
+        by_index = LevelConfusionMatrixDisplay.from_estimator(
+            estimator, X, Y.to_numpy(), level=index
+        )
+        np.testing.assert_array_equal(
+            by_name.confusion_matrix, by_index.confusion_matrix
+        )
+        assert by_name.ax_.get_title() == by_index.ax_.get_title() == name
+        assert by_name.level == index
+    disp = ReliabilityDiagramDisplay.from_estimator(estimator, X, Y, levels=["genus"])
+    assert disp.levels == [1] and disp.lines_[0].get_label().startswith("genus (")
+    for level in ("species", "Genus"):
+        with pytest.raises(ValueError) as error:
+            LevelConfusionMatrixDisplay.from_estimator(estimator, X, Y, level=level)
+        assert str(error.value) == (
+            f"level={level!r} is not a level of the estimator; its levels are "
+            f"['family', 'genus']."
+        )
+        with pytest.raises(ValueError, match=r"its levels are \['family', 'genus'\]"):
+            ReliabilityDiagramDisplay.from_estimator(estimator, X, Y, levels=[level])
+    with pytest.raises(TypeError, match="level must be an int .* or a level name"):
+        LevelConfusionMatrixDisplay.from_estimator(estimator, X, Y, level=1.0)
+
+
+def test_level_names_in_from_predictions(fitted, data):
+    pd = pytest.importorskip("pandas")
+    X, Y = data
+    y_true = pd.DataFrame(Y, columns=["family", "genus"])
+    y_pred = fitted.predict(X)  # no names of its own: y_true's columns name them
+    disp = LevelConfusionMatrixDisplay.from_predictions(y_true, y_pred, level="genus")
+    np.testing.assert_array_equal(
+        disp.confusion_matrix, confusion_matrix(Y[:, 1], y_pred[:, 1])
+    )
+    assert disp.ax_.get_title() == "genus" and disp.level == 1
+    proba = fitted.predict_proba(X)
+    disp = ReliabilityDiagramDisplay.from_predictions(
+        y_true, proba, fitted.classes_, levels=["genus", "family"]
+    )
+    assert disp.levels == [1, 0]
+    disp = ReliabilityDiagramDisplay.from_predictions(
+        Y, proba, fitted.classes_, levels=["fine"], level_names=["coarse", "fine"]
+    )
+    assert disp.levels == [1]
+    # An estimator fitted on an array: the columns of a DataFrame y name them.
+    disp = LevelConfusionMatrixDisplay.from_estimator(fitted, X, y_true, level="genus")
+    assert disp.level == 1 and disp.ax_.get_title() == "genus"
+    with pytest.raises(ValueError, match="known for the estimator or y") as error:
+        LevelConfusionMatrixDisplay.from_estimator(fitted, X, Y, level="genus")
+    assert "0 (coarsest) to 1 or -1 (finest)" in str(error.value)
+    with pytest.raises(ValueError, match="not a level of the estimator or y; its"):
+        LevelConfusionMatrixDisplay.from_estimator(fitted, X, y_true, level="x")
+    with pytest.raises(ValueError, match="known for y_true"):
+        LevelConfusionMatrixDisplay.from_predictions(Y, y_pred, level="genus")
+    with pytest.raises(ValueError, match="known for y_true"):
+        ReliabilityDiagramDisplay.from_predictions(
+            Y, proba, fitted.classes_, levels=["genus"]
+        )
 
 
 def test_confusion_from_predictions():

@@ -2,6 +2,7 @@
 name of scikit-learn, skorch or torch: an upstream release that changes one
 fails here, named, before it fails a user's fit."""
 
+import copy
 import warnings
 from numbers import Real
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from _helpers import tiny_classifier
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
@@ -211,6 +213,20 @@ def test_skorch_train_step_single_is_restated_faithfully():
     assert all(torch.equal(a, b) for a, b in zip(our_grads, their_grads))
 
 
+def test_skorch_initialize_optimizer_is_restated_faithfully(tree_data):
+    # MultiGranularityNet.initialize_optimizer builds EagerAdam with the
+    # arguments skorch's own would give torch.optim.Adam: the same groups
+    # (bias without weight decay), learning rate and options.
+    net = tiny_classifier(max_epochs=1, alpha_l2=0.01, lr=0.05).fit(*tree_data).net_
+    ours = net.initialize_optimizer().optimizer_
+    theirs = NeuralNet.initialize_optimizer(net).optimizer_
+    assert type(ours) is _upstream.EagerAdam
+    assert type(theirs) is torch.optim.Adam
+    assert ours.defaults == theirs.defaults
+    assert ours.param_groups == theirs.param_groups
+    assert sorted(group["weight_decay"] for group in ours.param_groups) == [0.0, 0.01]
+
+
 def test_validate_params_checks_function_arguments():
     @_upstream.validate_params(
         {"n": [_upstream.Interval(Real, 1, None, closed="left")]},
@@ -245,3 +261,76 @@ def test_approximate_mode_draws_scikit_learns_stratified_split(
     )
     assert np.array_equal(valid, np.sort(expected_valid))
     assert np.array_equal(train, np.sort(expected_train))
+
+
+@pytest.mark.parametrize(
+    ("options", "bias_decay"),
+    [
+        ({}, None),
+        ({"fused": True}, None),
+        ({"foreach": True, "amsgrad": True}, None),
+        ({"fused": True, "weight_decay": 0.1}, 0.0),  # as adam_options sets it
+    ],
+)
+def test_torch_eager_adam_steps_as_torch_adam(options, bias_decay):
+    # EagerAdam has the methods torch's _disable_dynamo and
+    # _use_grad_for_differentiable wrap: the same steps, bit for bit, the
+    # same state dict, and state loaded from torch's Adam goes on alike.
+    torch.manual_seed(0)
+    initial = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Linear(4, 3))
+    X, y = torch.randn(16, 5), torch.randn(16, 3)
+
+    def train(optimizer_class, steps, model=None, state=None):
+        model = model if model is not None else copy.deepcopy(initial)
+        params = model.parameters()
+        if bias_decay is not None:
+            named = list(model.named_parameters())
+            params = [
+                {"params": [p for name, p in named if name.endswith("weight")]},
+                {
+                    "params": [p for name, p in named if name.endswith("bias")],
+                    "weight_decay": bias_decay,
+                },
+            ]
+        optimizer = optimizer_class(params, lr=0.01, **options)
+        if state is not None:
+            optimizer.load_state_dict(state)
+        for _ in range(steps):
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model(X), y).backward()
+            optimizer.step()
+        return model, optimizer
+
+    def same(a, b):
+        return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+    theirs, their_optimizer = train(torch.optim.Adam, 3)
+    ours, our_optimizer = train(_upstream.EagerAdam, 3)
+    assert isinstance(our_optimizer, torch.optim.Adam)
+    assert same(ours, theirs)
+    their_state, our_state = their_optimizer.state_dict(), our_optimizer.state_dict()
+    assert our_state["param_groups"] == their_state["param_groups"]
+    assert our_state["state"].keys() == their_state["state"].keys()
+    for index, values in our_state["state"].items():
+        for key, value in values.items():
+            assert not value.requires_grad  # the step ran without autograd
+            assert torch.equal(value, their_state["state"][index][key])
+    # Resumed from torch's own state (a copy each: loading shares tensors):
+    # the same as torch going on.
+    theirs, _ = train(torch.optim.Adam, 2, theirs, copy.deepcopy(their_state))
+    ours, _ = train(_upstream.EagerAdam, 2, ours, copy.deepcopy(their_state))
+    assert same(ours, theirs)
+
+
+def test_torch_eager_adam_keeps_the_step_hooks():
+    # Optimizer.__init__ wraps a class's step in its profiler and hook
+    # wrapper; EagerAdam's step gets it as torch's Adam's does.
+    param = torch.nn.Parameter(torch.ones(2))
+    optimizer = _upstream.EagerAdam([param], lr=0.1)
+    calls = []
+    optimizer.register_step_pre_hook(lambda *args: calls.append("pre"))
+    optimizer.register_step_post_hook(lambda *args: calls.append("post"))
+    param.sum().backward()
+    optimizer.step()
+    assert calls == ["pre", "post"]
+    assert not torch.equal(param.detach(), torch.ones(2))
