@@ -27,6 +27,7 @@ pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 # class; no builtins or functools entries (print as a sink, skorch's
 # set_params setters), which would let a file call arbitrary functions.
 SKOPS_TRUSTED_TYPES = [
+    "mgclassifier._callbacks.AdaptiveThreads",
     "mgclassifier._callbacks.BestEpochEarlyStopping",
     "mgclassifier._callbacks.DivergenceGuard",
     "mgclassifier._callbacks.LevelNamePrintLog",
