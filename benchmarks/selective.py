@@ -248,8 +248,7 @@ def run_set(name, args):
             # batch of the rows the threshold is judged on.
             for key, batch_size in (("target", None), ("batch", n_judged)):
                 threshold, coverage = held_out_threshold(
-                    model.net_,
-                    model._prediction_engine(),
+                    model._predictor(),
                     X32,
                     codes,
                     valid,

@@ -15,6 +15,8 @@ import torch
 from scipy.optimize import minimize_scalar
 from sklearn.utils import check_random_state
 
+from ._prediction import device_path_scores
+
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 
 CALIBRATION_MAX_ROWS = 20_000
@@ -23,7 +25,7 @@ larger splits): one scalar is estimated well from far fewer rows, and the
 calibration then costs a small fraction of an epoch at any data size."""
 
 
-def held_out_temperature(net, X, codes, valid, engine, seed):
+def held_out_temperature(predictor, X, codes, valid, seed):
     """The temperature fitted on the labelled rows ``valid`` of ``X``.
 
     Rows without a finest label are left out; of more than
@@ -32,16 +34,14 @@ def held_out_temperature(net, X, codes, valid, engine, seed):
 
     Parameters
     ----------
-    net : MultiGranularityNet
-        The trained net.
+    predictor : Predictor
+        The trained network and its prediction engine.
     X : ndarray or sparse matrix of shape (n_samples, ...)
         The training inputs.
     codes : ndarray of shape (n_samples, n_levels)
         Node codes of the labels (-1 where missing).
     valid : ndarray of int
         Indices of the held-out rows.
-    engine : PredictionEngine
-        On the net's device; it scores the paths.
     seed : int
 
     Returns
@@ -49,26 +49,24 @@ def held_out_temperature(net, X, codes, valid, engine, seed):
     float
     """
     scores, leaf_codes = held_out_path_scores(
-        net, X, codes, valid, engine, seed, CALIBRATION_MAX_ROWS
+        predictor, X, codes, valid, seed, CALIBRATION_MAX_ROWS
     )
-    return fit_temperature(engine, scores, leaf_codes)
+    return fit_temperature(predictor.engine, scores, leaf_codes)
 
 
-def held_out_path_scores(net, X, codes, valid, engine, seed, max_rows):
+def held_out_path_scores(predictor, X, codes, valid, seed, max_rows):
     """Path scores and finest-level codes of the labelled rows ``valid``.
 
     Of more than ``max_rows`` labelled rows a random subset (seeded by
-    ``seed``) is kept. Both are tensors on the net's device; the scores are
-    float32.
+    ``seed``) is kept. Both are tensors on the predictor's device; the
+    scores are float32.
     """
     valid = valid[codes[valid, -1] >= 0]
     if len(valid) > max_rows:
         rng = check_random_state(seed)
         valid = np.sort(rng.choice(valid, max_rows, replace=False))
-    logits = net.device_logits(X[valid], columns=engine.scored_columns)
-    with torch.inference_mode():
-        scores = engine.path_scores(logits.float())
-    return scores, torch.as_tensor(codes[valid, -1], device=net.device)
+    scores = device_path_scores(predictor, X[valid])
+    return scores, torch.as_tensor(codes[valid, -1], device=predictor.device)
 
 
 @torch.inference_mode()

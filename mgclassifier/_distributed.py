@@ -194,17 +194,16 @@ class DataParallel:
                 dist.broadcast(tensor, src=0)
         return net
 
-    def held_out_temperature(self, net, X, codes, valid, engine, seed):
+    def held_out_temperature(self, predictor, X, codes, valid, seed):
         """The temperature fitted on every process's held-out rows (see
         :func:`_calibration.held_out_temperature`), the same everywhere."""
         part = None
         if (codes[valid, -1] >= 0).any():
             scores, leaves = held_out_path_scores(
-                net,
+                predictor,
                 X,
                 codes,
                 valid,
-                engine,
                 seed,
                 max(1, CALIBRATION_MAX_ROWS // self.size),
             )
@@ -214,10 +213,11 @@ class DataParallel:
         gathered = [part for part in gathered if part is not None]
         if not gathered:
             return 1.0
-        scores = torch.cat([part[0] for part in gathered]).to(net.device)
+        device = predictor.device
+        scores = torch.cat([part[0] for part in gathered]).to(device)
         leaves = np.concatenate([part[1] for part in gathered])
         temperature = fit_temperature(
-            engine, scores, torch.as_tensor(leaves, device=net.device)
+            predictor.engine, scores, torch.as_tensor(leaves, device=device)
         )
         chosen = [temperature]
         dist.broadcast_object_list(chosen, src=0)

@@ -32,13 +32,7 @@ from ._param_checks import (
     head_layers_tuple,
     named_level_weights,
 )
-from ._prediction import (
-    on_accelerator,
-    predict_leaves,
-    predict_proba,
-    prediction_engine,
-    proba_dtype,
-)
+from ._prediction import Predictor, predict_leaves, predict_proba, proba_dtype
 from ._selective import (
     SelectiveTarget,
     check_selective_params,
@@ -827,7 +821,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.lr_ = lr
         self.early_stopping_ = early_stopping and not incremental
         self._fitted_structure = structure
-        self._engine = (self._engine_key(), trained.engine)
+        self._predictor_cache = (self._predictor_key(), trained.predictor)
         return self
 
     def _structure(self):
@@ -856,31 +850,27 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         # attribute (~10 µs here, a tenth of a one-row predict_proba).
         check_is_fitted(self, "net_")
 
-    def _predicts_on_device(self):
-        """Whether prediction runs in torch on an accelerator (not the CPU)."""
-        return on_accelerator(self.net_)
-
-    def _prediction_engine(self):
-        """The fitted :class:`PredictionEngine`, for the current
-        ``coarse_decoding_weight`` and on the net's device.
+    def _predictor(self):
+        """The fitted network and the prediction engine (a :class:`Predictor`),
+        for the current ``coarse_decoding_weight``, on the net's device.
 
         Built at the end of ``fit``; rebuilt (index arrays, and the heads with
         the coarse votes folded in: milliseconds) when the weight was changed
         since, or after unpickling, which leaves it out.
         """
-        key, engine = self.__dict__.get("_engine", (None, None))
-        if key != self._engine_key():
-            engine = prediction_engine(
+        key, predictor = self.__dict__.get("_predictor_cache", (None, None))
+        if key != self._predictor_key():
+            predictor = Predictor(
                 self.hierarchy_,
                 self.coarse_decoding_weight,
                 self.temperature_,
-                self.net_,
+                self.net_.module_,
             )
-            self._engine = (self._engine_key(), engine)
-        return engine
+            self._predictor_cache = (self._predictor_key(), predictor)
+        return predictor
 
-    def _engine_key(self):
-        """What the engine depends on beyond the fit: weight, temperature, device."""
+    def _predictor_key(self):
+        """What the predictor depends on beyond the fit: weight, temperature, device."""
         return (
             float(self.coarse_decoding_weight),
             self.temperature_,
@@ -889,21 +879,21 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_engine", None)  # rebuilt on demand: a saved model holds no torch
+        # Rebuilt on demand: a saved model holds no second copy of the network.
+        state.pop("_predictor_cache", None)
         return state
 
     def _proba(self, X, labels):
         """Each level's probabilities (label or node columns), numpy."""
         self._check_fitted()
-        dtype = proba_dtype(X)
-        return predict_proba(
-            self.net_,
-            self._prediction_engine(),
-            validate_for_prediction(self, X),
-            dtype,
-            self._predicts_on_device(),
-            labels=labels,
-        )
+        return predict_proba(*self._prediction_input(X), labels=labels)
+
+    def _prediction_input(self, X):
+        """``(predictor, rows, dtype)``: what prediction runs, ``X`` validated
+        into the dtype the network reads, and the probabilities' dtype."""
+        dtype, predictor = proba_dtype(X), self._predictor()
+        rows = validate_for_prediction(self, X, predictor.rows_dtype(dtype))
+        return predictor, rows, dtype
 
     @in_torch_threads
     def predict_proba(self, X):
@@ -986,13 +976,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             probability reaches the threshold, and None below.
         """
         self._check_fitted()
-        dtype = proba_dtype(X)
         leaf, depth = predict_leaves(
-            self.net_,
-            self._prediction_engine(),
-            validate_for_prediction(self, X),
-            dtype,
-            self._predicts_on_device(),
+            *self._prediction_input(X),
             prediction_threshold(self, self._selective_target),
         )
         paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
@@ -1049,17 +1034,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 "set_params(target_accuracy=0.95)."
             )
         check_selective_params(self, incremental=False)
-        X, Y = validate_labelled_rows(self, X, y)
+        predictor = self._predictor()
+        X, Y = validate_labelled_rows(self, X, y, predictor.rows_dtype(np.float64))
         codes = self.hierarchy_.encode_judged(Y)
         target = SelectiveTarget.of(self)
         threshold, coverage = held_out_threshold(
-            self.net_,
-            self._prediction_engine(),
-            X,
-            codes,
-            np.arange(X.shape[0]),
-            target,
-            given=True,
+            predictor, X, codes, np.arange(X.shape[0]), target, given=True
         )
         self.path_threshold_, self.held_out_coverage_ = threshold, coverage
         self._selective_target = target

@@ -1,5 +1,5 @@
-"""The prediction engine: from a network's logits to path scores, the best
-path, and node and label probabilities.
+"""The prediction maths, once: from a network's logits to path scores, the
+best path, and node and label probabilities.
 
 A root-to-leaf path is scored by the finest head's logit of its leaf plus
 ``coarse_weight`` times the logits of its ancestors. That is the finest
@@ -11,17 +11,18 @@ own vote to its parent's running sum (one gather per level, the last one as
 wide as the leaves), and the best path is the argmax over the leaves, exact
 and without any array wider than one level. The scores are linear in the
 logits, so for a network whose heads are one linear layer the sums can be
-folded into that layer once (``PredictionEngine.fold_heads``): the scores
-are then one matrix product of the features. Path probabilities are the
-softmax of the scores divided by the calibration temperature; a node's
-probability is the sum of its children's, and a label under several parents
-sums its nodes.
+folded into that layer (:meth:`PredictionEngine.fold`): the scores are then
+one matrix product of the features. Path probabilities are the softmax of
+the scores divided by the calibration temperature; a node's probability is
+the sum of its children's, and a label under several parents sums its nodes.
 
-:class:`PredictionEngine` is that maths as a torch module: prediction on
-large inputs and on accelerators, the temperature fit (``_calibration``) and
-the ONNX graph (``_onnx_graph``) use it. :class:`NumpyPredictionEngine` is
-its numpy twin, for the small CPU calls where waking torch's thread pool
-would cost more than the maths; tests hold the two equal.
+:class:`PredictionEngine` is that maths as a torch module. Prediction on
+every device and call size (``_prediction``), the temperature fit
+(``_calibration``), the threshold of ``target_accuracy`` and the ONNX graph
+(``_onnx_graph``) all use it. Scores are read along their last axis, so a
+leading axis of ensemble members passes through :meth:`path_scores`,
+:meth:`fold` and the softmax unchanged; averaging the members' path
+probabilities would sit between :meth:`path_proba` and :meth:`node_proba`.
 """
 
 import numpy as np
@@ -29,8 +30,13 @@ import torch
 from torch import nn
 
 
-class NumpyPredictionEngine:
-    """The prediction maths in numpy, and the index arrays both engines use.
+class PredictionEngine(nn.Module):
+    """The prediction maths of one label tree, as a torch module.
+
+    The tree's index arrays are buffers (moved with ``to``). ``forward(logits)``
+    returns the best path of each row (int64, an index into ``paths``) and
+    each level's label probabilities; the other methods are its steps, which
+    chunked prediction calls one by one to write into its own buffers.
 
     Parameters
     ----------
@@ -49,176 +55,9 @@ class NumpyPredictionEngine:
     scored_sizes : tuple of int
         The levels whose logits score a path: all of them with coarse
         votes, else just the finest.
-    parents : list of ndarray of int64
-        ``parents[l][j]``: the parent (a node of level ``l``) of node ``j``
-        of level ``l + 1``.
     paths : ndarray of int64 of shape (n_leaves, n_levels)
-        Each leaf's node at every level.
-    label_index : dict of int to ndarray of int64
-        For the levels where a label sits under several parents, each
-        node's label.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mgclassifier import LabelHierarchy
-    >>> tree, _ = LabelHierarchy.from_labels([["a", "x"], ["a", "y"], ["b", "z"]])
-    >>> engine = NumpyPredictionEngine(tree, coarse_weight=0.5)
-    >>> logits = np.array([[1.0, 0.0, 0.0, 0.0, 0.0]])  # 2 coarse, 3 fine
-    >>> engine.path_scores(logits)
-    array([[0.5, 0.5, 0. ]])
-    >>> [p.round(3).tolist() for p in engine.node_proba(engine.path_proba(
-    ...     engine.path_scores(logits)))]
-    [[[0.767, 0.233]], [[0.384, 0.384, 0.233]]]
-    """
-
-    def __init__(self, hierarchy, coarse_weight=0.0, temperature=1.0):
-        self.coarse_weight = float(coarse_weight)
-        self.temperature = float(temperature)
-        self.node_counts = tuple(int(n) for n in hierarchy.n_nodes)
-        self.label_counts = tuple(len(c) for c in hierarchy.classes)
-        votes = self.coarse_weight != 0 and len(self.node_counts) > 1
-        self.scored_sizes = self.node_counts if votes else self.node_counts[-1:]
-        self.parents = [_int64(parent) for parent in hierarchy.parents]
-        self.paths = _int64(hierarchy.paths)
-        self.label_index = {
-            level: _int64(index)
-            for level, index in enumerate(hierarchy.label_index)
-            if hierarchy._repeated[level]
-        }
-        # numpy sums a group of columns with add.reduceat over columns sorted
-        # by group: (order or None when already sorted, start of each group).
-        self._groups = {}
-        # (weight, bias) of the heads with the coarse votes folded in, set by
-        # PredictionEngine.fold_heads; None: scores come from the logits.
-        self.folded = None
-
-    @property
-    def scored_columns(self):
-        """The columns of the concatenated logits that score a path."""
-        return slice(-sum(self.scored_sizes), None)
-
-    def path_scores(self, logits):
-        """Score of every root-to-leaf path (unnormalised), a new array.
-
-        Parameters
-        ----------
-        logits : ndarray of shape (n_samples, n_logits)
-            The concatenated logits, or just their ``scored_columns``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_leaves)
-        """
-        blocks = _blocks(logits, self.scored_sizes)
-        if len(blocks) == 1:
-            return blocks[0].copy()
-        running = blocks[0] * self.coarse_weight
-        for parent, block in zip(self.parents, blocks[1:-1]):
-            running = np.take(running, parent, axis=1)
-            running += self.coarse_weight * block
-        scores = np.take(running, self.parents[-1], axis=1)
-        scores += blocks[-1]
-        return scores
-
-    def folded_scores(self, features, out=None):
-        """:meth:`path_scores` of the heads' logits, from the features they
-        read, in one matrix product (see ``PredictionEngine.fold_heads``),
-        written into ``out`` if given."""
-        weight, bias = self.folded
-        scores = np.matmul(features, weight, out=out)
-        scores += bias
-        return scores
-
-    def path_proba(self, scores):
-        """Softmax of ``scores / temperature`` over the paths.
-
-        Computed in place: ``scores`` is overwritten, and returned.
-        """
-        if self.temperature != 1.0:
-            scores *= 1.0 / self.temperature
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        return scores
-
-    def node_proba(self, path_proba):
-        """Probability of every node of every level: sums up the tree.
-
-        Parameters
-        ----------
-        path_proba : ndarray of shape (n_samples, n_leaves)
-
-        Returns
-        -------
-        list of ndarray of shape (n_samples, n_nodes_l)
-            Coarse to fine, the last one ``path_proba`` itself.
-        """
-        probas = [path_proba]
-        for level in range(len(self.parents) - 1, -1, -1):
-            probas.insert(0, self._group_sum(("parent", level), probas[0]))
-        return probas
-
-    def label_proba(self, node_proba):
-        """Sum the nodes of each label: columns in ``classes`` order.
-
-        Levels where no label repeats are returned as they are.
-        """
-        return [
-            self._group_sum(("label", level), proba)
-            if level in self.label_index
-            else proba
-            for level, proba in enumerate(node_proba)
-        ]
-
-    def prefix_proba(self, node_proba, leaf):
-        """Probability of the node at each level of the path to ``leaf``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_levels)
-        """
-        rows = np.arange(len(leaf))
-        nodes = self.paths[leaf]
-        return np.column_stack(
-            [proba[rows, nodes[:, level]] for level, proba in enumerate(node_proba)]
-        )
-
-    def _group(self, key):
-        """``(order, starts)`` of a group sum: ``order`` sorts the columns by
-        group (None when they already are), ``starts`` is where each group
-        begins. ``key``: ``("parent", level)`` or ``("label", level)``."""
-        if key not in self._groups:
-            kind, level = key
-            index = self.parents[level] if kind == "parent" else self.label_index[level]
-            order = np.argsort(index, kind="stable")
-            counts = np.bincount(index)
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            in_order = np.array_equal(order, np.arange(len(order)))
-            self._groups[key] = (None if in_order else order, starts)
-        return self._groups[key]
-
-    def _group_sum(self, key, values):
-        order, starts = self._group(key)
-        if order is not None:
-            values = np.take(values, order, axis=1)
-        return np.add.reduceat(values, starts, axis=1)
-
-
-class PredictionEngine(nn.Module):
-    """The prediction maths as a torch module (twin of
-    :class:`NumpyPredictionEngine`, whose index arrays it holds as buffers).
-
-    ``forward(logits)`` returns the best path of each row (int64, an index
-    into ``paths``) and each level's label probabilities; the other methods
-    are its steps, which the chunked prediction calls one by one to write
-    into its own buffers.
-
-    Parameters
-    ----------
-    hierarchy : LabelHierarchy
-    coarse_weight : float, default=0.0
-    temperature : float, default=1.0
+        Each leaf's node at every level (also a buffer, ``path_nodes``, for
+        the torch steps).
 
     Examples
     --------
@@ -226,6 +65,12 @@ class PredictionEngine(nn.Module):
     >>> from mgclassifier import LabelHierarchy
     >>> tree, _ = LabelHierarchy.from_labels([["a", "x"], ["a", "y"], ["b", "z"]])
     >>> engine = PredictionEngine(tree, coarse_weight=0.5)
+    >>> logits = torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    >>> engine.path_scores(logits)  # 2 coarse logits, 3 fine: 3 paths
+    tensor([[0.5000, 0.5000, 0.0000]], dtype=torch.float64)
+    >>> nodes = engine.node_proba(engine.path_proba(engine.path_scores(logits)))
+    >>> [p.numpy().round(3).tolist() for p in nodes]
+    [[[0.767, 0.233]], [[0.384, 0.384, 0.233]]]
     >>> leaf, coarse, fine = engine(torch.tensor([[1.0, 0.0, 0.0, 0.0, 2.0]]))
     >>> leaf.tolist(), [round(p, 3) for p in coarse[0].tolist()]
     ([2], [0.309, 0.691])
@@ -233,121 +78,96 @@ class PredictionEngine(nn.Module):
 
     def __init__(self, hierarchy, coarse_weight=0.0, temperature=1.0):
         super().__init__()
-        self.twin = NumpyPredictionEngine(hierarchy, coarse_weight, temperature)
+        self.coarse_weight = float(coarse_weight)
+        self.temperature = float(temperature)
+        self.node_counts = tuple(int(n) for n in hierarchy.n_nodes)
+        self.label_counts = tuple(len(c) for c in hierarchy.classes)
+        votes = self.coarse_weight != 0 and len(self.node_counts) > 1
+        self.scored_sizes = self.node_counts if votes else self.node_counts[-1:]
+        self.paths = _int64(hierarchy.paths)
         # Buffers are named: one per level, read back in order.
-        for level, parent in enumerate(self.twin.parents):
-            self.register_buffer(f"parents_{level}", torch.as_tensor(parent))
-        self.register_buffer("paths", torch.as_tensor(self.twin.paths))
-        for level, index in self.twin.label_index.items():
+        self._parent_index = [_int64(parent) for parent in hierarchy.parents]
+        self._parent_names = [
+            f"parents_{level}" for level in range(len(self._parent_index))
+        ]
+        for name, parent in zip(self._parent_names, self._parent_index):
+            self.register_buffer(name, torch.as_tensor(parent))
+        self.register_buffer("path_nodes", torch.as_tensor(self.paths))
+        self._label_index = {
+            level: _int64(index)
+            for level, index in enumerate(hierarchy.label_index)
+            if hierarchy._repeated[level]
+        }
+        for level, index in self._label_index.items():
             self.register_buffer(f"label_index_{level}", torch.as_tensor(index))
-        self.register_buffer("folded_weight", None)
-        self.register_buffer("folded_bias", None)
-
-    @property
-    def temperature(self):
-        """The calibration temperature (shared with the numpy twin)."""
-        return self.twin.temperature
-
-    @temperature.setter
-    def temperature(self, value):
-        self.twin.temperature = float(value)
-
-    @property
-    def coarse_weight(self):
-        """The weight of the coarse heads' votes (``coarse_decoding_weight``)."""
-        return self.twin.coarse_weight
+        # The CPU kernel of a group sum, by key: (order or None when the
+        # columns are already sorted by group, start of each group).
+        self._runs = {}
 
     @property
     def scored_columns(self):
         """The columns of the concatenated logits that score a path."""
-        return self.twin.scored_columns
+        return slice(-sum(self.scored_sizes), None)
+
+    @property
+    def repeated_levels(self):
+        """The levels where a label sits under several parents."""
+        return tuple(self._label_index)
 
     def _parents(self):
-        return [
-            getattr(self, f"parents_{level}") for level in range(len(self.twin.parents))
-        ]
+        # From the buffers' dict: a module's __getattr__ is slow.
+        return [self._buffers[name] for name in self._parent_names]
 
     def path_scores(self, logits, out=None):
         """Score of every root-to-leaf path (unnormalised).
 
         Parameters
         ----------
-        logits : tensor of shape (n_samples, n_logits)
+        logits : tensor of shape (..., n_logits)
             The concatenated logits, or just their ``scored_columns``.
-        out : tensor of shape (n_samples, n_leaves), default=None
+        out : tensor of shape (..., n_leaves), default=None
             Where to write the scores (a new tensor if None).
 
         Returns
         -------
-        tensor of shape (n_samples, n_leaves)
+        tensor of shape (..., n_leaves)
         """
-        blocks = _blocks(logits, self.twin.scored_sizes)
+        blocks = _blocks(logits, self.scored_sizes)
         if len(blocks) == 1:
             return blocks[0].clone() if out is None else out.copy_(blocks[0])
         parents = self._parents()
         running = blocks[0] * self.coarse_weight
         for parent, block in zip(parents, blocks[1:-1]):
-            running = running.index_select(1, parent).add_(
+            running = running.index_select(-1, parent).add_(
                 block, alpha=self.coarse_weight
             )
         if out is None:
-            scores = running.index_select(1, parents[-1])
+            scores = running.index_select(-1, parents[-1])
         else:
-            scores = torch.index_select(running, 1, parents[-1], out=out)
+            scores = torch.index_select(running, -1, parents[-1], out=out)
         return scores.add_(blocks[-1])
 
-    def fold_heads(self, heads):
-        """Fold the coarse votes into the network's fused heads.
+    def fold(self, weight, bias):
+        """The heads with the coarse votes folded in: ``(weight, bias)`` of the
+        path scores as an affine map of the features the heads read.
 
         A path's score is a fixed sum of logits, and logits are an affine
-        map of the features the heads read, so the path scores are one too:
-        ``features @ W + b`` with ``W = path_scores(heads.weight.T)`` and
-        ``b = path_scores(heads.bias)``. One matrix product as wide as the
-        leaves then gives the scores, with no coarse logits and no gather (on
-        20,000 leaves a sixth of ``predict_proba``'s time). Call it on the
-        device of ``heads``, after ``to``; it keeps no reference to them.
+        map of the features (``features @ weight + bias``, ``weight`` of
+        shape ``(n_features, n_logits)``), so the path scores are one too:
+        ``path_scores(weight)`` and ``path_scores(bias)``. One matrix product
+        as wide as the leaves then gives the scores, with no coarse logits
+        and no gather.
 
-        Parameters
-        ----------
-        heads : torch.nn.Linear
-            The heads of every level in one layer (``fused_heads``), its
-            outputs the concatenated logits.
+        Returns
+        -------
+        weight : tensor of shape (n_features, n_leaves), contiguous
+        bias : tensor of shape (n_leaves,)
         """
+        columns = self.scored_columns
         with torch.inference_mode(False), torch.no_grad():
-            columns = self.scored_columns
-            weight = heads.weight.detach()[columns].t()
-            self.folded_weight = self.path_scores(weight).contiguous()
-            self.folded_bias = self.path_scores(heads.bias.detach()[None, columns])[0]
-        on_cpu = self.folded_weight.device.type == "cpu"
-        self.twin.folded = (
-            (self.folded_weight.numpy(), self.folded_bias.numpy()) if on_cpu else None
-        )
-
-    @property
-    def folded(self):
-        """Whether :meth:`fold_heads` was called: path scores from features."""
-        return self.folded_weight is not None
-
-    def folded_scores(self, features, out=None, numpy_blas=False):
-        """:meth:`path_scores` of the heads' logits from the features they
-        read, written into ``out`` if given (see :meth:`fold_heads`).
-
-        ``numpy_blas``: multiply with numpy's BLAS (CPU tensors only): a
-        fifth faster than torch's on the CPUs measured, and a third on a
-        sparse ``predict_proba`` on one thread. For features that torch
-        computed on several threads the product stays in torch's pool:
-        handing it to numpy's while torch's threads still spun doubled the
-        time of that ``predict_proba`` on two cores.
-        """
-        features = features.to(self.folded_weight.dtype)
-        if numpy_blas and out is not None:
-            self.twin.folded_scores(features.numpy(), out=out.numpy())
-            return out
-        return torch.addmm(self.folded_bias, features, self.folded_weight, out=out)
-
-    def path_log_proba(self, scores, temperature):
-        """Log-softmax of ``scores / temperature`` (the temperature fit's)."""
-        return torch.log_softmax(scores / temperature, dim=1)
+            folded_weight = self.path_scores(weight.detach()[:, columns]).contiguous()
+            folded_bias = self.path_scores(bias.detach()[None, columns])[0]
+        return folded_weight, folded_bias
 
     def path_proba(self, scores, in_place=False):
         """Softmax of ``scores / temperature`` over the paths.
@@ -360,54 +180,54 @@ class PredictionEngine(nn.Module):
         if self.temperature != 1.0:
             scores.mul_(1.0 / self.temperature)
         if in_place:
-            return torch.softmax(scores, dim=1, out=scores)
-        return torch.softmax(scores, dim=1)
+            return torch.softmax(scores, dim=-1, out=scores)
+        return torch.softmax(scores, dim=-1)
 
-    def node_proba(self, path_proba, host_sums=True):
-        """Probability of every node of every level (list, coarse to fine).
+    def path_log_proba(self, scores, temperature):
+        """Log-softmax of ``scores / temperature`` (the temperature fit's)."""
+        return torch.log_softmax(scores / temperature, dim=-1)
 
-        ``host_sums``: on the CPU, let numpy sum children that are stored
+    def node_proba(self, path_proba, cpu_kernels=True):
+        """Probability of every node of every level (list, coarse to fine),
+        the last one ``path_proba`` itself.
+
+        ``cpu_kernels``: on the CPU, let numpy sum children that are stored
         next to each other (not traceable: ``forward`` turns it off).
         """
         probas = [path_proba]
-        for level, parent in reversed(list(enumerate(self._parents()))):
-            key, size = ("parent", level), self.twin.node_counts[level]
-            probas.insert(0, self._group_sum(key, parent, size, probas[0], host_sums))
+        parents = self._parents()
+        for level in range(len(parents) - 1, -1, -1):
+            key, size = ("parent", level), self.node_counts[level]
+            sums = self._group_sum(key, parents[level], size, probas[0], cpu_kernels)
+            probas.insert(0, sums)
         return probas
 
-    def label_proba(self, node_proba, host_sums=True):
-        """Sum the nodes of each label: columns in ``classes`` order."""
+    def label_proba(self, node_proba, cpu_kernels=True):
+        """Sum the nodes of each label: columns in ``classes`` order.
+
+        Levels where no label repeats are returned as they are.
+        """
         return [
             self._group_sum(
                 ("label", level),
-                getattr(self, f"label_index_{level}"),
-                self.twin.label_counts[level],
+                self._buffers[f"label_index_{level}"],
+                self.label_counts[level],
                 proba,
-                host_sums,
+                cpu_kernels,
             )
-            if level in self.twin.label_index
+            if level in self._label_index
             else proba
             for level, proba in enumerate(node_proba)
         ]
 
-    def _group_sum(self, key, index, n_groups, values, host_sums):
-        """``out[:, g]`` = sum of the columns ``j`` of ``values`` with
-        ``index[j] == g``."""
-        if (
-            host_sums
-            and values.device.type == "cpu"
-            and self.twin._group(key)[0] is None
-        ):
-            # Groups stored in runs: numpy's add.reduceat sums each run in
-            # registers, where index_add_ adds one column at a time into the
-            # same output column, several times slower.
-            return torch.from_numpy(self.twin._group_sum(key, np.asarray(values)))
-        out = values.new_zeros((values.shape[0], n_groups))
-        return out.index_add_(1, index, values)
-
     def prefix_proba(self, node_proba, leaf):
-        """Probability of the node at each level of the path to ``leaf``."""
-        nodes = self.paths.index_select(0, leaf)
+        """Probability of the node at each level of the path to ``leaf``.
+
+        Returns
+        -------
+        tensor of shape (n_samples, n_levels)
+        """
+        nodes = self.path_nodes.index_select(0, leaf)
         return torch.stack(
             [
                 proba.gather(1, nodes[:, level : level + 1])[:, 0]
@@ -418,18 +238,48 @@ class PredictionEngine(nn.Module):
 
     def forward(self, logits):
         scores = self.path_scores(logits)
-        leaf = scores.argmax(dim=1)
-        nodes = self.node_proba(self.path_proba(scores), host_sums=False)
-        probas = self.label_proba(nodes, host_sums=False)
+        leaf = scores.argmax(dim=-1)
+        nodes = self.node_proba(self.path_proba(scores), cpu_kernels=False)
+        probas = self.label_proba(nodes, cpu_kernels=False)
         return (leaf, *probas)
+
+    def _group_sum(self, key, index, n_groups, values, cpu_kernels):
+        """``out[:, g]`` = sum of the columns ``j`` of ``values`` with
+        ``index[j] == g``."""
+        if cpu_kernels and values.is_cpu:
+            order, starts = self._runs.get(key) or self._run_starts(key)
+            if order is None:
+                # Groups stored in runs: numpy's add.reduceat sums each run in
+                # registers, where index_add_ adds one column at a time into
+                # the same output column, several times slower.
+                return torch.from_numpy(np.add.reduceat(values.numpy(), starts, axis=1))
+        out = values.new_zeros((values.shape[0], n_groups))
+        return out.index_add_(1, index, values)
+
+    def _run_starts(self, key):
+        """``(order, starts)`` of a group sum: ``order`` sorts the columns by
+        group (None when they already are), ``starts`` is where each group
+        begins. ``key``: ``("parent", level)`` or ``("label", level)``."""
+        if key not in self._runs:
+            kind, level = key
+            index = (
+                self._parent_index[level]
+                if kind == "parent"
+                else self._label_index[level]
+            )
+            order = np.argsort(index, kind="stable")
+            starts = np.concatenate([[0], np.cumsum(np.bincount(index))[:-1]])
+            in_order = np.array_equal(order, np.arange(len(order)))
+            self._runs[key] = (None if in_order else order, starts)
+        return self._runs[key]
 
 
 def _blocks(logits, sizes):
-    """Each level's block of ``logits``, counted from the last column."""
-    start = logits.shape[1] - sum(sizes)
+    """Each level's block of ``logits`` (last axis), counted from the last column."""
+    start = logits.shape[-1] - sum(sizes)
     blocks = []
     for size in sizes:
-        blocks.append(logits[:, start : start + size])
+        blocks.append(logits[..., start : start + size])
         start += size
     return blocks
 

@@ -48,7 +48,7 @@ import numpy as np
 from scipy.stats import beta, hypergeom
 
 from ._hierarchy import MISSING
-from ._prediction import on_accelerator, predict_path_proba, returned_depth
+from ._prediction import predict_path_proba, returned_depth
 from ._warnings import warn_at_caller
 
 
@@ -143,14 +143,13 @@ def prediction_threshold(estimator, fitted_target):
     return estimator.path_threshold_
 
 
-def held_out_threshold(net, engine, X, codes, valid, target, given=False):
+def held_out_threshold(predictor, X, codes, valid, target, given=False):
     """The threshold for ``target`` on the held-out rows, and their coverage.
 
     Parameters
     ----------
-    net : MultiGranularityNet
-        Trained; ``engine`` (its temperature set) on its device.
-    engine : PredictionEngine
+    predictor : Predictor
+        The trained network and its engine, the temperature set.
     X : ndarray or sparse matrix
         The training inputs.
     codes : ndarray of shape (n_samples, n_levels)
@@ -177,10 +176,8 @@ def held_out_threshold(net, engine, X, codes, valid, target, given=False):
         prefix = np.empty((0, n_levels))
         first_wrong = np.empty(0, dtype=np.int64)
     else:
-        leaf, prefix = predict_path_proba(
-            net, engine, X[valid], np.float64, on_accelerator(net)
-        )
-        first_wrong = first_wrong_depth(engine.twin.paths[leaf], codes[valid])
+        leaf, prefix = predict_path_proba(predictor, X[valid], np.float64)
+        first_wrong = first_wrong_depth(predictor.engine.paths[leaf], codes[valid])
     accuracy, confidence, batch_size = target
     threshold = choose_threshold(prefix, first_wrong, accuracy, confidence, batch_size)
     coverage = coverage_at(prefix, first_wrong, threshold, confidence)

@@ -30,8 +30,7 @@ from ._net_builder import (
     resolve_device,
 )
 from ._precision import resolve_precision
-from ._prediction import prediction_engine
-from ._prediction_engine import PredictionEngine
+from ._prediction import Predictor
 from ._selective import SelectiveTarget, held_out_threshold
 from ._standardisation import fitted_standardisation
 
@@ -48,9 +47,9 @@ class TrainedNet:
         The epoch whose weights ``net`` holds.
     temperature : float
         The calibration temperature (1 without calibration).
-    engine : PredictionEngine
-        The prediction engine for the tree, on the net's device, with that
-        temperature.
+    predictor : Predictor
+        The trained network and the prediction engine of the tree, on the
+        net's device, with that temperature.
     precision : {"float32", "bfloat16"}
         The precision training ran in.
     held_out_rows : ndarray of int or None
@@ -69,7 +68,7 @@ class TrainedNet:
     net: object
     best_epoch: int
     temperature: float
-    engine: PredictionEngine
+    predictor: Predictor
     precision: str
     held_out_rows: np.ndarray | None
     path_threshold: float | None = None
@@ -217,7 +216,7 @@ def train(
     if not incremental:  # partial_fit runs one epoch by design
         warn_if_budget_ran_out(net, n_before, params["max_epochs"])
     best_epoch = check_training_outcome(net)
-    engine = prediction_engine(hierarchy, params["coarse_decoding_weight"], 1.0, net)
+    predictor = Predictor(hierarchy, params["coarse_decoding_weight"], 1.0, net.module_)
     held_out_rows, threshold_rows = _held_out_rows(net.train_split, dataset)
     if not params["calibrate"]:
         temperature = 1.0
@@ -227,18 +226,18 @@ def train(
         fit_temperature = (
             held_out_temperature if parallel is None else parallel.held_out_temperature
         )
-        temperature = fit_temperature(net, X, codes, held_out_rows, engine, seed)
-    engine.temperature = temperature
+        temperature = fit_temperature(predictor, X, codes, held_out_rows, seed)
+    predictor.temperature = temperature
     threshold = coverage = None
     if target is not None:
         threshold, coverage = held_out_threshold(
-            net, engine, X, codes, threshold_rows, target
+            predictor, X, codes, threshold_rows, target
         )
     return TrainedNet(
         net,
         best_epoch,
         temperature,
-        engine,
+        predictor,
         precision,
         held_out_rows,
         threshold,

@@ -8,6 +8,7 @@ label rows and a missing ``y``.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import (
@@ -18,7 +19,6 @@ from sklearn.utils.validation import (
 
 from . import _out_of_core
 from ._hierarchy import as_label_matrix
-from ._module import MultiHeadMLP
 from ._upstream import _check_sample_weight
 from ._warnings import warn_at_caller
 
@@ -96,27 +96,30 @@ def validate_sample_weight(sample_weight, X):
     )
 
 
-def validate_labelled_rows(estimator, X, y):
-    """``X`` validated for prediction and ``y`` as a 2-D label matrix, for
-    rows a fitted model is judged on."""
-    X = validate_for_prediction(estimator, X)
+def validate_labelled_rows(estimator, X, y, dtype):
+    """``X`` validated for prediction (``dtype`` as there) and ``y`` as a 2-D
+    label matrix, for rows a fitted model is judged on."""
+    X = validate_for_prediction(estimator, X, dtype)
     Y = as_label_matrix(y)
     Y = Y[:, None] if Y.ndim == 1 else Y
     check_consistent_length(X, Y)
     return X, Y
 
 
-def validate_for_prediction(estimator, X):
+def validate_for_prediction(estimator, X, dtype):
     """``validate_data(..., reset=False)``, with a shortcut for plain arrays.
 
+    ``dtype``: the float dtype the network reads dense rows in (float32 or
+    float64; a sparse matrix is always float32, as the first layer reads
+    it), or None for a custom trunk, whose rows keep their kind
+    (``custom_trunk_input``). Values that overflow that dtype are refused.
     For a 2-D float numpy array with the fitted number of columns (and a
     model fitted without feature names) validate_data's checks come down
-    to finiteness, yet its generic input handling (dataframe detection,
-    feature-name checks) costs ~80 µs per call: most of a one-row
-    prediction. Any other input, and any array that fails the quick
-    checks, goes through validate_data for its checks and messages.
+    to finiteness, which a quick check decides; any other input, and any
+    array that fails it, goes through validate_data for its checks and
+    messages.
     """
-    if not isinstance(estimator.net_.module_, MultiHeadMLP):
+    if dtype is None:
         return custom_trunk_input(
             validate_data(estimator, X, dtype=None, allow_nd=True, reset=False)
         )
@@ -131,13 +134,17 @@ def validate_for_prediction(estimator, X):
         # A non-finite sum means NaN, inf or overflow: validate_data decides
         # (and warns or raises; the quick check stays silent).
         with np.errstate(over="ignore", invalid="ignore"):
-            X32 = X.astype(np.float32, copy=False)
-            if np.isfinite(X32.sum()):
-                return X32
+            rows = X.astype(dtype, copy=False)
+            if np.isfinite(rows.sum()):
+                return rows
     if _out_of_core.is_out_of_core(X):  # read and checked chunk by chunk
         return _out_of_core.check_out_of_core(estimator, X, reset=False, fit=False)
     return validate_data(
-        estimator, X, accept_sparse="csr", dtype=np.float32, reset=False
+        estimator,
+        X,
+        accept_sparse="csr",
+        dtype=np.float32 if sp.issparse(X) else dtype,
+        reset=False,
     )
 
 

@@ -197,7 +197,9 @@ def _sample_input(estimator, graph, X_sample):
             "e.g. X_sample.toarray()."
         )
     else:
-        rows = validate_for_prediction(estimator, X_sample)[:2]
+        # The graph computes in float32 (token ids of a custom trunk as int64).
+        dtype = estimator._predictor().rows_dtype(np.float32)
+        rows = validate_for_prediction(estimator, X_sample, dtype)[:2]
     if rows.shape[0] == 1:
         rows = np.concatenate([rows, rows])
     sample = torch.tensor(rows)  # a copy: validated rows may be read-only

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from _helpers import (
     TINY_BUDGETS,
@@ -163,8 +164,9 @@ BAD_INPUT = [
         id="predict-inf-in-X",
     ),
     pytest.param(
-        # Finite in float64, infinite once cast to the network's float32.
-        _predict(lambda X: _x_with(X.astype(np.float64), 1e39)),
+        # Finite in float64, infinite once cast to float32, which a sparse
+        # matrix's first layer reads (dense float64 rows run a float64 net).
+        _predict(lambda X: sp.csr_matrix(_x_with(X.astype(np.float64), 1e39))),
         ValueError,
         "Input X contains infinity or a value too large for dtype",
         id="predict-float32-overflow",

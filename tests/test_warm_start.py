@@ -83,7 +83,8 @@ def expected_train_loss(fitted, **changes):
     params = {**fitted.get_params(), **changes}
     tree = fitted.hierarchy_
     codes = torch.as_tensor(tree.encode(Y))
-    logits = torch.as_tensor(fitted.net_.predict_logits(X.astype(np.float32)))
+    with torch.no_grad():
+        logits = fitted.net_.module_(torch.from_numpy(X.astype(np.float32)))
     blocks = logits.split(list(tree.n_classes), dim=1)
     level_weights = _level_weights(params, fitted.n_epochs_ + 1, tree.n_levels)
     smoothing = params["label_smoothing"]
