@@ -1,11 +1,15 @@
-"""Calibration: one temperature for every path score, fitted after training.
+"""What held-out rows decide after training: the temperature and the path
+threshold of ``target_accuracy``.
 
 A single temperature divides the path scores before the softmax. It is
 fitted by minimising the negative log-likelihood of the held-out
 early-stopping split, in torch on the training device: the ranking of
 classes within a sample does not change, but confidence becomes comparable
 across samples, which is what ranking metrics over many samples (AU(PRC))
-and probability thresholds need.
+and probability thresholds need. The threshold at which ``predict`` stops
+paths is chosen on rows set aside apart from those (or given to
+``choose_threshold``) by the rule of ``_selective``, from their prefix
+probabilities and the depth of their first wrong level.
 """
 
 import math
@@ -15,7 +19,10 @@ import torch
 from scipy.optimize import minimize_scalar
 from sklearn.utils import check_random_state
 
-from ._prediction import device_path_scores
+from ._hierarchy import MISSING
+from ._prediction import device_path_scores, predict_path_proba
+from ._selective import choose_threshold, coverage_at, first_wrong_depth, min_rows
+from ._warnings import warn_at_caller
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 
@@ -25,33 +32,117 @@ larger splits): one scalar is estimated well from far fewer rows, and the
 calibration then costs a small fraction of an epoch at any data size."""
 
 
-def held_out_temperature(predictor, X, codes, valid, seed):
-    """The temperature fitted on the labelled rows ``valid`` of ``X``.
+def held_out_choices(
+    predictor, X, codes, valid, set_aside, config, fitted_temperature, parallel
+):
+    """The temperature and the path threshold a fit's held-out rows choose.
 
-    Rows without a finest label are left out; of more than
-    ``CALIBRATION_MAX_ROWS`` a random subset (seeded by ``seed``) is used.
-    The logits are computed and kept on the net's device.
+    The predictor gets the temperature before the threshold is chosen with
+    it.
 
     Parameters
     ----------
     predictor : Predictor
         The trained network and its prediction engine.
-    X : ndarray or sparse matrix of shape (n_samples, ...)
+    X : ndarray, sparse matrix or OutOfCoreArray
+        The training inputs.
+    codes : ndarray of shape (n_samples, n_levels)
+        Node codes of the labels (-1 where missing).
+    valid, set_aside : ndarray of int or None
+        The early-stopping rows (the temperature's) and the rows set aside
+        for ``target_accuracy`` (the threshold's).
+    config : FitConfig
+        ``calibrate``, ``target`` and the seed.
+    fitted_temperature : float
+        Kept without held-out rows (a resumed fit's; 1 for a fresh one).
+    parallel : DataParallel or None
+        Fits one temperature on every process's rows.
+
+    Returns
+    -------
+    temperature : float
+    threshold : float or None
+        None without ``target_accuracy``.
+    coverage : dict or None
+        See :func:`_selective.coverage_at`.
+    """
+    if not config.calibrate:
+        temperature = 1.0
+    elif valid is None:
+        temperature = fitted_temperature
+    else:
+        size = 1 if parallel is None else parallel.size
+        max_rows = max(1, CALIBRATION_MAX_ROWS // size)
+        scores, leaf_codes = held_out_path_scores(
+            predictor, X, codes, valid, config.seed, max_rows
+        )
+        if parallel is not None:
+            scores, leaf_codes = parallel.gathered(scores, leaf_codes)
+        temperature = fit_temperature(predictor.engine, scores, leaf_codes)
+        if parallel is not None:
+            temperature = parallel.first_process(temperature)
+    predictor.temperature = temperature
+    if config.target is None:
+        return temperature, None, None
+    return (
+        temperature,
+        *held_out_threshold(predictor, X, codes, set_aside, config.target),
+    )
+
+
+def held_out_threshold(predictor, X, codes, valid, target, given=False):
+    """The threshold for ``target`` on the held-out rows, and their coverage.
+
+    Parameters
+    ----------
+    predictor : Predictor
+        The trained network and its engine, the temperature set.
+    X : ndarray or sparse matrix
         The training inputs.
     codes : ndarray of shape (n_samples, n_levels)
         Node codes of the labels (-1 where missing).
     valid : ndarray of int
-        Indices of the held-out rows.
-    seed : int
+        The held-out rows. Those without a finest label are left out: how
+        deep their path is right cannot be told.
+    target : SelectiveTarget
+    given : bool, default=False
+        Whether the user gave the rows (``choose_threshold``) rather than
+        ``fit`` holding them out: the warning when they certify nothing
+        names them so.
 
     Returns
     -------
-    float
+    threshold : float
+    coverage : dict
+        See :func:`coverage_at`.
     """
-    scores, leaf_codes = held_out_path_scores(
-        predictor, X, codes, valid, seed, CALIBRATION_MAX_ROWS
-    )
-    return fit_temperature(predictor.engine, scores, leaf_codes)
+    valid = np.asarray(valid, dtype=np.int64)
+    valid = valid[codes[valid, -1] != MISSING]
+    n_levels = codes.shape[1]
+    if len(valid) == 0:
+        prefix = np.empty((0, n_levels))
+        first_wrong = np.empty(0, dtype=np.int64)
+    else:
+        leaf, prefix = predict_path_proba(predictor, X[valid], np.float64)
+        first_wrong = first_wrong_depth(predictor.engine.paths[leaf], codes[valid])
+    accuracy, confidence, batch_size = target
+    threshold = choose_threshold(prefix, first_wrong, accuracy, confidence, batch_size)
+    coverage = coverage_at(prefix, first_wrong, threshold, confidence)
+    if not np.isfinite(threshold):
+        needed = min_rows(accuracy, confidence, batch_size)
+        source, more = (
+            ("rows given", "give more labelled rows")
+            if given
+            else ("held-out rows", "raise validation_fraction, give more data")
+        )
+        warn_at_caller(
+            f"No threshold certifies {target.describe()} on the {len(valid)} labelled "
+            f"{source}, so predict returns no label at all (None on every "
+            f"level). Even without an error this needs at least {needed} "
+            f"{source}; {more}, or lower target_accuracy or target_confidence.",
+            UserWarning,
+        )
+    return threshold, coverage
 
 
 def held_out_path_scores(predictor, X, codes, valid, seed, max_rows):

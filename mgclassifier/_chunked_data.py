@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from ._data import ArrayDataset
-from ._out_of_core import BLOCK_BYTES
+from ._out_of_core import BLOCK_BYTES, OutOfCoreArray
+from ._standardisation import input_standardisation
 
 
 class OutOfCoreDataset(ArrayDataset):
@@ -203,3 +204,32 @@ def out_of_core_dataset(X, codes, sample_weight=None, device="cpu"):
     memory map, block by block for a chunked source."""
     dataset = OutOfCoreDataset if X.random_access else ChunkedDataset
     return dataset(X, codes, sample_weight, device)
+
+
+def training_data(X, codes, sample_weight, device, feature_scaling, standardisation):
+    """The dataset a fit trains on, and the ``(mean, scale)`` of its inputs.
+
+    An in-memory ``X`` is moved to ``device`` once (a sparse one stays a
+    scipy matrix); an out-of-core one gets a dataset that reads it (random
+    access for a memory map, block by block for a chunked source). The
+    standardisation is ``standardisation`` when given (a resumed fit's, or
+    every process's in a data-parallel fit), else the one computed while
+    validating an out-of-core ``X``, else the one of the rows on the device
+    (:func:`input_standardisation`, as ``feature_scaling`` says).
+
+    Returns
+    -------
+    dataset : ArrayDataset
+    standardisation : tuple of two float32 tensors or None
+        None for inputs that are not flat floats (images, token ids).
+    """
+    if isinstance(X, OutOfCoreArray):
+        dataset = out_of_core_dataset(X, codes, sample_weight, device)
+        if standardisation is None and feature_scaling == "standard":
+            standardisation = X.standardisation
+    else:
+        dataset = ArrayDataset(X, codes, sample_weight, device)
+    if standardisation is None:
+        # On the device: its statistics are computed there.
+        standardisation = input_standardisation(dataset.X, feature_scaling)
+    return dataset, standardisation

@@ -8,13 +8,14 @@ the training device when it is a dense array) and each batch is one
 sparse CSR tensor whose non-zeros the module's first layer reads.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from ._module import sparse_csr_batch
 from ._upstream import _approximate_mode
 
 
@@ -95,6 +96,20 @@ def sparse_rows_to_torch(rows, device):
         rows.shape,
     )
     return tensor.to(device)
+
+
+def sparse_csr_batch(crow_indices, col_indices, values, shape):
+    """A torch CSR tensor from its parts, without torch's beta-feature warning.
+
+    torch warns once per process that sparse CSR support is in beta; the
+    operations used here (``col_indices``, ``crow_indices``, ``values``,
+    ``to``) are its stable core, so the warning would only alarm users.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            crow_indices, col_indices, values, shape, check_invariants=False
+        )
 
 
 class BatchIterator:
@@ -201,6 +216,17 @@ class HoldoutSplit:
         n_valid = _n_rows(self.fraction, n_samples)
         train, valid = _holdout(strata[rows], n_valid, self.random_state)
         return rows[train], rows[valid], aside
+
+
+def held_out_count(n_samples, fraction=None, set_aside=None):
+    """Rows of ``n_samples`` a :class:`HoldoutSplit` keeps out of training.
+
+    Examples
+    --------
+    >>> held_out_count(100, 0.1), held_out_count(100, 0.1, 0.1), held_out_count(7)
+    (10, 20, 0)
+    """
+    return HoldoutSplit(fraction, 0, set_aside).n_held_out(n_samples)
 
 
 def _n_rows(share, n_samples):

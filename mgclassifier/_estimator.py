@@ -4,41 +4,25 @@ import os
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._auto import (
-    resolve_batch_size,
-    resolve_early_stopping,
-    resolve_feature_scaling,
-    resolve_hidden_layer_sizes,
-    resolve_lr,
+from ._calibration import held_out_threshold
+from ._config import (
+    ACTIVATIONS,
+    check_fit_params,
+    check_module_param_name,
+    check_resumable,
+    check_selective_params,
+    network_structure,
+    prediction_threshold,
+    resolve_config,
+    selective_target,
 )
-from ._cpu_threads import in_torch_threads, torch_threads
-from ._distributed import start as start_distributed
+from ._devices import in_torch_threads, process_count, torch_threads
 from ._hierarchy import LabelHierarchy, hierarchy_findings
 from ._metric_parts import _drop_rows_without_finest_label, _path_correct
-from ._module import ACTIVATIONS
-from ._param_checks import (
-    check_hidden_layer_sizes,
-    check_level_weight_schedule,
-    check_level_weight_vector,
-    check_module_param_name,
-    check_module_params,
-    check_resumable,
-    class_weight_arrays,
-    head_layers_tuple,
-    named_level_weights,
-)
 from ._prediction import Predictor, predict_leaves, predict_proba, proba_dtype
-from ._selective import (
-    SelectiveTarget,
-    check_selective_params,
-    held_out_threshold,
-    prediction_threshold,
-)
 from ._training import train
 from ._upstream import Interval, StrOptions, _fit_context
 from ._validation import (
@@ -46,7 +30,6 @@ from ._validation import (
     validate_fit_data,
     validate_for_prediction,
     validate_labelled_rows,
-    validate_sample_weight,
 )
 from ._warnings import HierarchyWarning, warn_at_caller
 
@@ -702,25 +685,64 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _fit_steps(self, X, y, sample_weight, *, incremental, classes):
-        check_selective_params(self, incremental)
+        # Every check first: the parameters, the data, then what depends on
+        # both (_config); nothing is copied to a device or trained before.
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
+        check_fit_params(self, incremental=incremental, resume=resume)
         level_names = self.level_names_ if resume else level_names_of(y)
-        parallel = start_distributed(self.distributed)
-        if parallel is not None:
-            if resume or incremental or self.checkpoint_dir is not None:
-                raise ValueError(
-                    "distributed=True trains a fit from scratch; it cannot be "
-                    "combined with warm_start, partial_fit or checkpoint_dir."
-                )
-            if self.target_accuracy is not None:
-                # Each process would choose its own threshold on its own rows.
-                raise ValueError(
-                    "distributed=True cannot be combined with target_accuracy: "
-                    "fit without distributed to choose the threshold, or set "
-                    "min_path_probability yourself."
-                )
-            X, y, sample_weight = parallel.share(X, y, sample_weight)  # this rank's
-        X, Y, y_was_1d = validate_fit_data(self, X, y, reset=not resume)
+        data = validate_fit_data(self, X, y, sample_weight, reset=not resume)
+        hierarchy, codes = self._label_tree(data, incremental, classes, resume)
+        if not resume and not (incremental and classes is not None):
+            _warn_about_hierarchy(hierarchy, codes, level_names)
+        config = resolve_config(
+            self,
+            data.X,
+            hierarchy,
+            codes,
+            incremental=incremental,
+            resume=resume,
+            level_names=level_names,
+        )
+        trained = train(
+            config,
+            data.X,
+            codes,
+            hierarchy,
+            data.sample_weight,
+            fitted=(self.net_, self.temperature_) if resume else None,
+        )
+
+        self.hierarchy_ = hierarchy
+        self.classes_ = hierarchy.classes[0] if data.y_was_1d else hierarchy.classes
+        self.n_levels_ = hierarchy.n_levels
+        self.level_names_ = level_names
+        self._y_was_1d = data.y_was_1d
+        self.net_ = trained.net
+        self.history_ = trained.net.history
+        self.n_epochs_ = len(trained.net.history)
+        self.best_epoch_ = trained.best_epoch
+        self.temperature_ = trained.temperature
+        self.precision_ = config.training.precision
+        self.path_threshold_ = trained.path_threshold
+        self.held_out_coverage_ = trained.held_out_coverage
+        self._selective_target = trained.target
+        self.hidden_layer_sizes_ = config.network.hidden_layer_sizes
+        self.batch_size_ = config.training.batch_size
+        self.lr_ = config.training.lr
+        self.early_stopping_ = config.training.early_stopping
+        self._fitted_structure = network_structure(self)
+        self._predictor_cache = (self._predictor_key(), trained.predictor)
+        return self
+
+    def _label_tree(self, data, incremental, classes, resume):
+        """``(hierarchy, codes)``: the label tree of a fresh fit, or the
+        fitted one (checked against the labels, partial_fit's ``classes``
+        and the network's shape) of a resumed fit.
+
+        In a data-parallel fit the tree is read from the rows the processes
+        share (``n // processes`` each; the last few rows are left out).
+        """
+        Y = data.Y
         declared = None  # the hierarchy partial_fit's `classes` describes
         if incremental and classes is not None:
             classes = np.asarray(classes)
@@ -729,120 +751,20 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
         if resume:
             check_resumable(
-                y_was_1d,
+                data.y_was_1d,
                 self._y_was_1d,
-                self._structure(),
+                network_structure(self),
                 self._fitted_structure,
                 declared,
                 self.hierarchy_,
             )
-            hierarchy, codes = self.hierarchy_, self.hierarchy_.encode_known(Y)
-        elif declared is not None:
-            hierarchy, codes = declared, declared.encode_known(Y)
-        else:
-            hierarchy, codes = (
-                LabelHierarchy.from_labels(Y)
-                if parallel is None
-                else parallel.hierarchy(Y)  # the tree of every process's rows
-            )
-            _warn_about_hierarchy(hierarchy, codes, level_names)
-        level_weights = check_level_weight_vector(
-            named_level_weights(self.level_weights, hierarchy.n_levels),
-            hierarchy.n_levels,
-            "level_weights",
-        )
-        hidden_layer_sizes = (
-            self.hidden_layer_sizes_
-            if resume
-            else check_hidden_layer_sizes(
-                resolve_hidden_layer_sizes(self.hidden_layer_sizes, X)
-            )
-        )
-        check_module_params(
-            self.module,
-            self.head_layers,
-            self._module_params(),
-            hierarchy.n_levels,
-            hidden_layer_sizes,
-        )
-        structure = self._structure()
-        sample_weight = validate_sample_weight(sample_weight, X)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        n_rows = X.shape[0] if parallel is None else parallel.n_samples  # all ranks'
-        batch_size = resolve_batch_size(self.batch_size, n_rows, sp.issparse(X))
-        lr = resolve_lr(self.lr, batch_size)
-        early_stopping = resolve_early_stopping(self.early_stopping, n_rows)
-        trained = train(
-            X,
-            codes,
-            hierarchy,
-            self.get_params(),
-            sample_weight=sample_weight,
-            level_weights=level_weights,
-            level_weight_schedule=check_level_weight_schedule(
-                self.level_weight_schedule, hierarchy.n_levels
-            ),
-            class_weights=class_weight_arrays(self.class_weight, codes, hierarchy),
-            hidden_layer_sizes=hidden_layer_sizes,
-            batch_size=(
-                batch_size if parallel is None else parallel.batch_size(batch_size)
-            ),
-            lr=lr,
-            early_stopping=early_stopping,
-            feature_scaling=resolve_feature_scaling(self.feature_scaling, X),
-            seed=seed,
-            incremental=incremental,
-            level_names=level_names,
-            # Every call builds its net from the current parameters; a resumed
-            # one then takes over the fitted weights, optimizer state and history.
-            fitted_net=self.net_ if resume else None,
-            fitted_temperature=self.temperature_ if resume else 1.0,
-            parallel=parallel,
-            checkpoint_dir=None if resume or incremental else self.checkpoint_dir,
-            target=SelectiveTarget.of(self),
-        )
-
-        self.hierarchy_ = hierarchy
-        self.classes_ = hierarchy.classes[0] if y_was_1d else hierarchy.classes
-        self.n_levels_ = hierarchy.n_levels
-        self.level_names_ = level_names
-        self._y_was_1d = y_was_1d
-        self.net_ = trained.net
-        self.history_ = trained.net.history
-        self.n_epochs_ = len(trained.net.history)
-        self.best_epoch_ = trained.best_epoch
-        self.temperature_ = trained.temperature
-        self.precision_ = trained.precision
-        self.path_threshold_ = trained.path_threshold
-        self.held_out_coverage_ = trained.held_out_coverage
-        self._selective_target = trained.target
-        self.hidden_layer_sizes_ = hidden_layer_sizes
-        self.batch_size_ = batch_size
-        self.lr_ = lr
-        self.early_stopping_ = early_stopping and not incremental
-        self._fitted_structure = structure
-        self._predictor_cache = (self._predictor_key(), trained.predictor)
-        return self
-
-    def _structure(self):
-        """The parameters that fix the network's shape, as they are now."""
-        if self.module is None:
-            return {
-                "module": None,
-                "hidden_layer_sizes": (
-                    self.hidden_layer_sizes
-                    if isinstance(self.hidden_layer_sizes, str)
-                    else check_hidden_layer_sizes(self.hidden_layer_sizes)
-                ),
-                "activation": self.activation,
-                "head_layers": head_layers_tuple(self.head_layers),
-                "feature_scaling": self.feature_scaling,
-            }
-        return {
-            "module": self.module,
-            "feature_scaling": self.feature_scaling,
-            **self._module_params(),
-        }
+            return self.hierarchy_, self.hierarchy_.encode_known(Y)
+        if declared is not None:
+            return declared, declared.encode_known(Y)
+        processes = process_count(self.distributed)
+        if processes > 1:
+            Y = Y[: len(Y) // processes * processes]
+        return LabelHierarchy.from_labels(Y)
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -1037,7 +959,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         predictor = self._predictor()
         X, Y = validate_labelled_rows(self, X, y, predictor.rows_dtype(np.float64))
         codes = self.hierarchy_.encode_judged(Y)
-        target = SelectiveTarget.of(self)
+        target = selective_target(self)
         threshold, coverage = held_out_threshold(
             predictor, X, codes, np.arange(X.shape[0]), target, given=True
         )

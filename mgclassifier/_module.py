@@ -9,13 +9,15 @@ passes numpy's BLAS; None is the layer's own torch product).
 """
 
 import copy
+import inspect
 import math
-import warnings
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._devices import cuda_devices
 from ._tensors import as_buffer
 
 ACTIVATIONS = {
@@ -126,20 +128,6 @@ def sparse_rows_times(X, weight, column_scale=None):
     )
 
 
-def sparse_csr_batch(crow_indices, col_indices, values, shape):
-    """A torch CSR tensor from its parts, without torch's beta-feature warning.
-
-    torch warns once per process that sparse CSR support is in beta; the
-    operations used here (``col_indices``, ``crow_indices``, ``values``,
-    ``to``) are its stable core, so the warning would only alarm users.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            crow_indices, col_indices, values, shape, check_invariants=False
-        )
-
-
 class MultiHeadMLP(nn.Module):
     """Shared trunk, then one classification head per granularity.
 
@@ -153,7 +141,7 @@ class MultiHeadMLP(nn.Module):
         Number of input features.
     level_sizes : sequence of int
         Number of classes of each level, coarse to fine.
-    hidden_layer_sizes : sequence of int, default=(512, 256)
+    hidden_layer_sizes : sequence of int
         Width of each trunk layer; empty for a linear model.
     activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
     dropout : float, default=0.0
@@ -183,7 +171,7 @@ class MultiHeadMLP(nn.Module):
         self,
         n_features,
         level_sizes,
-        hidden_layer_sizes=(512, 256),
+        hidden_layer_sizes,
         activation="relu",
         dropout=0.0,
         input_mean=None,
@@ -463,6 +451,58 @@ def build_trunk(trunk, trunk_params=None):
         f"module must be a torch.nn.Module class or instance, got {trunk!r} "
         f"({type(trunk).__name__})."
     )
+
+
+def probe_trunk(trunk, trunk_params, rows, n_levels, device, seed):
+    """A custom trunk's parameters and output width(s), from a dry run.
+
+    The trunk is built (seeded by ``seed``, without moving the caller's
+    random stream) and run in eval mode on ``rows`` (two validated rows, on
+    ``device``); it is then dropped. A class whose ``__init__`` takes
+    ``n_features`` gets ``rows.shape[1]`` unless the parameters set it.
+
+    Returns
+    -------
+    trunk_params : dict
+    width : int or tuple of int
+        See :func:`trunk_feature_width`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the module and what failed: building it, sparse rows, or
+        its output.
+    """
+    trunk_params = dict(trunk_params)
+    if isinstance(trunk, type) and "n_features" not in trunk_params:
+        try:
+            signature = inspect.signature(trunk)
+        except (TypeError, ValueError):
+            signature = None
+        if signature is not None and "n_features" in signature.parameters:
+            trunk_params["n_features"] = int(rows.shape[1])
+    if not isinstance(rows, np.ndarray):
+        raise TypeError(
+            f"module {getattr(trunk, '__name__', type(trunk).__name__)} got a "
+            f"sparse X; a custom trunk needs a dense array."
+        )
+    with torch.random.fork_rng(devices=cuda_devices(device)):
+        torch.manual_seed(seed)
+        try:
+            built = build_trunk(trunk, trunk_params)
+        except ValueError:
+            raise  # an instance with module__ parameters: says so
+        except Exception as exc:
+            # TypeError for wrong arguments, ValueError for anything else.
+            error = TypeError if isinstance(exc, TypeError) else ValueError
+            name = getattr(trunk, "__name__", trunk)
+            raise error(
+                f"module {name} could not be built with the parameters "
+                f"{trunk_params}: {type(exc).__name__}: {exc}"
+            ) from exc
+        inputs = torch.as_tensor(rows, device=device)
+        width = trunk_feature_width(built.to(device), inputs, n_levels)
+    return trunk_params, width
 
 
 def trunk_feature_width(trunk, X, n_levels):

@@ -290,12 +290,3 @@ def check_out_of_core(estimator, X, *, reset, fit):
             not_finite=lambda row, start, stop: _not_finite(row, start, stop, kind),
         )
     return array
-
-
-def standardisation(X):
-    """The ``(mean, scale)`` computed while checking an out-of-core ``X``.
-
-    None for any other input (the estimator then computes it from the
-    training data), so ``_fit`` can pass it on whatever ``X`` is.
-    """
-    return X.standardisation if isinstance(X, OutOfCoreArray) else None

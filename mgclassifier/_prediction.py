@@ -29,10 +29,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._cpu_threads import torch_threads
 from ._data import sparse_rows_to_torch
+from ._devices import torch_threads
 from ._module import MultiHeadMLP, affine_parts
 from ._prediction_engine import PredictionEngine
+from ._selective import returned_depth
 
 CPU_CHUNK_ELEMENTS = 2**22
 """Path scores per chunk on the CPU (16 MB in float32): the chunk's arrays
@@ -196,18 +197,6 @@ def device_path_scores(predictor, X):
             (0, predictor.engine.node_counts[-1]), device=predictor.device
         )
     return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
-
-
-def returned_depth(prefix, threshold):
-    """Levels ``predict`` returns: the longest prefix of each path whose
-    nodes all reach ``threshold`` (the rule of ``min_path_probability``).
-
-    Examples
-    --------
-    >>> returned_depth(np.array([[0.9, 0.6], [0.5, 0.4], [0.3, 0.8]]), 0.5).tolist()
-    [2, 1, 0]
-    """
-    return np.cumprod(np.asarray(prefix) >= threshold, axis=1).sum(axis=1)
 
 
 def _best_paths(predictor, X, dtype, prefixes):

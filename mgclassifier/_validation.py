@@ -7,6 +7,8 @@ integer input) and messages that say what to do about text columns, ragged
 label rows and a missing ``y``.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import DataConversionWarning
@@ -23,8 +25,20 @@ from ._upstream import _check_sample_weight
 from ._warnings import warn_at_caller
 
 
-def validate_fit_data(estimator, X, y, reset=True):
-    """Validate X and y; return float32 X, 2-D label matrix, 1-D flag.
+class FitData(NamedTuple):
+    """A fit's data, validated: ``X`` (float32, CSR kept sparse, or an
+    ``OutOfCoreArray``; a custom trunk's images or int64 token ids), the
+    labels as a 2-D matrix ``Y``, whether ``y`` was 1-D, and the float32
+    ``sample_weight`` or None."""
+
+    X: object
+    Y: np.ndarray
+    y_was_1d: bool
+    sample_weight: np.ndarray | None
+
+
+def validate_fit_data(estimator, X, y, sample_weight=None, reset=True):
+    """Validate ``X``, ``y`` and ``sample_weight`` for a fit: a :class:`FitData`.
 
     With a custom trunk, X may also be n-dimensional (images) and integer
     (token ids, returned as int64).
@@ -82,18 +96,13 @@ def validate_fit_data(estimator, X, y, reset=True):
         y = y.ravel()
     if y.ndim == 2 and y.shape[1] == 0:
         raise ValueError("y has no columns; it needs at least one level of labels.")
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float32, ensure_non_negative=True
+        )
     if isinstance(X, np.ndarray) and not X.flags.writeable:
         X = X.copy()  # torch refuses to wrap read-only memory
-    return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
-
-
-def validate_sample_weight(sample_weight, X):
-    """float32 non-negative weights, one per row of ``X``, or None."""
-    if sample_weight is None:
-        return None
-    return _check_sample_weight(
-        sample_weight, X, dtype=np.float32, ensure_non_negative=True
-    )
+    return FitData(X, y[:, None] if y.ndim == 1 else y, y.ndim == 1, sample_weight)
 
 
 def validate_labelled_rows(estimator, X, y, dtype):

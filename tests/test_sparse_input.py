@@ -79,7 +79,7 @@ def test_network_gives_the_same_logits_for_sparse_and_dense_rows(
 
 def test_a_network_for_sparse_input_refuses_centring():
     with pytest.raises(ValueError, match="cannot be centred"):
-        MultiHeadMLP(3, [2], input_mean=torch.ones(3), sparse_input=True)
+        MultiHeadMLP(3, [2], (), input_mean=torch.ones(3), sparse_input=True)
 
 
 def test_sparse_fit_builds_the_sparse_first_layer(tree_data):

@@ -25,8 +25,8 @@ from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import KFold, cross_validate
 
 from mgclassifier import LabelHierarchy
+from mgclassifier._config import level_class_weight
 from mgclassifier._hierarchy import is_missing_label
-from mgclassifier._param_checks import level_class_weight
 from mgclassifier._prediction_engine import PredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
