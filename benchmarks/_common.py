@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from mgclassifier import LabelHierarchy
-from mgclassifier._prediction_engine import PredictionEngine
+from mgclassifier._prediction._engine import PredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_average_precision,

@@ -90,9 +90,9 @@ from sklearn.model_selection import (
 )
 
 from mgclassifier import MultiGranularityClassifier
-from mgclassifier._data import HoldoutSplit
+from mgclassifier._data._batches import HoldoutSplit
 from mgclassifier._metric_parts import _path_agreement
-from mgclassifier._selective import SelectiveTarget, held_out_threshold
+from mgclassifier._prediction._selective import SelectiveTarget, held_out_threshold
 from mgclassifier.metrics import hierarchical_f1_scorer
 
 SETS = ("imclef07a", "imclef07d", "diatoms")

@@ -28,12 +28,12 @@ from ._auto import (
     resolve_hidden_layer_sizes,
     resolve_lr,
 )
-from ._data import held_out_count
+from ._data._batches import held_out_count
 from ._devices import process_count, resolve_device, resolve_precision
 from ._hierarchy import _py
-from ._module import ACTIVATIONS as _ACTIVATION_LAYERS
-from ._module import is_trunk, probe_trunk
-from ._selective import SelectiveTarget
+from ._network._module import ACTIVATIONS as _ACTIVATION_LAYERS
+from ._network._module import is_trunk, probe_trunk
+from ._prediction._selective import SelectiveTarget
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,10 @@ class TrainingConfig:
     ``(epoch, weights)`` pairs, ``class_weights`` as one array per level or
     None), the optimizer and its schedule, the epochs and the held-out rows
     (``early_stopping`` and ``hold_out`` already false for ``partial_fit``,
-    whose rate is ``"constant"``), the precision of the forward passes, and
-    the ``random_state`` asked for (the seed drawn from it is
-    :attr:`FitConfig.seed`).
+    whose rate is ``"constant"``; ``train_rows``, the rows of each process
+    left to train on, sets the one-cycle schedule's length), the precision
+    of the forward passes, and the ``random_state`` asked for (the seed
+    drawn from it is :attr:`FitConfig.seed`).
     """
 
     level_weights: tuple
@@ -105,6 +106,7 @@ class TrainingConfig:
     patience: int
     validation_fraction: float
     hold_out: bool
+    train_rows: int
     precision: str
     random_state: int | None
     incremental: bool
@@ -273,29 +275,53 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
     processes = process_count(e.distributed)
     sparse = sp.issparse(X)
     # In a data-parallel fit the processes share n // processes rows each.
-    n_rows = X.shape[0] // processes * processes
-    if processes > 1 and n_rows // processes < 2:
+    rows_per_process = X.shape[0] // processes
+    n_rows = rows_per_process * processes
+    if processes > 1 and rows_per_process < 2:
         raise ValueError(
             f"distributed=True over {processes} processes needs at least 2 "
             f"rows per process; X has {X.shape[0]} rows."
         )
-    if resume:
-        hidden_layer_sizes = e.hidden_layer_sizes_
-        sparse_input = bool(getattr(e.net_, "module__sparse_input", False))
-    else:
-        hidden_layer_sizes = check_hidden_layer_sizes(
+    # The "auto" rules; a resumed fit keeps its network's shape.
+    hidden_layer_sizes = (
+        e.hidden_layer_sizes_
+        if resume
+        else check_hidden_layer_sizes(
             resolve_hidden_layer_sizes(e.hidden_layer_sizes, sparse)
         )
-        sparse_input = sparse
+    )
+    feature_scaling = resolve_feature_scaling(e.feature_scaling, sparse)
+    batch_size = resolve_batch_size(e.batch_size, n_rows, sparse)
+    lr = resolve_lr(e.lr, batch_size)
+    early_stopping = not incremental and resolve_early_stopping(
+        e.early_stopping, n_rows
+    )
+    target = selective_target(e)
+    hold_out = target is not None and not incremental
+    # What depends on the data.
+    held_out = held_out_count(
+        rows_per_process,
+        e.validation_fraction if early_stopping else None,
+        e.validation_fraction if hold_out else None,
+    )
+    if held_out and held_out >= rows_per_process:
+        _no_training_rows(
+            e.validation_fraction, rows_per_process, early_stopping, hold_out
+        )
     check_module_params(
         e.module, e.head_layers, e._module_params(), n_levels, hidden_layer_sizes
     )
-    module_params = {
-        name[len("module__") :]: value for name, value in e._module_params().items()
-    }
+    level_weights = check_level_weight_vector(
+        named_level_weights(e.level_weights, n_levels), n_levels, "level_weights"
+    )
+    schedule = check_level_weight_schedule(e.level_weight_schedule, n_levels)
+    class_weights = class_weight_arrays(e.class_weight, codes, hierarchy)
     device = resolve_device(e.device, distributed=processes > 1)
     precision = resolve_precision(e.precision, device)
     seed = check_random_state(e.random_state).randint(np.iinfo(np.int32).max)
+    module_params = {
+        name[len("module__") :]: value for name, value in e._module_params().items()
+    }
     feature_width = None
     if e.module is not None:
         module_params, feature_width = probe_trunk(
@@ -310,30 +336,15 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         activation=e.activation,
         dropout=float(e.dropout),
         head_layers=head_layers_tuple(e.head_layers),
-        sparse_input=sparse_input,
+        sparse_input=bool(getattr(e.net_, "module__sparse_input", False))
+        if resume
+        else sparse,
         feature_width=feature_width,
-        feature_scaling=resolve_feature_scaling(e.feature_scaling, sparse),
+        feature_scaling=feature_scaling,
     )
-    batch_size = resolve_batch_size(e.batch_size, n_rows, sparse)
-    early_stopping = (
-        resolve_early_stopping(e.early_stopping, n_rows) and not incremental
-    )
-    target = selective_target(e)
-    hold_out = target is not None and not incremental
-    _check_training_rows(
-        n_rows // processes, e.validation_fraction, early_stopping, hold_out
-    )
-    schedule = check_level_weight_schedule(e.level_weight_schedule, n_levels)
-    class_weights = class_weight_arrays(e.class_weight, codes, hierarchy)
     random_state = e.random_state
     training = TrainingConfig(
-        level_weights=tuple(
-            check_level_weight_vector(
-                named_level_weights(e.level_weights, n_levels),
-                n_levels,
-                "level_weights",
-            ).tolist()
-        ),
+        level_weights=tuple(level_weights.tolist()),
         level_weight_schedule=None
         if schedule is None
         else tuple((epoch, tuple(w.tolist())) for epoch, w in schedule.items()),
@@ -343,7 +354,7 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         alpha_l1=float(e.alpha_l1),
         alpha_l2=float(e.alpha_l2),
         weight_averaging=float(e.weight_averaging),
-        lr=float(resolve_lr(e.lr, batch_size)),
+        lr=float(lr),
         lr_schedule="constant" if incremental else e.lr_schedule,
         batch_size=int(batch_size),
         max_epochs=int(e.max_epochs),
@@ -351,6 +362,7 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         patience=int(e.patience),
         validation_fraction=float(e.validation_fraction),
         hold_out=hold_out,
+        train_rows=rows_per_process - held_out,
         precision=precision,
         # A RandomState's draw is the seed: only an int (or None) is asked for.
         random_state=int(random_state)
@@ -373,13 +385,8 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
     )
 
 
-def _check_training_rows(n_rows, fraction, early_stopping, hold_out):
-    """Fail when the held-out rows of ``n_rows`` leave none to train on."""
-    held_out = held_out_count(
-        n_rows, fraction if early_stopping else None, fraction if hold_out else None
-    )
-    if held_out == 0 or n_rows - held_out >= 1:
-        return
+def _no_training_rows(fraction, n_rows, early_stopping, hold_out):
+    """Raise: the held-out rows of ``n_rows`` leave none to train on."""
     held_out_for = " and ".join(
         use
         for use, holds in (

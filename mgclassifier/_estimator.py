@@ -7,7 +7,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._calibration import held_out_threshold
 from ._config import (
     ACTIVATIONS,
     check_fit_params,
@@ -19,18 +18,19 @@ from ._config import (
     resolve_config,
     selective_target,
 )
-from ._devices import in_torch_threads, process_count, torch_threads
-from ._hierarchy import LabelHierarchy, hierarchy_findings
-from ._metric_parts import _drop_rows_without_finest_label, _path_correct
-from ._prediction import Predictor, predict_leaves, predict_proba, proba_dtype
-from ._training import train
-from ._upstream import Interval, StrOptions, _fit_context
-from ._validation import (
+from ._data._validation import (
     level_names_of,
     validate_fit_data,
     validate_for_prediction,
     validate_labelled_rows,
 )
+from ._devices import in_torch_threads, process_count, torch_threads
+from ._hierarchy import LabelHierarchy, hierarchy_findings
+from ._metric_parts import _drop_rows_without_finest_label, _path_correct
+from ._prediction._calibration import held_out_threshold
+from ._prediction._predict import Predictor, predict_leaves, predict_proba, proba_dtype
+from ._training._train import train
+from ._upstream import Interval, StrOptions, _fit_context
 from ._warnings import HierarchyWarning, warn_at_caller
 
 
@@ -690,13 +690,15 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
         check_fit_params(self, incremental=incremental, resume=resume)
         level_names = self.level_names_ if resume else level_names_of(y)
-        data = validate_fit_data(self, X, y, sample_weight, reset=not resume)
-        hierarchy, codes = self._label_tree(data, incremental, classes, resume)
+        X, Y, y_was_1d, sample_weight = validate_fit_data(
+            self, X, y, sample_weight, reset=not resume
+        )
+        hierarchy, codes = self._label_tree(Y, y_was_1d, incremental, classes, resume)
         if not resume and not (incremental and classes is not None):
             _warn_about_hierarchy(hierarchy, codes, level_names)
         config = resolve_config(
             self,
-            data.X,
+            X,
             hierarchy,
             codes,
             incremental=incremental,
@@ -705,18 +707,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         )
         trained = train(
             config,
-            data.X,
+            X,
             codes,
             hierarchy,
-            data.sample_weight,
+            sample_weight,
             fitted=(self.net_, self.temperature_) if resume else None,
         )
 
         self.hierarchy_ = hierarchy
-        self.classes_ = hierarchy.classes[0] if data.y_was_1d else hierarchy.classes
+        self.classes_ = hierarchy.classes[0] if y_was_1d else hierarchy.classes
         self.n_levels_ = hierarchy.n_levels
         self.level_names_ = level_names
-        self._y_was_1d = data.y_was_1d
+        self._y_was_1d = y_was_1d
         self.net_ = trained.net
         self.history_ = trained.net.history
         self.n_epochs_ = len(trained.net.history)
@@ -734,7 +736,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self._predictor_cache = (self._predictor_key(), trained.predictor)
         return self
 
-    def _label_tree(self, data, incremental, classes, resume):
+    def _label_tree(self, Y, y_was_1d, incremental, classes, resume):
         """``(hierarchy, codes)``: the label tree of a fresh fit, or the
         fitted one (checked against the labels, partial_fit's ``classes``
         and the network's shape) of a resumed fit.
@@ -742,7 +744,6 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         In a data-parallel fit the tree is read from the rows the processes
         share (``n // processes`` each; the last few rows are left out).
         """
-        Y = data.Y
         declared = None  # the hierarchy partial_fit's `classes` describes
         if incremental and classes is not None:
             classes = np.asarray(classes)
@@ -751,7 +752,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
         if resume:
             check_resumable(
-                data.y_was_1d,
+                y_was_1d,
                 self._y_was_1d,
                 network_structure(self),
                 self._fitted_structure,
@@ -808,7 +809,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     def _proba(self, X, labels):
         """Each level's probabilities (label or node columns), numpy."""
         self._check_fitted()
-        return predict_proba(*self._prediction_input(X), labels=labels)
+        predictor, rows, dtype = self._prediction_input(X)
+        return predict_proba(predictor, rows, dtype, labels=labels)
 
     def _prediction_input(self, X):
         """``(predictor, rows, dtype)``: what prediction runs, ``X`` validated
@@ -898,10 +900,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             probability reaches the threshold, and None below.
         """
         self._check_fitted()
-        leaf, depth = predict_leaves(
-            *self._prediction_input(X),
-            prediction_threshold(self, self._selective_target),
-        )
+        threshold = prediction_threshold(self, self._selective_target)
+        predictor, rows, dtype = self._prediction_input(X)
+        leaf, depth = predict_leaves(predictor, rows, dtype, threshold)
         paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
         return paths[:, 0] if self._y_was_1d else paths
 

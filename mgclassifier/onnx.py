@@ -22,9 +22,9 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._data._validation import validate_for_prediction
 from ._estimator import MultiGranularityClassifier
-from ._onnx_graph import PredictionGraph
-from ._validation import validate_for_prediction
+from ._prediction._graph import PredictionGraph
 
 __all__ = ["to_onnx"]
 

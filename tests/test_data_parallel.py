@@ -16,8 +16,8 @@ from _helpers import TINY_BUDGETS, make_tree_data
 
 import mgclassifier
 from mgclassifier import MultiGranularityClassifier
-from mgclassifier._distributed import DataParallel
-from mgclassifier._out_of_core import OutOfCoreArray
+from mgclassifier._data._out_of_core import OutOfCoreArray
+from mgclassifier._training._distributed import DataParallel
 
 pytestmark = TINY_BUDGETS
 
@@ -102,7 +102,10 @@ def test_each_process_keeps_only_its_rows_and_a_memory_map_stays_one(tmp_path):
     for rank in range(3):
         parallel = object.__new__(DataParallel)
         parallel.rank, parallel.size = rank, 3
-        share, codes_share, w_share = parallel.share(X_map, codes, np.arange(11.0))
+        share, codes_share, w_share, scaling = parallel.share(
+            X_map, codes, np.arange(11.0), "none"
+        )
+        assert scaling is None  # "standard" gathers every process's moments
         # A strided view: nothing read.
         assert isinstance(share, OutOfCoreArray) and isinstance(share.data, np.memmap)
         assert len(share) == len(codes_share) == len(w_share) == 3

@@ -6,10 +6,10 @@ import pytest
 import torch
 from _helpers import make_tree_data, tiny_classifier
 
-from mgclassifier._calibration import fit_temperature
 from mgclassifier._hierarchy import LabelHierarchy
-from mgclassifier._prediction import Predictor, device_path_scores
-from mgclassifier._prediction_engine import PredictionEngine
+from mgclassifier._prediction._calibration import fit_temperature
+from mgclassifier._prediction._engine import PredictionEngine
+from mgclassifier._prediction._predict import Predictor, device_path_scores
 
 
 @pytest.fixture(scope="module")

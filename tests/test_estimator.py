@@ -137,7 +137,7 @@ def test_without_early_stopping_runs_max_epochs(tree_data):
 def test_deferred_loss_reads_record_the_same_history(tree_data, monkeypatch):
     # On a GPU batch losses are read once per epoch (no sync per batch); force
     # that path on the CPU and compare with per-batch reads of the same fit.
-    from mgclassifier._net import MultiGranularityNet
+    from mgclassifier._network._net import MultiGranularityNet
 
     X, Y = tree_data
     params = dict(

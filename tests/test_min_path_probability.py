@@ -7,7 +7,7 @@ from _helpers import TINY_BUDGETS, make_tree_data, sub_codes, tiny_classifier
 from sklearn.model_selection import GridSearchCV, KFold
 
 from mgclassifier._hierarchy import is_missing_label
-from mgclassifier._prediction_engine import PredictionEngine
+from mgclassifier._prediction._engine import PredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_f1_scorer,

@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from mgclassifier._data import sparse_rows_to_torch
-from mgclassifier._module import ACTIVATIONS, MultiHeadMLP, affine_parts
+from mgclassifier._data._datasets import sparse_rows_to_torch
+from mgclassifier._network._module import ACTIVATIONS, MultiHeadMLP, affine_parts
 
 
 def make_module(activation="relu", hidden=(7, 4)):
@@ -76,7 +76,7 @@ def test_dropout_is_active_only_in_training():
 def test_standardisation_statistics_over_many_chunks():
     # The CPU sums run over ~4 MB chunks (4096 rows of 128 features): many
     # ragged chunks must give numpy's float64 statistics.
-    from mgclassifier._standardisation import feature_standardisation
+    from mgclassifier._data._standardisation import feature_standardisation
 
     rng = np.random.RandomState(0)
     X = (1e3 + rng.normal(size=(10_000, 128))).astype(np.float32)

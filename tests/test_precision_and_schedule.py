@@ -12,8 +12,8 @@ from _helpers import TINY_BUDGETS, tiny_classifier
 from sklearn.utils._param_validation import InvalidParameterError
 
 from mgclassifier import _devices
-from mgclassifier._callbacks import OneCycleSchedule
 from mgclassifier._devices import resolve_precision
+from mgclassifier._network._callbacks import OneCycleSchedule
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
@@ -77,7 +77,7 @@ def test_training_forward_runs_in_the_requested_precision(tree_data, precision):
 
 
 def _dataset_args(clf, tree_data):
-    from mgclassifier._data import ArrayDataset
+    from mgclassifier._data._datasets import ArrayDataset
 
     X, Y = tree_data
     codes = clf.hierarchy_.encode(Y)

@@ -12,11 +12,11 @@ from _helpers import assert_coherent, make_tree_data, sub_codes, tiny_classifier
 from scipy.special import log_softmax, softmax
 from torch import nn
 
-from mgclassifier import _prediction
-from mgclassifier._data import sparse_rows_to_torch
+from mgclassifier._data._datasets import sparse_rows_to_torch
 from mgclassifier._hierarchy import LabelHierarchy
-from mgclassifier._module import MultiHeadMLP, TrunkWithHeads, affine_parts
-from mgclassifier._prediction_engine import PredictionEngine
+from mgclassifier._network._module import MultiHeadMLP, TrunkWithHeads, affine_parts
+from mgclassifier._prediction import _predict
+from mgclassifier._prediction._engine import PredictionEngine
 
 
 def random_tree(seed, repeated):
@@ -153,7 +153,7 @@ def test_folded_heads_give_the_path_scores_of_the_logits(
         expected = engine.path_scores(module(inputs)[:, engine.scored_columns])
         folded = torch.addmm(bias, features, weight)
         # The CPU kernel of the products (numpy's BLAS), the network's too.
-        blas = _prediction.NumpyBlas((weight, bias))
+        blas = _predict.NumpyBlas((weight, bias))
         on_numpy = blas.folded_scores(features, torch.empty_like(expected))
         by_numpy = module(inputs, blas)
     assert folded.shape == (len(X), tree.n_nodes[-1])
@@ -236,7 +236,7 @@ def test_chunks_give_the_answers_of_one_chunk(
     whole = clf.predict(X), clf.predict_proba(X), clf.predict_node_proba(X)
     # Chunks of 128 rows: the last one is cut short, and the score buffer is
     # reused from chunk to chunk.
-    monkeypatch.setattr(_prediction, "CPU_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(_predict, "CPU_CHUNK_ELEMENTS", 1)
     chunked = clf.predict(X), clf.predict_proba(X), clf.predict_node_proba(X)
     clf.set_params(min_path_probability=None)
     # BLAS promises no bit equality across calls of different row counts
@@ -286,7 +286,7 @@ def test_no_array_as_large_as_the_path_scores_beyond_the_result(
     X, Y = make_tree_data(n_samples=2000, branching=(4, 8, 8), seed=4)
     clf = tiny_classifier(max_epochs=1, coarse_decoding_weight=coarse_weight)
     clf.fit(X, Y)
-    monkeypatch.setattr(_prediction, "CPU_CHUNK_ELEMENTS", 2**14)
+    monkeypatch.setattr(_predict, "CPU_CHUNK_ELEMENTS", 2**14)
     X = np.tile(X, (2, 1)).astype(np.float32)
     clf.predict(X[:200])  # the engine is built before tracing
     leaf_bytes = 4 * len(X) * clf.hierarchy_.n_nodes[-1]
@@ -307,7 +307,7 @@ def test_torch_steps_after_numpys_products_run_on_one_thread(fitted, monkeypatch
     # call too small for torch to use threads leaves the setting alone.
     clf, X = fitted
     X = np.tile(X, (4, 1))
-    assert len(X) * clf.hierarchy_.n_nodes[-1] > _prediction.GRAIN_SIZE
+    assert len(X) * clf.hierarchy_.n_nodes[-1] > _predict.GRAIN_SIZE
     engine, seen = clf._predictor().engine, []
     path_proba = engine.path_proba
 

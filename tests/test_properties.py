@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._hierarchy import LabelHierarchy, _unique_inverse
-from mgclassifier._prediction_engine import PredictionEngine
+from mgclassifier._prediction._engine import PredictionEngine
 
 N_FIT_EXAMPLES = 50
 """Examples of the property test that fits a model (each a tiny fit)."""

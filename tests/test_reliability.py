@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mgclassifier import MultiGranularityClassifier, _estimator
-from mgclassifier._net import MultiGranularityNet
+from mgclassifier._network._net import MultiGranularityNet
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 

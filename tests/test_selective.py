@@ -11,10 +11,10 @@ from _helpers import TINY_BUDGETS, make_tree_data, sub_codes, tiny_classifier
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
-from mgclassifier._data import ArrayDataset
+from mgclassifier._data._datasets import ArrayDataset
 from mgclassifier._hierarchy import is_missing_label
-from mgclassifier._prediction import Predictor, predict_path_proba
-from mgclassifier._selective import (
+from mgclassifier._prediction._predict import Predictor, predict_path_proba
+from mgclassifier._prediction._selective import (
     SelectiveTarget,
     batch_miss_probability,
     choose_threshold,
@@ -291,7 +291,7 @@ def test_bad_targets_fail_before_training_naming_the_parameter(
     def no_training(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr("mgclassifier._training.build_net", no_training)
+    monkeypatch.setattr("mgclassifier._training._train.build_net", no_training)
     X, Y = tree
     clf = tiny_classifier(**params)
     with pytest.raises(ValueError, match=name):

@@ -14,8 +14,8 @@ from sklearn.pipeline import make_pipeline
 from torch import nn
 
 from mgclassifier import MultiGranularityClassifier
-from mgclassifier._data import sparse_rows_to_torch
-from mgclassifier._module import MultiHeadMLP, SparseInputLinear
+from mgclassifier._data._datasets import sparse_rows_to_torch
+from mgclassifier._network._module import MultiHeadMLP, SparseInputLinear
 
 
 def _sparse_rows(n_rows=12, n_features=9, seed=0):

@@ -27,7 +27,7 @@ from sklearn.model_selection import KFold, cross_validate
 from mgclassifier import LabelHierarchy
 from mgclassifier._config import level_class_weight
 from mgclassifier._hierarchy import is_missing_label
-from mgclassifier._prediction_engine import PredictionEngine
+from mgclassifier._prediction._engine import PredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_average_precision,

@@ -13,8 +13,9 @@ from _trunks import Failing, ThreeOutputs, TokenBag, Unflattened
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
-from mgclassifier import MultiGranularityClassifier, _prediction
-from mgclassifier._module import MultiHeadMLP, TrunkWithHeads
+from mgclassifier import MultiGranularityClassifier
+from mgclassifier._network._module import MultiHeadMLP, TrunkWithHeads
+from mgclassifier._prediction import _predict
 from mgclassifier.trunks import ResidualMLP, SmallCNN
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
@@ -169,8 +170,8 @@ def test_image_predictions_chunk_along_the_first_axis_and_partial_fit(monkeypatc
     assert clf.n_epochs_ == 2
     whole = clf.predict_node_proba(X)
     assert whole[-1].shape == (60, clf.hierarchy_.n_nodes[-1])
-    monkeypatch.setattr(_prediction, "CPU_CHUNK_ELEMENTS", 1)
-    monkeypatch.setattr(_prediction, "MIN_CHUNK_ROWS", 7)  # chunks of 7 images
+    monkeypatch.setattr(_predict, "CPU_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(_predict, "MIN_CHUNK_ROWS", 7)  # chunks of 7 images
     for got, want in zip(clf.predict_node_proba(X), whole):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     monkeypatch.undo()
@@ -325,7 +326,7 @@ def test_warm_start_refuses_another_trunk(data):
 
 # ----------------------------------------------------------------- persistence
 TRUNK_SKOPS_TYPES = {
-    "mgclassifier._module.TrunkWithHeads",
+    "mgclassifier._network._module.TrunkWithHeads",
     "mgclassifier.trunks.SmallCNN",
 }
 
@@ -340,7 +341,7 @@ def test_pickle_and_skops_round_trip_a_custom_trunk(tmp_path):
     assert loaded.get_params() == clf.get_params()
 
     trusted = sorted(
-        set(SKOPS_TRUSTED_TYPES) - {"mgclassifier._module.MultiHeadMLP"}
+        set(SKOPS_TRUSTED_TYPES) - {"mgclassifier._network._module.MultiHeadMLP"}
         | TRUNK_SKOPS_TYPES
     )
     path = tmp_path / "cnn.skops"

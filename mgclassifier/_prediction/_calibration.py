@@ -19,10 +19,10 @@ import torch
 from scipy.optimize import minimize_scalar
 from sklearn.utils import check_random_state
 
-from ._hierarchy import MISSING
-from ._prediction import device_path_scores, predict_path_proba
+from .._hierarchy import MISSING
+from .._warnings import warn_at_caller
+from ._predict import device_path_scores, predict_path_proba
 from ._selective import choose_threshold, coverage_at, first_wrong_depth, min_rows
-from ._warnings import warn_at_caller
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 

@@ -6,7 +6,7 @@ data to a fitted net (:class:`TrainedNet`).
 this one call and sets its fitted attributes from what it returns.
 Everything torch does during a fit happens here or below: the data-parallel
 processes (``_distributed``), the dataset on the device and its
-standardisation (``_data``), the skorch net (``_net_builder``), the seeded
+standardisation (``_data``), the skorch net (``_network._builder``), the seeded
 run (with ``checkpoint_dir``, ``_checkpoint``), the check of its outcome
 (``_convergence``), and what the held-out rows decide afterwards
 (``_calibration``).
@@ -17,17 +17,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from .._data._batches import held_out_rows
+from .._data._datasets import training_data
+from .._data._standardisation import fitted_standardisation
+from .._devices import cuda_devices
+from .._network._builder import build_net
+from .._prediction._calibration import held_out_choices
+from .._prediction._predict import Predictor
+from .._prediction._selective import SelectiveTarget
 from . import _distributed
-from ._calibration import held_out_choices
 from ._checkpoint import CheckpointStore, fit_fingerprint, fit_with_checkpoints
-from ._chunked_data import training_data
 from ._convergence import check_training_outcome, warn_if_budget_ran_out
-from ._data import HoldoutSplit
-from ._devices import cuda_devices
-from ._net_builder import build_net
-from ._prediction import Predictor
-from ._selective import SelectiveTarget
-from ._standardisation import fitted_standardisation
 
 
 @dataclass(frozen=True)
@@ -92,23 +92,22 @@ def train(config, X, codes, hierarchy, sample_weight=None, fitted=None):
     -------
     TrainedNet
     """
+    fitted_net, fitted_temperature = fitted if fitted is not None else (None, 1.0)
+    standardisation = None  # computed from the rows unless given
+    if fitted_net is not None:  # a resumed fit keeps the scaling it has
+        standardisation = fitted_standardisation(fitted_net.module_)
     parallel = None
-    if config.processes > 1:
+    if config.processes > 1:  # standardised on every process's rows
         parallel = _distributed.start()
-        X, codes, sample_weight = parallel.share(X, codes, sample_weight)
         config = parallel.local_config(config)
+        X, codes, sample_weight, standardisation = parallel.share(
+            X, codes, sample_weight, config.network.feature_scaling
+        )
     checkpoints = None
     if config.checkpoint_dir is not None:
         checkpoints = CheckpointStore(config.checkpoint_dir)
         # A resumed fit keeps its seed, so its split.
         config = replace(config, seed=checkpoints.seed(config.seed))
-    fitted_net, fitted_temperature = fitted if fitted is not None else (None, 1.0)
-    if fitted_net is not None:  # a resumed fit keeps the scaling it has
-        standardisation = fitted_standardisation(fitted_net.module_)
-    elif parallel is not None and config.network.feature_scaling == "standard":
-        standardisation = parallel.standardisation(X)  # every process's rows
-    else:
-        standardisation = None
     dataset, standardisation = training_data(
         X,
         codes,
@@ -120,7 +119,6 @@ def train(config, X, codes, hierarchy, sample_weight=None, fitted=None):
     net = build_net(
         config,
         hierarchy.parents,
-        len(dataset),
         standardisation,
         has_missing=bool((codes < 0).any()),
     )
@@ -145,7 +143,7 @@ def train(config, X, codes, hierarchy, sample_weight=None, fitted=None):
         warn_if_budget_ran_out(net, n_before, training.max_epochs)
     best_epoch = check_training_outcome(net)
     predictor = Predictor(hierarchy, config.coarse_decoding_weight, 1.0, net.module_)
-    valid, set_aside = _held_out_rows(net.train_split, dataset)
+    valid, set_aside = held_out_rows(net.train_split, dataset)
     temperature, threshold, coverage = held_out_choices(
         predictor, X, codes, valid, set_aside, config, fitted_temperature, parallel
     )
@@ -201,17 +199,3 @@ def continue_training(net, fitted):
     }
     net.optimizer_.load_state_dict(state)
     net.history_ = fitted.history_
-
-
-def _held_out_rows(split, dataset):
-    """The rows the split kept out of training in this fit: ``(valid,
-    set_aside)``, each None where the split has no such rows.
-
-    Drawn again (the same rows) when training did not call the split: a
-    fit that a finished checkpoint gave back.
-    """
-    if not isinstance(split, HoldoutSplit):
-        return None, None
-    if split.valid_indices_ is None and split.set_aside_indices_ is None:
-        return split.parts(dataset)[1:]
-    return split.valid_indices_, split.set_aside_indices_

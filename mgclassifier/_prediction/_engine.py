@@ -17,9 +17,9 @@ the scores divided by the calibration temperature; a node's probability is
 the sum of its children's, and a label under several parents sums its nodes.
 
 :class:`PredictionEngine` is that maths as a torch module. Prediction on
-every device and call size (``_prediction``), the temperature fit
+every device and call size (``_predict``), the temperature fit
 (``_calibration``), the threshold of ``target_accuracy`` and the ONNX graph
-(``_onnx_graph``) all use it. Scores are read along their last axis, so a
+(``_graph``) all use it. Scores are read along their last axis, so a
 leading axis of ensemble members passes through :meth:`path_scores`,
 :meth:`fold` and the softmax unchanged; averaging the members' path
 probabilities would sit between :meth:`path_proba` and :meth:`node_proba`.

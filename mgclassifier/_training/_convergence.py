@@ -16,7 +16,7 @@ import math
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._warnings import warn_at_caller
+from .._warnings import warn_at_caller
 
 VALID_TOLERANCE = 1e-3
 """Relative fall of the held-out loss over the last epochs that counts as

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from skorch.callbacks import ProgressBar
 
+from .._data._batches import BatchIterator, HoldoutSplit
 from ._callbacks import (
     BestEpochEarlyStopping,
     DivergenceGuard,
@@ -18,13 +19,12 @@ from ._callbacks import (
     OneCycleSchedule,
     WeightAveraging,
 )
-from ._data import BatchIterator, HoldoutSplit
 from ._loss import MultiLevelLoss
 from ._module import MultiHeadMLP, TrunkWithHeads
 from ._net import MultiGranularityNet
 
 
-def build_net(config, parents, n_rows, standardisation, has_missing):
+def build_net(config, parents, standardisation, has_missing):
     """The skorch net of a fit (not initialized), as ``config`` says.
 
     Parameters
@@ -35,9 +35,6 @@ def build_net(config, parents, n_rows, standardisation, has_missing):
     parents : list of ndarray of int
         The label tree's parent maps (``LabelHierarchy.parents``), for the
         loss's consistency penalty.
-    n_rows : int
-        Rows of this process's training data (the schedule's steps count
-        the ones left after the held-out split).
     standardisation : tuple of two tensors or None
         The ``(mean, scale)`` the network applies to its input; None for
         inputs that are not standardised (images, token ids).
@@ -50,6 +47,7 @@ def build_net(config, parents, n_rows, standardisation, has_missing):
     """
     network, training = config.network, config.training
     mean, scale = standardisation if standardisation is not None else (None, None)
+    module = module_params(network, mean, scale)
     callbacks = [("divergence_guard", DivergenceGuard())]
     if config.verbose >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
@@ -78,8 +76,7 @@ def build_net(config, parents, n_rows, standardisation, has_missing):
         else None
     )
     if training.lr_schedule == "onecycle":
-        n_train = n_rows - (0 if holdout is None else holdout.n_held_out(n_rows))
-        steps = training.max_epochs * -(-n_train // training.batch_size)
+        steps = training.max_epochs * -(-training.train_rows // training.batch_size)
         callbacks.append(("lr_schedule", OneCycleSchedule(training.lr, steps)))
     if training.early_stopping:
         callbacks.append(
@@ -94,7 +91,7 @@ def build_net(config, parents, n_rows, standardisation, has_missing):
             )
         )
     net = MultiGranularityNet(
-        **module_params(network, mean, scale),
+        **module,
         criterion=MultiLevelLoss,
         criterion__level_sizes=network.level_sizes,
         criterion__parents=parents,

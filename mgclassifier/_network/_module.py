@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._devices import cuda_devices
+from .._devices import cuda_devices
 from ._tensors import as_buffer
 
 ACTIVATIONS = {

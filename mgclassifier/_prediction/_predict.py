@@ -2,7 +2,7 @@
 of rows at a time, the same steps for one row as for a million.
 
 Each chunk's path scores come from the network and the prediction engine
-(``_prediction_engine``): for a network whose heads are one layer, one
+(``_engine``): for a network whose heads are one layer, one
 matrix product of the chunk's features with the heads into which the
 engine folded the coarse votes; otherwise the logits summed along each
 path. Only what the caller asks for is kept: the best path of each row
@@ -29,10 +29,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._data import sparse_rows_to_torch
-from ._devices import torch_threads
-from ._module import MultiHeadMLP, affine_parts
-from ._prediction_engine import PredictionEngine
+from .._data._datasets import sparse_rows_to_torch
+from .._devices import torch_threads
+from .._network._module import MultiHeadMLP, affine_parts
+from ._engine import PredictionEngine
 from ._selective import returned_depth
 
 CPU_CHUNK_ELEMENTS = 2**22

@@ -47,8 +47,8 @@ import torch
 import torch.distributed as dist
 from skorch.callbacks import Callback
 
-from . import _out_of_core
-from ._standardisation import (
+from .._data import _out_of_core
+from .._data._standardisation import (
     block_moments,
     merged_moments,
     standardisation_from_moments,
@@ -88,16 +88,22 @@ class DataParallel:
         self.size = dist.get_world_size()
 
     # ---------------------------------------------------------------- data
-    def share(self, X, codes, sample_weight):
+    def share(self, X, codes, sample_weight, feature_scaling):
         """This process's rows of the validated ``X``, ``codes`` and
-        ``sample_weight``: every ``size``-th row from its rank on, ``n //
-        size`` of them (``codes`` may stop at the last row shared)."""
+        ``sample_weight``, and the standardisation of every process's rows.
+
+        A share is every ``size``-th row from the process's rank on, ``n //
+        size`` of them (``codes`` may stop at the last row shared). The
+        standardisation is None unless ``feature_scaling`` is "standard".
+        """
         n_shared = X.shape[0] // self.size * self.size
         rows = slice(self.rank, n_shared, self.size)
+        X = _rows(X, rows)
         return (
-            _rows(X, rows),
+            X,
             codes[rows],
             None if sample_weight is None else sample_weight[rows],
+            self.standardisation(X) if feature_scaling == "standard" else None,
         )
 
     def local_config(self, config):

@@ -7,13 +7,13 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import get_map_location
 
-from ._callbacks import LevelNamePrintLog
-from ._upstream import (
+from .._upstream import (
     check_device,
     initialize_optimizers,
     set_training,
     torch_component_names,
 )
+from ._callbacks import LevelNamePrintLog
 
 
 class _LossOnDevice:
@@ -52,7 +52,7 @@ class MultiGranularityNet(NeuralNet):
     autocast : {None, "bfloat16"}, default=None
         Run training and validation forward passes under ``torch.autocast``
         with this dtype (mixed precision: the weights, the optimizer and the
-        loss stay float32). Prediction (``_prediction``) does not use it.
+        loss stay float32). Prediction (``_prediction._predict``) does not use it.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """

@@ -19,10 +19,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._hierarchy import as_label_matrix
+from .._upstream import _check_sample_weight
+from .._warnings import warn_at_caller
 from . import _out_of_core
-from ._hierarchy import as_label_matrix
-from ._upstream import _check_sample_weight
-from ._warnings import warn_at_caller
 
 
 class FitData(NamedTuple):

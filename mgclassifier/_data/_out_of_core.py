@@ -30,7 +30,7 @@ MIN_READ_BYTES = 2**20
 """Storage chunks smaller than this are read (and shuffled) a few together."""
 
 BLOCK_BYTES = 64 * 2**20
-"""Size of the blocks of rows shuffled together (``_chunked_data``); a
+"""Size of the blocks of rows shuffled together (``_datasets``); a
 storage chunk larger than this is read in several pieces."""
 
 
