@@ -232,7 +232,6 @@ def predict_proba(predictor, X, dtype, labels=True):
     """
     n_rows, engine = X.shape[0], predictor.engine
     widths = engine.label_counts if labels else engine.node_counts
-    outputs = [_touched_empty((n_rows, width), dtype) for width in widths]
     # Where the finest level's columns are the paths (its labels do not
     # repeat), a CPU chunk writes its scores straight into the returned
     # array and the softmax runs there in place: no copy as large as the
@@ -241,14 +240,21 @@ def predict_proba(predictor, X, dtype, labels=True):
         predictor.on_accelerator
         or (labels and len(widths) - 1 in engine.repeated_levels)
     )
-    destination = outputs[-1] if in_place else None
-    for rows, scores in _path_scores(predictor, X, dtype, destination):
+    finest = _touched_empty((n_rows, widths[-1]), dtype) if in_place else None
+    outputs = None  # the levels not written in place
+    for rows, scores in _path_scores(predictor, X, dtype, finest):
         probas = engine.node_proba(engine.path_proba(scores, in_place=in_place))
         if labels:
             probas = engine.label_proba(probas)
-        for output, proba in zip(outputs[:-1] if in_place else outputs, probas):
-            output[rows] = _host(proba)
-    return outputs
+        probas = [_host(proba) for proba in (probas[:-1] if in_place else probas)]
+        if rows.start == 0 and rows.stop >= n_rows:  # one chunk: its own arrays
+            outputs = [proba.astype(dtype, copy=False) for proba in probas]
+            continue
+        if outputs is None:
+            outputs = [_touched_empty((n_rows, p.shape[1]), dtype) for p in probas]
+        for output, proba in zip(outputs, probas):
+            output[rows] = proba
+    return outputs + [finest] if in_place else outputs
 
 
 def _path_scores(predictor, X, dtype, destination=None):
@@ -337,7 +343,10 @@ class NumpyBlas:
         if arrays is None:
             arrays = tuple(part.detach().numpy() for part in affine_parts(layer))
             self._arrays[layer] = arrays
-        return torch.from_numpy(_affine(h.numpy(), *arrays))
+        weight, bias = arrays
+        product = h.numpy() @ weight
+        product += bias  # in place: one array per product, not two
+        return torch.from_numpy(product)
 
     def folded_scores(self, features, out):
         """The path scores ``features @ weight + bias`` of the folded heads,
