@@ -209,7 +209,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         optimizer and loss in float32. "auto" uses it on CPUs that run
         bfloat16 natively (x86 with AVX-512 BF16 or AMX) and float32
         elsewhere, GPUs included. "bfloat16" on a GPU without bfloat16 fails
-        before training. Prediction is always float32.
+        before training. Prediction never uses bfloat16: the network runs in
+        float32, and in float64 for float64 rows on the CPU.
     device : str, default="cpu"
         Torch device to train and predict on: "cpu", "cuda", "cuda:1", ...,
         or "auto" (CUDA when available, else CPU).

@@ -52,8 +52,8 @@ def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
       DataFrame ``y`` (``level_names_``), else ``"proba_<index>"`` (``0`` is
       the coarsest), or ``"proba"`` for a 1-D ``y``.
 
-    The maths run in float32 (within ~1e-6 of ``predict_proba``, whose
-    float64 for float64 input starts from the same float32 logits); a model trained with
+    The maths run in float32, within ~1e-6 of ``predict_proba`` (which
+    runs the network in float64 for float64 rows); a model trained with
     ``precision="bfloat16"`` predicts in float32 as well, and so does its
     export.
 

@@ -277,18 +277,14 @@ def _path_scores(predictor, X, dtype, destination=None):
     width = engine.node_counts[-1] if folded is not None else sum(engine.scored_sizes)
     budget = DEVICE_CHUNK_ELEMENTS if on_device else CPU_CHUNK_ELEMENTS
     chunk = max(MIN_CHUNK_ROWS, budget // width)
-    # On the CPU, numpy's BLAS multiplies (faster than torch's on the CPUs
-    # measured), unless torch's threads are busy with a first layer of its
-    # own (sparse rows, a custom trunk): handing features that torch computed
-    # on several threads to numpy's pool while torch's threads still spun
-    # doubled the time. After numpy's products, torch's steps (softmax,
-    # scaling) run on one thread: numpy's BLAS threads spin a while after
-    # each product, and torch's threads fought them for the cores.
+    # On the CPU numpy's BLAS multiplies, unless torch's threads computed a
+    # first layer of their own (sparse rows, a custom trunk) and still spin:
+    # the two pools would fight for the cores. After numpy's products torch's
+    # steps run on one thread, for the same reason; a call too small for
+    # torch to use threads leaves its setting alone. (The measurements:
+    # benchmarks/README.md, "The measurements behind the code".)
     own_products = isinstance(network, MultiHeadMLP) and not sparse
     numpy_blas = not on_device and (own_products or torch.get_num_threads() == 1)
-    # torch runs an element-wise step on one thread below GRAIN_SIZE elements
-    # anyway: a small call leaves torch's setting alone (changing it costs
-    # more than a small call's whole maths).
     one_thread = numpy_blas and own_products and X.shape[0] * width > GRAIN_SIZE
     buffer = None
     threads = torch_threads(1) if one_thread else contextlib.nullcontext()
