@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from mgclassifier import LabelHierarchy
-from mgclassifier._prediction_engine import NumpyPredictionEngine
+from mgclassifier._prediction._engine import PredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_average_precision,
@@ -109,8 +110,9 @@ def flat_level_proba(tree, leaf_classes, leaf_proba):
     columns = np.searchsorted(tree.classes[-1], leaf_classes)
     full = np.zeros((len(leaf_proba), len(tree.classes[-1])))
     full[:, columns] = leaf_proba
-    engine = NumpyPredictionEngine(tree)  # leaves are nodes: no repeated labels
-    return engine.label_proba(engine.node_proba(full))
+    engine = PredictionEngine(tree)  # leaves are nodes: no repeated labels
+    probas = engine.label_proba(engine.node_proba(torch.from_numpy(full)))
+    return [proba.numpy() for proba in probas]
 
 
 def valid_path_fraction(Y_pred, Y_train):

@@ -42,7 +42,7 @@ else:
     from mgclassifier import MultiGranularityClassifier
     if variant == "torch_adam":  # the optimizer fits used before EagerAdam
         from skorch import NeuralNet
-        from mgclassifier._net import MultiGranularityNet
+        from mgclassifier._network._net import MultiGranularityNet
         MultiGranularityNet.initialize_optimizer = NeuralNet.initialize_optimizer
     def model():
         return MultiGranularityClassifier(

@@ -54,8 +54,9 @@ from _speed_common import (
     markdown_table,
 )
 
-from mgclassifier import MultiGranularityClassifier, _training
-from mgclassifier._net import MultiGranularityNet
+from mgclassifier import MultiGranularityClassifier
+from mgclassifier._network._net import MultiGranularityNet
+from mgclassifier._training import _train
 
 N_FEATURES, LEVELS = 128, (10, 100, 1000)
 TRUNK, BATCH, LR = (512, 512), 8192, 1e-3
@@ -298,14 +299,14 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
     """
     n = len(X)
     calibration = []
-    original = _training.held_out_temperature
+    original = _train.held_out_choices
 
-    def timed_temperature(*args, **kwargs):
+    def timed_calibration(*args, **kwargs):
         seconds, value = timed(device, original, *args, **kwargs)
         calibration.append(seconds)
         return value
 
-    _training.held_out_temperature = timed_temperature
+    _train.held_out_choices = timed_calibration
     rows, fits, numbers = [], {}, {}
     try:
         for precision in ("auto", "float32"):
@@ -338,7 +339,7 @@ def whole_fit_section(X, Y, epochs, device, card, profile=False):
                 ]
             )
     finally:
-        _training.held_out_temperature = original
+        _train.held_out_choices = original
     hand_fit(X[:4096], Y[:4096], LEVELS, TRUNK, 1, BATCH, lr=LR, device=device)
     hand_wall, _ = timed(
         device, hand_fit, X, Y, LEVELS, TRUNK, epochs, BATCH, lr=LR, device=device

@@ -90,9 +90,9 @@ from sklearn.model_selection import (
 )
 
 from mgclassifier import MultiGranularityClassifier
-from mgclassifier._data import HoldoutSplit
+from mgclassifier._data._batches import HoldoutSplit
 from mgclassifier._metric_parts import _path_agreement
-from mgclassifier._selective import SelectiveTarget, held_out_threshold
+from mgclassifier._prediction._selective import SelectiveTarget, held_out_threshold
 from mgclassifier.metrics import hierarchical_f1_scorer
 
 SETS = ("imclef07a", "imclef07d", "diatoms")
@@ -248,8 +248,7 @@ def run_set(name, args):
             # batch of the rows the threshold is judged on.
             for key, batch_size in (("target", None), ("batch", n_judged)):
                 threshold, coverage = held_out_threshold(
-                    model.net_,
-                    model._prediction_engine(),
+                    model._predictor(),
                     X32,
                     codes,
                     valid,

@@ -64,7 +64,7 @@ from sklearn.linear_model import LogisticRegression
 from sparse_memory import make_corpus
 
 from mgclassifier import LabelHierarchy, MultiGranularityClassifier
-from mgclassifier._data import sparse_rows_to_torch
+from mgclassifier._data._datasets import sparse_rows_to_torch
 from mgclassifier.metrics import hierarchical_average_precision
 
 BATCH = 512

@@ -74,7 +74,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
-from mgclassifier import MultiGranularityClassifier, _training
+from mgclassifier import MultiGranularityClassifier
+from mgclassifier._training import _train
 
 FULL = {
     "fit_epochs": 10,
@@ -109,16 +110,16 @@ def bench_calibration(config):
     n = config["memory_rows"]
     X, Y = make_data(n, BIG_FEATURES, BIG_LEVELS)
     spent = []
-    original = _training.held_out_temperature
+    original = _train.held_out_choices
 
-    def timed_temperature(*args, **kwargs):
+    def timed_calibration(*args, **kwargs):
         start = time.perf_counter()
         value = original(*args, **kwargs)
         spent.append(time.perf_counter() - start)
         return value
 
     rows, seconds = [], {}
-    _training.held_out_temperature = timed_temperature
+    _train.held_out_choices = timed_calibration
     try:
         for calibrate in (True, False):
             spent.clear()
@@ -139,7 +140,7 @@ def bench_calibration(config):
                 ]
             )
     finally:
-        _training.held_out_temperature = original
+        _train.held_out_choices = original
     share = (seconds[True] - seconds[False]) / seconds[True]
     temperature_share = float(rows[0][2]) / seconds[True]
     numbers = {

@@ -1,15 +1,13 @@
 """The rules behind the ``"auto"`` values of the estimator's parameters.
 
 Each function turns one parameter and what the data says (rows, sparsity)
-into the value a fit uses; explicit values pass through unchanged. The
-rules were chosen on every real benchmark hierarchy (``benchmarks/suite.py``:
-ImCLEF07A, ImCLEF07D, Diatoms, TREC questions) and the synthetic ones, not
-on one of them; ``benchmarks/README.md`` has the measurements.
+into the value a fit uses; explicit values pass through unchanged.
+``_config.resolve_config`` applies them. The measurements the rules were
+chosen on (every real benchmark hierarchy and the synthetic ones) are in
+``benchmarks/README.md``, "Why the defaults are what they are".
 """
 
 import math
-
-import scipy.sparse as sp
 
 LARGEST_AUTO_BATCH = 512
 SMALLEST_AUTO_BATCH = 32
@@ -26,18 +24,16 @@ EARLY_STOPPING_MIN_ROWS = 10_000
 """``early_stopping="auto"`` holds rows out above this many (as
 scikit-learn's ``HistGradientBoostingClassifier``)."""
 
+DENSE_WIDTH, SPARSE_WIDTH = 1024, 512
+"""``hidden_layer_sizes="auto"``: one layer of this many units."""
+
 
 def resolve_batch_size(batch_size, n_rows, sparse=False):
     """The power of two nearest ``n_rows / 16`` (sparse: ``/ 8``), in [32, 512].
 
-    Small data then still gets about 16 optimizer steps an epoch: at a fixed
-    512, a set of 2,000 rows trains 4 steps an epoch, too few for the epoch
-    budget to fit it (Diatoms, 2,065 rows: fine accuracy 0.650 at 512, 0.676
-    at 128, 0.681 at 64 in twice the time of 128). A step on sparse input
-    costs about the same whatever its batch size (Adam updates the whole
-    first layer, one row per input column), so sparse input takes fewer,
-    larger batches: on the TREC questions batch 128 reached the accuracy of
-    512 in 4x the time.
+    Small data still gets about 16 optimizer steps an epoch; a step on
+    sparse input costs about the same whatever its batch size (Adam updates
+    the whole first layer), so sparse input takes fewer, larger batches.
 
     Examples
     --------
@@ -74,9 +70,8 @@ def resolve_lr(lr, batch_size):
 def resolve_early_stopping(early_stopping, n_rows):
     """Hold rows out for early stopping only on more than 10,000 rows.
 
-    On fewer, the held-out tenth costs more accuracy than stopping saves:
-    the one-cycle schedule ends at a low learning rate, where the last
-    epoch is as good as the best one.
+    On fewer, the one-cycle schedule's last epochs, at a low learning rate,
+    are as good as the best one, and every row trains.
 
     Examples
     --------
@@ -88,35 +83,38 @@ def resolve_early_stopping(early_stopping, n_rows):
     return n_rows > EARLY_STOPPING_MIN_ROWS
 
 
-def resolve_hidden_layer_sizes(hidden_layer_sizes, X):
+def resolve_hidden_layer_sizes(hidden_layer_sizes, sparse):
     """One layer of 1024 units, or of 512 for a sparse matrix.
 
     A sparse input's first layer has one weight row per input column (often
-    10^4 or more): at 512 units the TREC questions (8,412 TF-IDF columns)
-    reached the accuracy of 1024 units in a third of the fit time, and the
-    model is half the size.
+    10^4 or more): half the width halves the model and its fit time.
 
     Examples
     --------
-    >>> import numpy as np, scipy.sparse as sp
-    >>> resolve_hidden_layer_sizes("auto", np.ones((2, 3)))
+    >>> resolve_hidden_layer_sizes("auto", sparse=False)
     (1024,)
-    >>> resolve_hidden_layer_sizes("auto", sp.csr_matrix((2, 3)))
+    >>> resolve_hidden_layer_sizes("auto", sparse=True)
     (512,)
+    >>> resolve_hidden_layer_sizes((64, 32), True)
+    (64, 32)
     """
     if not (isinstance(hidden_layer_sizes, str) and hidden_layer_sizes == "auto"):
         return hidden_layer_sizes
-    return (512,) if sp.issparse(X) else (1024,)
+    return (SPARSE_WIDTH,) if sparse else (DENSE_WIDTH,)
 
 
-def resolve_feature_scaling(feature_scaling, X):
+def resolve_feature_scaling(feature_scaling, sparse):
     """``"standard"`` or ``"none"``: what ``feature_scaling`` means for ``X``.
 
     "auto" standardises dense features and leaves a sparse matrix as it is:
-    dividing a TF-IDF or count column by its standard deviation blows rare
-    terms up to huge values (a word seen in 3 of 5,000 documents gets ~40x
-    the weight of a common one), and centring would make every row dense.
+    a TF-IDF or count column divided by its standard deviation blows rare
+    terms up, and centring would make every row dense.
+
+    Examples
+    --------
+    >>> resolve_feature_scaling("auto", False), resolve_feature_scaling("auto", True)
+    ('standard', 'none')
     """
     if feature_scaling != "auto":
         return feature_scaling
-    return "none" if sp.issparse(X) else "standard"
+    return "none" if sparse else "standard"

@@ -4,56 +4,34 @@ import os
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._auto import (
-    resolve_batch_size,
-    resolve_early_stopping,
-    resolve_feature_scaling,
-    resolve_hidden_layer_sizes,
-    resolve_lr,
-)
-from ._cpu_threads import in_torch_threads, torch_threads
-from ._distributed import start as start_distributed
-from ._hierarchy import LabelHierarchy, hierarchy_findings
-from ._metric_parts import _drop_rows_without_finest_label, _path_correct
-from ._module import ACTIVATIONS
-from ._param_checks import (
-    check_hidden_layer_sizes,
-    check_level_weight_schedule,
-    check_level_weight_vector,
+from ._config import (
+    ACTIVATIONS,
+    check_fit_params,
     check_module_param_name,
-    check_module_params,
     check_resumable,
-    class_weight_arrays,
-    head_layers_tuple,
-    named_level_weights,
-)
-from ._prediction import (
-    on_accelerator,
-    predict_leaves,
-    predict_proba,
-    prediction_engine,
-    proba_dtype,
-)
-from ._selective import (
-    SelectiveTarget,
     check_selective_params,
-    held_out_threshold,
+    network_structure,
     prediction_threshold,
+    resolve_config,
+    selective_target,
 )
-from ._training import train
-from ._upstream import Interval, StrOptions, _fit_context
-from ._validation import (
+from ._data._validation import (
     level_names_of,
     validate_fit_data,
     validate_for_prediction,
     validate_labelled_rows,
-    validate_sample_weight,
 )
+from ._cpu_threads import in_torch_threads, torch_threads
+from ._devices import process_count
+from ._hierarchy import LabelHierarchy, hierarchy_findings
+from ._metric_parts import _drop_rows_without_finest_label, _path_correct
+from ._prediction._calibration import held_out_threshold
+from ._prediction._predict import Predictor, predict_leaves, predict_proba, proba_dtype
+from ._training._train import train
+from ._upstream import Interval, StrOptions, _fit_context
 from ._warnings import HierarchyWarning, warn_at_caller
 
 
@@ -232,7 +210,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         optimizer and loss in float32. "auto" uses it on CPUs that run
         bfloat16 natively (x86 with AVX-512 BF16 or AMX) and float32
         elsewhere, GPUs included. "bfloat16" on a GPU without bfloat16 fails
-        before training. Prediction is always float32.
+        before training. Prediction never uses bfloat16: the network runs in
+        float32, and in float64 for float64 rows on the CPU.
     device : str, default="cpu"
         Torch device to train and predict on: "cpu", "cuda", "cuda:1", ...,
         or "auto" (CUDA when available, else CPU).
@@ -729,104 +708,33 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _fit_steps(self, X, y, sample_weight, *, incremental, classes):
-        check_selective_params(self, incremental)
+        # Every check first: the parameters, the data, then what depends on
+        # both (_config); nothing is copied to a device or trained before.
         resume = (self.warm_start or incremental) and hasattr(self, "net_")
+        check_fit_params(self, incremental=incremental, resume=resume)
         level_names = self.level_names_ if resume else level_names_of(y)
-        parallel = start_distributed(self.distributed)
-        if parallel is not None:
-            if resume or incremental or self.checkpoint_dir is not None:
-                raise ValueError(
-                    "distributed=True trains a fit from scratch; it cannot be "
-                    "combined with warm_start, partial_fit or checkpoint_dir."
-                )
-            if self.target_accuracy is not None:
-                # Each process would choose its own threshold on its own rows.
-                raise ValueError(
-                    "distributed=True cannot be combined with target_accuracy: "
-                    "fit without distributed to choose the threshold, or set "
-                    "min_path_probability yourself."
-                )
-            X, y, sample_weight = parallel.share(X, y, sample_weight)  # this rank's
-        X, Y, y_was_1d = validate_fit_data(self, X, y, reset=not resume)
-        declared = None  # the hierarchy partial_fit's `classes` describes
-        if incremental and classes is not None:
-            classes = np.asarray(classes)
-            declared, _ = LabelHierarchy.from_labels(
-                classes[:, None] if classes.ndim == 1 else classes
-            )
-        if resume:
-            check_resumable(
-                y_was_1d,
-                self._y_was_1d,
-                self._structure(),
-                self._fitted_structure,
-                declared,
-                self.hierarchy_,
-            )
-            hierarchy, codes = self.hierarchy_, self.hierarchy_.encode_known(Y)
-        elif declared is not None:
-            hierarchy, codes = declared, declared.encode_known(Y)
-        else:
-            hierarchy, codes = (
-                LabelHierarchy.from_labels(Y)
-                if parallel is None
-                else parallel.hierarchy(Y)  # the tree of every process's rows
-            )
+        X, Y, y_was_1d, sample_weight = validate_fit_data(
+            self, X, y, sample_weight, reset=not resume
+        )
+        hierarchy, codes = self._label_tree(Y, y_was_1d, incremental, classes, resume)
+        if not resume and not (incremental and classes is not None):
             _warn_about_hierarchy(hierarchy, codes, level_names)
-        level_weights = check_level_weight_vector(
-            named_level_weights(self.level_weights, hierarchy.n_levels),
-            hierarchy.n_levels,
-            "level_weights",
+        config = resolve_config(
+            self,
+            X,
+            hierarchy,
+            codes,
+            incremental=incremental,
+            resume=resume,
+            level_names=level_names,
         )
-        hidden_layer_sizes = (
-            self.hidden_layer_sizes_
-            if resume
-            else check_hidden_layer_sizes(
-                resolve_hidden_layer_sizes(self.hidden_layer_sizes, X)
-            )
-        )
-        check_module_params(
-            self.module,
-            self.head_layers,
-            self._module_params(),
-            hierarchy.n_levels,
-            hidden_layer_sizes,
-        )
-        structure = self._structure()
-        sample_weight = validate_sample_weight(sample_weight, X)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        n_rows = X.shape[0] if parallel is None else parallel.n_samples  # all ranks'
-        batch_size = resolve_batch_size(self.batch_size, n_rows, sp.issparse(X))
-        lr = resolve_lr(self.lr, batch_size)
-        early_stopping = resolve_early_stopping(self.early_stopping, n_rows)
         trained = train(
+            config,
             X,
             codes,
             hierarchy,
-            self.get_params(),
-            sample_weight=sample_weight,
-            level_weights=level_weights,
-            level_weight_schedule=check_level_weight_schedule(
-                self.level_weight_schedule, hierarchy.n_levels
-            ),
-            class_weights=class_weight_arrays(self.class_weight, codes, hierarchy),
-            hidden_layer_sizes=hidden_layer_sizes,
-            batch_size=(
-                batch_size if parallel is None else parallel.batch_size(batch_size)
-            ),
-            lr=lr,
-            early_stopping=early_stopping,
-            feature_scaling=resolve_feature_scaling(self.feature_scaling, X),
-            seed=seed,
-            incremental=incremental,
-            level_names=level_names,
-            # Every call builds its net from the current parameters; a resumed
-            # one then takes over the fitted weights, optimizer state and history.
-            fitted_net=self.net_ if resume else None,
-            fitted_temperature=self.temperature_ if resume else 1.0,
-            parallel=parallel,
-            checkpoint_dir=None if resume or incremental else self.checkpoint_dir,
-            target=SelectiveTarget.of(self),
+            sample_weight,
+            fitted=(self.net_, self.temperature_) if resume else None,
         )
 
         self.hierarchy_ = hierarchy
@@ -839,37 +747,48 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.n_epochs_ = len(trained.net.history)
         self.best_epoch_ = trained.best_epoch
         self.temperature_ = trained.temperature
-        self.precision_ = trained.precision
+        self.precision_ = config.training.precision
         self.path_threshold_ = trained.path_threshold
         self.held_out_coverage_ = trained.held_out_coverage
         self._selective_target = trained.target
-        self.hidden_layer_sizes_ = hidden_layer_sizes
-        self.batch_size_ = batch_size
-        self.lr_ = lr
-        self.early_stopping_ = early_stopping and not incremental
-        self._fitted_structure = structure
-        self._engine = (self._engine_key(), trained.engine)
+        self.hidden_layer_sizes_ = config.network.hidden_layer_sizes
+        self.batch_size_ = config.training.batch_size
+        self.lr_ = config.training.lr
+        self.early_stopping_ = config.training.early_stopping
+        self._fitted_structure = network_structure(self)
+        self._predictor_cache = (self._predictor_key(), trained.predictor)
         return self
 
-    def _structure(self):
-        """The parameters that fix the network's shape, as they are now."""
-        if self.module is None:
-            return {
-                "module": None,
-                "hidden_layer_sizes": (
-                    self.hidden_layer_sizes
-                    if isinstance(self.hidden_layer_sizes, str)
-                    else check_hidden_layer_sizes(self.hidden_layer_sizes)
-                ),
-                "activation": self.activation,
-                "head_layers": head_layers_tuple(self.head_layers),
-                "feature_scaling": self.feature_scaling,
-            }
-        return {
-            "module": self.module,
-            "feature_scaling": self.feature_scaling,
-            **self._module_params(),
-        }
+    def _label_tree(self, Y, y_was_1d, incremental, classes, resume):
+        """``(hierarchy, codes)``: the label tree of a fresh fit, or the
+        fitted one (checked against the labels, partial_fit's ``classes``
+        and the network's shape) of a resumed fit.
+
+        In a data-parallel fit the tree is read from the rows the processes
+        share (``n // processes`` each; the last few rows are left out).
+        """
+        declared = None  # the hierarchy partial_fit's `classes` describes
+        if incremental and classes is not None:
+            classes = np.asarray(classes)
+            declared, _ = LabelHierarchy.from_labels(
+                classes[:, None] if classes.ndim == 1 else classes
+            )
+        if resume:
+            check_resumable(
+                y_was_1d,
+                self._y_was_1d,
+                network_structure(self),
+                self._fitted_structure,
+                declared,
+                self.hierarchy_,
+            )
+            return self.hierarchy_, self.hierarchy_.encode_known(Y)
+        if declared is not None:
+            return declared, declared.encode_known(Y)
+        processes = process_count(self.distributed)
+        if processes > 1:
+            Y = Y[: len(Y) // processes * processes]
+        return LabelHierarchy.from_labels(Y)
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -877,31 +796,27 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         # attribute (~10 µs here, a tenth of a one-row predict_proba).
         check_is_fitted(self, "net_")
 
-    def _predicts_on_device(self):
-        """Whether prediction runs in torch on an accelerator (not the CPU)."""
-        return on_accelerator(self.net_)
-
-    def _prediction_engine(self):
-        """The fitted :class:`PredictionEngine`, for the current
-        ``coarse_decoding_weight`` and on the net's device.
+    def _predictor(self):
+        """The fitted network and the prediction engine (a :class:`Predictor`),
+        for the current ``coarse_decoding_weight``, on the net's device.
 
         Built at the end of ``fit``; rebuilt (index arrays, and the heads with
         the coarse votes folded in: milliseconds) when the weight was changed
         since, or after unpickling, which leaves it out.
         """
-        key, engine = self.__dict__.get("_engine", (None, None))
-        if key != self._engine_key():
-            engine = prediction_engine(
+        key, predictor = self.__dict__.get("_predictor_cache", (None, None))
+        if key != self._predictor_key():
+            predictor = Predictor(
                 self.hierarchy_,
                 self.coarse_decoding_weight,
                 self.temperature_,
-                self.net_,
+                self.net_.module_,
             )
-            self._engine = (self._engine_key(), engine)
-        return engine
+            self._predictor_cache = (self._predictor_key(), predictor)
+        return predictor
 
-    def _engine_key(self):
-        """What the engine depends on beyond the fit: weight, temperature, device."""
+    def _predictor_key(self):
+        """What the predictor depends on beyond the fit: weight, temperature, device."""
         return (
             float(self.coarse_decoding_weight),
             self.temperature_,
@@ -910,21 +825,22 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_engine", None)  # rebuilt on demand: a saved model holds no torch
+        # Rebuilt on demand: a saved model holds no second copy of the network.
+        state.pop("_predictor_cache", None)
         return state
 
     def _proba(self, X, labels):
         """Each level's probabilities (label or node columns), numpy."""
         self._check_fitted()
-        dtype = proba_dtype(X)
-        return predict_proba(
-            self.net_,
-            self._prediction_engine(),
-            validate_for_prediction(self, X),
-            dtype,
-            self._predicts_on_device(),
-            labels=labels,
-        )
+        predictor, rows, dtype = self._prediction_input(X)
+        return predict_proba(predictor, rows, dtype, labels=labels)
+
+    def _prediction_input(self, X):
+        """``(predictor, rows, dtype)``: what prediction runs, ``X`` validated
+        into the dtype the network reads, and the probabilities' dtype."""
+        dtype, predictor = proba_dtype(X), self._predictor()
+        rows = validate_for_prediction(self, X, predictor.rows_dtype(dtype))
+        return predictor, rows, dtype
 
     @in_torch_threads
     def predict_proba(self, X):
@@ -1007,15 +923,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             probability reaches the threshold, and None below.
         """
         self._check_fitted()
-        dtype = proba_dtype(X)
-        leaf, depth = predict_leaves(
-            self.net_,
-            self._prediction_engine(),
-            validate_for_prediction(self, X),
-            dtype,
-            self._predicts_on_device(),
-            prediction_threshold(self, self._selective_target),
-        )
+        threshold = prediction_threshold(self, self._selective_target)
+        predictor, rows, dtype = self._prediction_input(X)
+        leaf, depth = predict_leaves(predictor, rows, dtype, threshold)
         paths = self.hierarchy_.decode_leaves(leaf, depth=depth)
         return paths[:, 0] if self._y_was_1d else paths
 
@@ -1070,17 +980,12 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 "set_params(target_accuracy=0.95)."
             )
         check_selective_params(self, incremental=False)
-        X, Y = validate_labelled_rows(self, X, y)
+        predictor = self._predictor()
+        X, Y = validate_labelled_rows(self, X, y, predictor.rows_dtype(np.float64))
         codes = self.hierarchy_.encode_judged(Y)
-        target = SelectiveTarget.of(self)
+        target = selective_target(self)
         threshold, coverage = held_out_threshold(
-            self.net_,
-            self._prediction_engine(),
-            X,
-            codes,
-            np.arange(X.shape[0]),
-            target,
-            given=True,
+            predictor, X, codes, np.arange(X.shape[0]), target, given=True
         )
         self.path_threshold_, self.held_out_coverage_ = threshold, coverage
         self._selective_target = target

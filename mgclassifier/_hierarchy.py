@@ -5,7 +5,7 @@ This module knows nothing of torch. It turns a label matrix ``Y`` of shape
 so a label may repeat under several parents) with a node index per sample
 and level, and a leaf node back into its path of labels. The probabilities
 of paths, nodes and labels are the prediction engine's
-(``_prediction_engine``).
+(``_prediction._engine``).
 """
 
 import numbers

@@ -22,9 +22,9 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._data._validation import validate_for_prediction
 from ._estimator import MultiGranularityClassifier
-from ._onnx_graph import PredictionGraph
-from ._validation import validate_for_prediction
+from ._prediction._graph import PredictionGraph
 
 __all__ = ["to_onnx"]
 
@@ -52,8 +52,8 @@ def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
       DataFrame ``y`` (``level_names_``), else ``"proba_<index>"`` (``0`` is
       the coarsest), or ``"proba"`` for a 1-D ``y``.
 
-    The maths run in float32 (within ~1e-6 of ``predict_proba``, whose
-    float64 for float64 input starts from the same float32 logits); a model trained with
+    The maths run in float32, within ~1e-6 of ``predict_proba`` (which
+    runs the network in float64 for float64 rows); a model trained with
     ``precision="bfloat16"`` predicts in float32 as well, and so does its
     export.
 
@@ -197,7 +197,9 @@ def _sample_input(estimator, graph, X_sample):
             "e.g. X_sample.toarray()."
         )
     else:
-        rows = validate_for_prediction(estimator, X_sample)[:2]
+        # The graph computes in float32 (token ids of a custom trunk as int64).
+        dtype = estimator._predictor().rows_dtype(np.float32)
+        rows = validate_for_prediction(estimator, X_sample, dtype)[:2]
     if rows.shape[0] == 1:
         rows = np.concatenate([rows, rows])
     sample = torch.tensor(rows)  # a copy: validated rows may be read-only

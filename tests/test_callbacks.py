@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from mgclassifier._callbacks import WeightAveraging
+from mgclassifier._network._callbacks import WeightAveraging
 
 
 class StandInNet:

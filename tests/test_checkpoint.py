@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 from _helpers import TINY_BUDGETS, make_tree_data
 
-from mgclassifier import FitResumedWarning, MultiGranularityClassifier, _checkpoint
-from mgclassifier._checkpoint import FILENAME, CheckpointError, CheckpointStore
+import mgclassifier
+from mgclassifier import FitResumedWarning, MultiGranularityClassifier
+from mgclassifier._training import _checkpoint
+from mgclassifier._training._checkpoint import (
+    FILENAME,
+    CheckpointError,
+    CheckpointStore,
+)
 
 pytestmark = TINY_BUDGETS
 
@@ -74,7 +80,8 @@ CHILD = textwrap.dedent(
     import numpy as np
     sys.path.insert(0, {tests!r})
     from _helpers import make_tree_data
-    from mgclassifier import MultiGranularityClassifier, _checkpoint
+    from mgclassifier import MultiGranularityClassifier
+    from mgclassifier._training import _checkpoint
 
     write = _checkpoint.CheckpointStore.write
 
@@ -103,7 +110,7 @@ def test_a_fit_killed_mid_way_resumes_from_its_last_epoch(
         # The package these tests import, not another installed copy.
         "PYTHONPATH": os.pathsep.join(
             [
-                os.path.dirname(os.path.dirname(_checkpoint.__file__)),
+                os.path.dirname(os.path.dirname(mgclassifier.__file__)),
                 os.environ.get("PYTHONPATH", ""),
             ]
         ),

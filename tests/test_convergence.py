@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mgclassifier import MultiGranularityClassifier
-from mgclassifier._convergence import budget_message, final_window
+from mgclassifier._training._convergence import budget_message, final_window
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from mgclassifier._data import ArrayDataset, HoldoutSplit, stratified_holdout
+from mgclassifier._data._batches import HoldoutSplit, stratified_holdout
+from mgclassifier._data._datasets import ArrayDataset
 
 
 @pytest.mark.parametrize(

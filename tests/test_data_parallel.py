@@ -16,7 +16,8 @@ from _helpers import TINY_BUDGETS, make_tree_data
 
 import mgclassifier
 from mgclassifier import MultiGranularityClassifier
-from mgclassifier._distributed import DataParallel
+from mgclassifier._data._out_of_core import OutOfCoreArray
+from mgclassifier._training._distributed import DataParallel
 
 pytestmark = TINY_BUDGETS
 
@@ -95,17 +96,23 @@ def test_each_process_keeps_only_its_rows_and_a_memory_map_stays_one(tmp_path):
     X, Y = make_tree_data(n_samples=11)
     path = tmp_path / "X.npy"
     np.save(path, X.astype(np.float32))
-    X_map = np.load(path, mmap_mode="r")
+    X_map = OutOfCoreArray(np.load(path, mmap_mode="r"))  # as validated
+    codes = np.arange(9)[:, None]  # the tree is read from the shared rows
     shares = []
     for rank in range(3):
         parallel = object.__new__(DataParallel)
         parallel.rank, parallel.size = rank, 3
-        share, y_share, w_share = parallel.share(X_map, Y, np.arange(11.0))
-        assert isinstance(share, np.memmap)  # a strided view: nothing read
-        assert len(share) == len(y_share) == len(w_share) == 3
+        share, codes_share, w_share, scaling = parallel.share(
+            X_map, codes, np.arange(11.0), "none"
+        )
+        assert scaling is None  # "standard" gathers every process's moments
+        # A strided view: nothing read.
+        assert isinstance(share, OutOfCoreArray) and isinstance(share.data, np.memmap)
+        assert len(share) == len(codes_share) == len(w_share) == 3
         np.testing.assert_array_equal(w_share, np.arange(rank, 9, 3))
-        shares.append(np.asarray(share))
-    assert parallel.n_samples == 9  # 11 // 3 rows each; the last 2 left out
+        np.testing.assert_array_equal(codes_share[:, 0], np.arange(rank, 9, 3))
+        shares.append(share[0:3])
+    # 11 // 3 rows each; the last 2 left out.
     np.testing.assert_array_equal(
         np.sort(np.concatenate(shares), axis=0),
         np.sort(X[:9].astype(np.float32), axis=0),

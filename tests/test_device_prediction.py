@@ -6,9 +6,10 @@ import pytest
 import torch
 from _helpers import make_tree_data, tiny_classifier
 
-from mgclassifier._calibration import fit_temperature
 from mgclassifier._hierarchy import LabelHierarchy
-from mgclassifier._prediction_engine import PredictionEngine
+from mgclassifier._prediction._calibration import fit_temperature
+from mgclassifier._prediction._engine import PredictionEngine
+from mgclassifier._prediction._predict import Predictor, device_path_scores
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_fitted_temperature_minimises_the_held_out_nll(tree_and_logits, coarse_w
 
 def test_no_held_out_rows_give_temperature_one(tree_and_logits):
     engine = PredictionEngine(tree_and_logits[0])
-    empty = torch.zeros(0, engine.twin.node_counts[-1])
+    empty = torch.zeros(0, engine.node_counts[-1])
     assert fit_temperature(engine, empty, torch.zeros(0, dtype=torch.long)) == 1.0
 
 
@@ -56,7 +57,7 @@ def test_device_prediction_path_equals_the_cpu_path(
     X, Y = tree_data
     clf = tiny_classifier(coarse_decoding_weight=coarse_weight).fit(X, Y)
     cpu_proba, cpu_pred = clf.predict_proba(X), clf.predict(X)
-    monkeypatch.setattr(type(clf), "_predicts_on_device", lambda self: True)
+    monkeypatch.setattr(Predictor, "on_accelerator", True)
     device_proba = clf.predict_proba(X)
     for a, b in zip(device_proba, cpu_proba):
         assert a.dtype == np.float64
@@ -65,7 +66,7 @@ def test_device_prediction_path_equals_the_cpu_path(
     # Shorter paths are read from the same probabilities.
     clf.set_params(min_path_probability=0.6)
     device_short = clf.predict(X)
-    monkeypatch.setattr(type(clf), "_predicts_on_device", lambda self: False)
+    monkeypatch.setattr(Predictor, "on_accelerator", False)
     np.testing.assert_array_equal(device_short, clf.predict(X))
 
 
@@ -75,7 +76,7 @@ def test_float32_input_gets_float32_probabilities(tree_data, on_device, monkeypa
     # memory, and half the copy from a GPU); anything else float64.
     X, Y = tree_data
     clf = tiny_classifier().fit(X, Y)
-    monkeypatch.setattr(type(clf), "_predicts_on_device", lambda self: on_device)
+    monkeypatch.setattr(Predictor, "on_accelerator", on_device)
     X32 = X.astype(np.float32)
     for method in ("predict_proba", "predict_node_proba", "predict_log_proba"):
         wide, narrow = getattr(clf, method)(X), getattr(clf, method)(X32)
@@ -103,7 +104,7 @@ def test_cuda_prediction_and_temperature_equal_the_cpu_ones(tree_data, coarse_we
     on_cpu = copy.deepcopy(clf)
     on_cpu.net_.module_.to("cpu")
     on_cpu.net_.device = "cpu"
-    assert not on_cpu._predicts_on_device() and clf._predicts_on_device()
+    assert not on_cpu._predictor().on_accelerator and clf._predictor().on_accelerator
     for a, b in zip(clf.predict_proba(X), on_cpu.predict_proba(X)):
         np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_array_equal(clf.predict(X), on_cpu.predict(X))
@@ -112,8 +113,8 @@ def test_cuda_prediction_and_temperature_equal_the_cpu_ones(tree_data, coarse_we
     X32 = X.astype(np.float32)
     temperatures = []
     for model in (clf, on_cpu):
-        engine = model._prediction_engine()
-        scores = engine.path_scores(model.net_.device_logits(X32))
-        codes = torch.as_tensor(leaf_codes, device=model.net_.device)
-        temperatures.append(fit_temperature(engine, scores, codes))
+        predictor = model._predictor()
+        scores = device_path_scores(predictor, X32)
+        codes = torch.as_tensor(leaf_codes, device=predictor.device)
+        temperatures.append(fit_temperature(predictor.engine, scores, codes))
     assert temperatures[0] == pytest.approx(temperatures[1], rel=1e-3)

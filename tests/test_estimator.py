@@ -140,7 +140,7 @@ def test_without_early_stopping_runs_max_epochs(tree_data):
 def test_deferred_loss_reads_record_the_same_history(tree_data, monkeypatch):
     # On a GPU batch losses are read once per epoch (no sync per batch); force
     # that path on the CPU and compare with per-batch reads of the same fit.
-    from mgclassifier._net import MultiGranularityNet
+    from mgclassifier._network._net import MultiGranularityNet
 
     X, Y = tree_data
     params = dict(
@@ -297,7 +297,8 @@ def test_regularisers_have_their_effect(tree_data):
     )
 
     def head_gap(clf):
-        logits = clf.net_.predict_logits(X.astype(np.float32))
+        with torch.no_grad():
+            logits = clf.net_.module_(torch.from_numpy(X.astype(np.float32))).numpy()
         coarse, fine = np.split(logits, [3], axis=1)
         summed = softmax(fine, axis=1) @ np.eye(3)[clf.hierarchy_.parents[0]]
         return np.abs(softmax(coarse, axis=1) - summed).mean()

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mgclassifier._loss import MultiLevelLoss
+from mgclassifier._network._loss import MultiLevelLoss
 
 LEVEL_SIZES = (3, 5, 9)
 PARENTS = [[0, 0, 1, 2, 2], [0, 0, 1, 2, 2, 3, 3, 4, 4]]

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 from _helpers import TINY_BUDGETS, make_tree_data, sub_codes, tiny_classifier
 from sklearn.model_selection import GridSearchCV, KFold
 
 from mgclassifier._hierarchy import is_missing_label
-from mgclassifier._prediction_engine import NumpyPredictionEngine
+from mgclassifier._prediction._engine import PredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_f1_scorer,
@@ -51,10 +52,12 @@ def test_prefix_probability_never_rises_as_the_path_gets_longer(fitted):
     proba = path_probabilities(clf, X)
     assert np.all(np.diff(proba, axis=1) <= 0)  # exactly, not up to rounding
     # The engine's prefix probabilities, from the path probabilities alone.
-    twin = NumpyPredictionEngine(clf.hierarchy_)
-    leaf_proba = clf.predict_node_proba(X)[-1]
+    engine = PredictionEngine(clf.hierarchy_)
+    leaf_proba = torch.from_numpy(clf.predict_node_proba(X)[-1])
     np.testing.assert_array_equal(
-        twin.prefix_proba(twin.node_proba(leaf_proba), leaf_proba.argmax(axis=1)),
+        engine.prefix_proba(
+            engine.node_proba(leaf_proba), leaf_proba.argmax(axis=1)
+        ).numpy(),
         proba,
     )
 

@@ -1,12 +1,12 @@
-"""MultiHeadMLP: the torch module and its numpy inference twin."""
+"""MultiHeadMLP: the torch module, with its products on another kernel."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
 
-from mgclassifier._data import sparse_rows_to_torch
-from mgclassifier._module import ACTIVATIONS, MultiHeadMLP
+from mgclassifier._data._datasets import sparse_rows_to_torch
+from mgclassifier._network._module import ACTIVATIONS, MultiHeadMLP, affine_parts
 
 
 def make_module(activation="relu", hidden=(7, 4)):
@@ -24,12 +24,29 @@ def make_module(activation="relu", hidden=(7, 4)):
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("hidden", [(), (7,), (7, 4)])
-def test_numpy_forward_equals_torch_forward(activation, hidden):
+def test_a_linear_kernel_gives_the_layers_products(activation, hidden):
+    # Prediction passes a kernel for the linear layers' products (numpy's
+    # BLAS on the CPU); the layers' own product is the reference.
     module = make_module(activation, hidden)
-    X = np.random.RandomState(0).normal(size=(10, 5)).astype(np.float32)
+    X = torch.from_numpy(np.random.RandomState(0).normal(size=(10, 5)))
+    X = X.float()
+    calls = []
+
+    def linear(h, layer):
+        weight, bias = affine_parts(layer)
+        calls.append(tuple(weight.shape))
+        return torch.from_numpy(
+            h.numpy() @ weight.detach().numpy() + bias.detach().numpy()
+        )
+
     with torch.no_grad():
-        expected = module(torch.from_numpy(X)).numpy()
-    np.testing.assert_allclose(module.numpy_forward(X), expected, atol=1e-6)
+        expected = module(X)
+        got = module(X, linear)
+        from_features = module.heads(module.features(X, linear))
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-6)
+    # Every linear layer went through the kernel, (in, out) each.
+    assert calls[: len(hidden) + 1] == list(zip((5, *hidden), (*hidden, 5)))
+    np.testing.assert_allclose(from_features.numpy(), expected.numpy(), atol=1e-6)
 
 
 def test_sparse_forward_equals_dense_forward():
@@ -59,7 +76,7 @@ def test_dropout_is_active_only_in_training():
 def test_standardisation_statistics_over_many_chunks():
     # The CPU sums run over ~4 MB chunks (4096 rows of 128 features): many
     # ragged chunks must give numpy's float64 statistics.
-    from mgclassifier._standardisation import feature_standardisation
+    from mgclassifier._data._standardisation import feature_standardisation
 
     rng = np.random.RandomState(0)
     X = (1e3 + rng.normal(size=(10_000, 128))).astype(np.float32)

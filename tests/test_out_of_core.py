@@ -17,10 +17,13 @@ import pytest
 import torch
 from _helpers import TINY_BUDGETS, make_tree_data, tiny_classifier
 
-from mgclassifier import _chunked_data, _out_of_core
-from mgclassifier._chunked_data import ChunkedDataset, OutOfCoreDataset
-from mgclassifier._out_of_core import OutOfCoreArray
-from mgclassifier._standardisation import chunk_standardisation, feature_standardisation
+from mgclassifier._data import _datasets, _out_of_core
+from mgclassifier._data._datasets import ChunkedDataset, OutOfCoreDataset
+from mgclassifier._data._out_of_core import OutOfCoreArray
+from mgclassifier._data._standardisation import (
+    chunk_standardisation,
+    feature_standardisation,
+)
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
@@ -145,7 +148,7 @@ def test_sample_and_class_weights(store):
 
 def test_background_reads_do_not_change_the_model(monkeypatch, store):
     # The shuffling draws stay in the main thread, between training steps.
-    monkeypatch.setattr(_chunked_data, "BLOCK_BYTES", 100 * 4 * X.shape[1])
+    monkeypatch.setattr(_datasets, "BLOCK_BYTES", 100 * 4 * X.shape[1])
     source = store("dask", X, 48)  # blocks of two or three chunks
     threaded = tiny_classifier(max_epochs=3).fit(source, Y)
     monkeypatch.setattr(ChunkedDataset, "prefetch", False)
@@ -169,7 +172,7 @@ def test_fitted_model_keeps_no_reference_to_the_source(store):
 # --------------------------------------------------------- chunked iteration
 def test_chunked_epoch_visits_every_row_once_in_full_batches(monkeypatch, store):
     # Blocks of 100 rows out of chunks of 48: a batch may span two blocks.
-    monkeypatch.setattr(_chunked_data, "BLOCK_BYTES", 100 * 4 * X.shape[1])
+    monkeypatch.setattr(_datasets, "BLOCK_BYTES", 100 * 4 * X.shape[1])
     source = OutOfCoreArray(store("dask", X, 48))
     codes = np.arange(len(X))[:, None]
     data = ChunkedDataset(source, codes).subset(np.arange(0, len(X), 3))
@@ -240,7 +243,7 @@ def test_fit_holds_no_copy_of_X(monkeypatch, store):
     data = data.astype(np.float32)  # 6 MB
     monkeypatch.setattr(_out_of_core, "READ_BYTES", 64 * 1024)
     monkeypatch.setattr(_out_of_core, "BLOCK_BYTES", 128 * 1024)
-    monkeypatch.setattr(_chunked_data, "BLOCK_BYTES", 128 * 1024)
+    monkeypatch.setattr(_datasets, "BLOCK_BYTES", 128 * 1024)
     for kind in ["memmap", "dask"]:
         if kind == "dask":
             extra(kind)

@@ -27,18 +27,18 @@ pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 # class; no builtins or functools entries (print as a sink, skorch's
 # set_params setters), which would let a file call arbitrary functions.
 SKOPS_TRUSTED_TYPES = [
-    "mgclassifier._callbacks.AdaptiveThreads",
-    "mgclassifier._callbacks.BestEpochEarlyStopping",
-    "mgclassifier._callbacks.DivergenceGuard",
-    "mgclassifier._callbacks.LevelNamePrintLog",
-    "mgclassifier._callbacks.OneCycleSchedule",
-    "mgclassifier._data.BatchIterator",
-    "mgclassifier._data.HoldoutSplit",
+    "mgclassifier._network._callbacks.AdaptiveThreads",
+    "mgclassifier._network._callbacks.BestEpochEarlyStopping",
+    "mgclassifier._network._callbacks.DivergenceGuard",
+    "mgclassifier._network._callbacks.LevelNamePrintLog",
+    "mgclassifier._network._callbacks.OneCycleSchedule",
+    "mgclassifier._data._batches.BatchIterator",
+    "mgclassifier._data._batches.HoldoutSplit",
     "mgclassifier._estimator.MultiGranularityClassifier",
     "mgclassifier._hierarchy.LabelHierarchy",
-    "mgclassifier._loss.MultiLevelLoss",
-    "mgclassifier._module.MultiHeadMLP",
-    "mgclassifier._net.MultiGranularityNet",
+    "mgclassifier._network._loss.MultiLevelLoss",
+    "mgclassifier._network._module.MultiHeadMLP",
+    "mgclassifier._network._net.MultiGranularityNet",
     "skorch.callbacks.logging.EpochTimer",
     "skorch.callbacks.scoring.PassthroughScoring",
     "skorch.dataset.Dataset",
@@ -47,8 +47,8 @@ SKOPS_TRUSTED_TYPES = [
 ]
 # Only used with early_stopping=True.
 EARLY_STOPPING_TYPES = {
-    "mgclassifier._data.HoldoutSplit",
-    "mgclassifier._callbacks.BestEpochEarlyStopping",
+    "mgclassifier._data._batches.HoldoutSplit",
+    "mgclassifier._network._callbacks.BestEpochEarlyStopping",
 }
 
 
@@ -109,12 +109,12 @@ def expected_types(clf):
     if not clf.early_stopping:
         types -= EARLY_STOPPING_TYPES
     if clf.weight_averaging > 0:
-        types.add("mgclassifier._callbacks.WeightAveraging")
+        types.add("mgclassifier._network._callbacks.WeightAveraging")
     if clf.lr_schedule != "onecycle":
-        types.discard("mgclassifier._callbacks.OneCycleSchedule")
+        types.discard("mgclassifier._network._callbacks.OneCycleSchedule")
     if clf.module is not None:  # a custom trunk class (documented in the README)
-        types.discard("mgclassifier._module.MultiHeadMLP")
-        types.add("mgclassifier._module.TrunkWithHeads")
+        types.discard("mgclassifier._network._module.MultiHeadMLP")
+        types.add("mgclassifier._network._module.TrunkWithHeads")
         types.add(f"{clf.module.__module__}.{clf.module.__qualname__}")
     return sorted(types)
 

@@ -11,16 +11,16 @@ import torch
 from _helpers import TINY_BUDGETS, tiny_classifier
 from sklearn.utils._param_validation import InvalidParameterError
 
-from mgclassifier import _precision
-from mgclassifier._callbacks import OneCycleSchedule
-from mgclassifier._precision import resolve_precision
+from mgclassifier import _devices
+from mgclassifier._devices import resolve_precision
+from mgclassifier._network._callbacks import OneCycleSchedule
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_follows_the_cpu_flags(tree_data, monkeypatch, native):
-    monkeypatch.setattr(_precision, "cpu_has_native_bfloat16", lambda: native)
+    monkeypatch.setattr(_devices, "cpu_has_native_bfloat16", lambda: native)
     clf = tiny_classifier(max_epochs=2).fit(*tree_data)
     assert clf.precision_ == ("bfloat16" if native else "float32")
     assert clf.net_.autocast == ("bfloat16" if native else None)
@@ -30,7 +30,7 @@ def test_forcing_avx2_kernels_turns_native_bfloat16_off():
     # What .ci/run does to test as on an AVX2-only CPU: torch's AVX2 kernels,
     # and "auto" then trains in float32 whatever the CPU's flags say.
     code = (
-        "from mgclassifier._precision import cpu_has_native_bfloat16, "
+        "from mgclassifier._devices import cpu_has_native_bfloat16, "
         "resolve_precision; import torch; "
         "print(torch.backends.cpu.get_cpu_capability(), "
         "cpu_has_native_bfloat16(), resolve_precision('auto', 'cpu'))"
@@ -77,7 +77,7 @@ def test_training_forward_runs_in_the_requested_precision(tree_data, precision):
 
 
 def _dataset_args(clf, tree_data):
-    from mgclassifier._data import ArrayDataset
+    from mgclassifier._data._datasets import ArrayDataset
 
     X, Y = tree_data
     codes = clf.hierarchy_.encode(Y)

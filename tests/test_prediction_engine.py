@@ -1,5 +1,6 @@
-"""The prediction engine: exact best paths, its numpy twin equal to the torch
-module, and chunked prediction equal to the whole computation."""
+"""The prediction engine: exact best paths, the formula written out, its CPU
+kernels equal to torch's, and chunked prediction equal to the whole
+computation."""
 
 import pickle
 
@@ -7,15 +8,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from _helpers import make_tree_data, sub_codes, tiny_classifier
+from _helpers import assert_coherent, make_tree_data, sub_codes, tiny_classifier
 from scipy.special import log_softmax, softmax
 from torch import nn
 
-from mgclassifier import _prediction
-from mgclassifier._data import sparse_rows_to_torch
+from mgclassifier._data._datasets import sparse_rows_to_torch
 from mgclassifier._hierarchy import LabelHierarchy
-from mgclassifier._module import MultiHeadMLP, TrunkWithHeads
-from mgclassifier._prediction_engine import NumpyPredictionEngine, PredictionEngine
+from mgclassifier._network._module import MultiHeadMLP, TrunkWithHeads, affine_parts
+from mgclassifier._prediction import _predict
+from mgclassifier._prediction._engine import PredictionEngine
 
 
 def random_tree(seed, repeated):
@@ -47,56 +48,75 @@ CASES = [
 
 
 @pytest.mark.parametrize(("seed", "repeated", "coarse_weight"), CASES)
-def test_engine_and_its_numpy_twin_give_the_reference_probabilities(
-    seed, repeated, coarse_weight
-):
+def test_engine_gives_the_reference_probabilities(seed, repeated, coarse_weight):
     tree = random_tree(seed, repeated)
     assert tree.has_repeated_labels == repeated
     logits = np.random.RandomState(seed).normal(scale=3, size=(50, sum(tree.n_nodes)))
     expected = reference_path_proba(tree, logits, coarse_weight, 0.7)
     engine = PredictionEngine(tree, coarse_weight, temperature=0.7).double()
-    twin = engine.twin
-    np_scores = twin.path_scores(logits)
-    torch_scores = engine.path_scores(torch.tensor(logits)).numpy()
-    np.testing.assert_allclose(torch_scores, np_scores, rtol=1e-12, atol=1e-12)
+    scores = engine.path_scores(torch.tensor(logits))
     # The best path is the best of the reference's probabilities.
-    np.testing.assert_array_equal(np_scores.argmax(1), expected.argmax(1))
-
-    np_nodes = twin.node_proba(twin.path_proba(np_scores))
-    leaf, *torch_labels = engine(torch.tensor(logits))
-    torch_nodes = engine.node_proba(engine.path_proba(torch.tensor(torch_scores)))
-    np.testing.assert_allclose(np_nodes[-1], expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(scores.argmax(1).numpy(), expected.argmax(1))
+    leaf, *labels = engine(torch.tensor(logits))
     np.testing.assert_array_equal(leaf.numpy(), expected.argmax(1))
-    for got, want in zip(torch_nodes, np_nodes):
-        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
-    labels = twin.label_proba(np_nodes)
-    for level, (got, want) in enumerate(zip(torch_labels, labels)):
+    nodes = engine.node_proba(engine.path_proba(scores.clone()))
+    np.testing.assert_allclose(nodes[-1].numpy(), expected, rtol=1e-9, atol=1e-12)
+    # The CPU kernel of the child sums (numpy's) gives torch's index_add_.
+    traced = engine.node_proba(engine.path_proba(scores.clone()), cpu_kernels=False)
+    for got, want in zip(nodes, traced):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-15)
+    assert_coherent([p.numpy() for p in nodes], tree.parents)
+    by_kernel = engine.label_proba(nodes)
+    for level, (got, want) in enumerate(zip(labels, by_kernel)):
         assert want.shape == (50, len(tree.classes[level]))
-        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-15)
         # A label's probability is the sum of the nodes that carry it.
         summed = (
-            np_nodes[level] @ np.eye(len(tree.classes[level]))[tree.label_index[level]]
+            nodes[level].numpy()
+            @ np.eye(len(tree.classes[level]))[tree.label_index[level]]
         )
-        np.testing.assert_allclose(want, summed, rtol=1e-12, atol=1e-15)
-    best = np_scores.argmax(1)
-    np.testing.assert_allclose(
-        engine.prefix_proba(torch_nodes, torch.as_tensor(best)).numpy(),
-        twin.prefix_proba(np_nodes, best),
-        rtol=1e-12,
+        np.testing.assert_allclose(want.numpy(), summed, rtol=1e-12, atol=1e-15)
+    best = scores.argmax(1)
+    prefix = engine.prefix_proba(nodes, best).numpy()
+    path = tree.paths[best.numpy()]
+    rows = np.arange(len(path))
+    np.testing.assert_array_equal(
+        prefix,
+        np.column_stack([p.numpy()[rows, path[:, i]] for i, p in enumerate(nodes)]),
+    )
+
+
+def test_a_member_axis_passes_through_the_scores():
+    # Scores are read along the last axis: logits of k ensemble members,
+    # (n, k, n_logits), give each member's path scores and softmax.
+    tree = random_tree(1, True)
+    engine = PredictionEngine(tree, 0.5).double()
+    logits = torch.tensor(
+        np.random.RandomState(0).normal(size=(6, 3, sum(tree.n_nodes)))
+    )
+    scores = engine.path_scores(logits)
+    assert scores.shape == (6, 3, tree.n_nodes[-1])
+    for member in range(3):
+        torch.testing.assert_close(
+            scores[:, member], engine.path_scores(logits[:, member])
+        )
+    torch.testing.assert_close(
+        engine.path_proba(scores.clone())[:, 1],
+        engine.path_proba(engine.path_scores(logits[:, 1])),
     )
 
 
 def test_only_the_scored_logits_are_read():
     tree = random_tree(0, False)
-    logits = np.random.RandomState(0).normal(size=(5, sum(tree.n_nodes)))
+    logits = torch.tensor(np.random.RandomState(0).normal(size=(5, sum(tree.n_nodes))))
     for weight in (0.0, 0.5):
-        twin = NumpyPredictionEngine(tree, weight)
-        whole = twin.path_scores(logits)
-        np.testing.assert_array_equal(
-            twin.path_scores(logits[:, twin.scored_columns]), whole
+        engine = PredictionEngine(tree, weight)
+        whole = engine.path_scores(logits)
+        torch.testing.assert_close(
+            engine.path_scores(logits[:, engine.scored_columns]), whole
         )
-    assert twin.scored_sizes == tuple(tree.n_nodes)
-    assert NumpyPredictionEngine(tree, 0.0).scored_sizes == (tree.n_nodes[-1],)
+    assert engine.scored_sizes == tuple(tree.n_nodes)
+    assert PredictionEngine(tree, 0.0).scored_sizes == (tree.n_nodes[-1],)
 
 
 def _module_and_rows(kind, tree, rng):
@@ -125,26 +145,22 @@ def test_folded_heads_give_the_path_scores_of_the_logits(
     module, X = _module_and_rows(kind, tree, np.random.RandomState(seed))
     module.eval()
     engine = PredictionEngine(tree, coarse_weight, temperature=0.7)
-    assert not engine.folded
-    engine.fold_heads(module.fused_heads)
-    assert engine.folded
+    weight, bias = engine.fold(*affine_parts(module.fused_heads))
     rows = sparse_rows_to_torch(sp.csr_matrix(X), "cpu") if kind == "sparse" else None
-    with torch.no_grad():
+    with torch.inference_mode():
         inputs = torch.from_numpy(X) if rows is None else rows
         features = module.features(inputs)
         expected = engine.path_scores(module(inputs)[:, engine.scored_columns])
-        folded = engine.folded_scores(features)
-        into = engine.folded_scores(features, out=torch.empty_like(expected))
+        folded = torch.addmm(bias, features, weight)
+        # The CPU kernel of the products (numpy's BLAS), the network's too.
+        blas = _predict.NumpyBlas((weight, bias))
+        on_numpy = blas.folded_scores(features, torch.empty_like(expected))
+        by_numpy = module(inputs, blas)
     assert folded.shape == (len(X), tree.n_nodes[-1])
     torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(into, folded, rtol=1e-6, atol=1e-6)
-    if kind == "dense":  # the numpy twins: the same scores
-        np.testing.assert_allclose(
-            engine.twin.folded_scores(module.numpy_features(X)),
-            expected.numpy(),
-            rtol=1e-5,
-            atol=1e-5,
-        )
+    torch.testing.assert_close(on_numpy, folded, rtol=1e-6, atol=1e-6)
+    with torch.inference_mode():
+        torch.testing.assert_close(by_numpy, module(inputs), rtol=1e-6, atol=1e-6)
 
 
 def test_heads_on_several_inputs_are_not_folded():
@@ -181,12 +197,30 @@ def test_predict_is_the_argmax_of_the_path_probabilities(fitted, coarse_weight, 
     leaf_proba = clf.predict_node_proba(X)[-1]
     expected = clf.hierarchy_.decode_leaves(leaf_proba.argmax(axis=1))
     np.testing.assert_array_equal(clf.predict(X), expected)
-    # Small calls take the numpy twins: the same answers.
-    np.testing.assert_array_equal(clf.predict(X[:40]), expected[:40])
-    np.testing.assert_allclose(
-        clf.predict_node_proba(X[:40])[-1], leaf_proba[:40], rtol=1e-5, atol=1e-7
-    )
     clf.set_params(coarse_decoding_weight=0.25)
+
+
+# How far a row's probabilities may move with the other rows of the call: a
+# matrix product's rounding depends on its shape (BLAS blocks and vectorises
+# its sums by shape; on a 2-core AVX2 machine with OpenBLAS float32
+# probabilities moved by up to 1.8e-7). float32 rows run a float32 network,
+# whose unit roundoff is 6e-8: 2e-6 allows a few dozen roundings of the
+# trunk's sums. float64 rows run a float64 network: the same count of
+# roundings of 1.1e-16 stays far below 1e-12.
+ROW_TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_row_gets_the_same_probabilities_alone(fitted, dtype):
+    clf, X = fitted
+    X = X[:30].astype(dtype)
+    whole = clf.predict_node_proba(X)
+    for i in (0, 7, 29):
+        alone = clf.predict_node_proba(X[i : i + 1])
+        for got, want in zip(alone, whole):
+            np.testing.assert_allclose(
+                got[0], want[i], rtol=0, atol=ROW_TOLERANCE[dtype]
+            )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -202,16 +236,13 @@ def test_chunks_give_the_answers_of_one_chunk(
     whole = clf.predict(X), clf.predict_proba(X), clf.predict_node_proba(X)
     # Chunks of 128 rows: the last one is cut short, and the score buffer is
     # reused from chunk to chunk.
-    monkeypatch.setattr(_prediction, "CPU_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(_predict, "CPU_CHUNK_ELEMENTS", 1)
     chunked = clf.predict(X), clf.predict_proba(X), clf.predict_node_proba(X)
     clf.set_params(min_path_probability=None)
-    # BLAS promises no bit equality across calls of different row counts (a
-    # matrix product may block or vectorise its sums differently by shape; on
-    # a 2-core AVX2 machine with OpenBLAS the probabilities differed by up to
-    # 1.8e-7). The network runs in float32, whose unit roundoff is 6e-8:
-    # 2e-6 allows a few dozen roundings of the trunk's sums.
+    # BLAS promises no bit equality across calls of different row counts
+    # (see ROW_TOLERANCE).
     for got, want in zip([*chunked[1], *chunked[2]], [*whole[1], *whole[2]]):
-        np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+        np.testing.assert_allclose(got, want, rtol=0, atol=ROW_TOLERANCE[dtype])
     # The labels agree wherever the choice is not a near-tie at that scale:
     # the best leaf wins by more than 1e-5, and no node of its path is within
     # 1e-5 of the threshold.
@@ -224,18 +255,23 @@ def test_chunks_give_the_answers_of_one_chunk(
     np.testing.assert_array_equal(chunked[0][clear], whole[0][clear])
 
 
-def test_the_engine_is_rebuilt_for_new_parameters_and_not_pickled(fitted):
+def test_the_predictor_is_rebuilt_for_new_parameters_and_not_pickled(fitted):
     clf, X = fitted
-    engine = clf._prediction_engine()
-    assert clf._prediction_engine() is engine  # built once, at the end of fit
-    assert engine.folded  # the coarse votes folded into the heads there too
+    predictor = clf._predictor()
+    assert clf._predictor() is predictor  # built once, at the end of fit
+    clf.predict(X.astype(np.float64))
+    network, folded, _ = predictor.scoring(torch.float64)
+    assert network.heads.weight.dtype == torch.float64  # a float64 copy, kept
+    assert folded is not None  # the coarse votes folded into the heads
+    assert predictor.scoring(torch.float64)[0] is network
+    assert predictor.scoring(torch.float32)[0] is clf.net_.module_
     state = pickle.dumps(clf)
-    assert b"PredictionEngine" not in state
+    assert b"PredictionEngine" not in state and b"Predictor" not in state
     loaded = pickle.loads(state)
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
     clf.set_params(coarse_decoding_weight=2.0)
-    heavy = clf._prediction_engine()
-    assert heavy is not engine and heavy.coarse_weight == 2.0
+    heavy = clf._predictor()
+    assert heavy is not predictor and heavy.engine.coarse_weight == 2.0
     clf.set_params(coarse_decoding_weight=0.25)
 
 
@@ -250,7 +286,7 @@ def test_no_array_as_large_as_the_path_scores_beyond_the_result(
     X, Y = make_tree_data(n_samples=2000, branching=(4, 8, 8), seed=4)
     clf = tiny_classifier(max_epochs=1, coarse_decoding_weight=coarse_weight)
     clf.fit(X, Y)
-    monkeypatch.setattr(_prediction, "CPU_CHUNK_ELEMENTS", 2**14)
+    monkeypatch.setattr(_predict, "CPU_CHUNK_ELEMENTS", 2**14)
     X = np.tile(X, (2, 1)).astype(np.float32)
     clf.predict(X[:200])  # the engine is built before tracing
     leaf_bytes = 4 * len(X) * clf.hierarchy_.n_nodes[-1]
@@ -265,11 +301,14 @@ def test_no_array_as_large_as_the_path_scores_beyond_the_result(
     assert peaks["predict_proba"] < result_bytes + leaf_bytes / 2
 
 
-def test_torch_steps_after_the_numpy_twin_run_on_one_thread(fitted, monkeypatch):
+def test_torch_steps_after_numpys_products_run_on_one_thread(fitted, monkeypatch):
     # numpy's BLAS threads spin after each product; torch's steps on those
-    # chunks run on one thread, and torch's setting comes back afterwards.
+    # chunks run on one thread, and torch's setting comes back afterwards. A
+    # call too small for torch to use threads leaves the setting alone.
     clf, X = fitted
-    engine, seen = clf._prediction_engine(), []
+    X = np.tile(X, (4, 1))
+    assert len(X) * clf.hierarchy_.n_nodes[-1] > _predict.GRAIN_SIZE
+    engine, seen = clf._predictor().engine, []
     path_proba = engine.path_proba
 
     def recording(*args, **kwargs):
@@ -280,8 +319,11 @@ def test_torch_steps_after_the_numpy_twin_run_on_one_thread(fitted, monkeypatch)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        clf.predict_proba(X.astype(np.float32))  # more rows than numpy alone takes
+        clf.predict_proba(X.astype(np.float32))
         assert seen and set(seen) == {1}
         assert torch.get_num_threads() == 2
+        seen.clear()
+        clf.predict_proba(X[:1].astype(np.float32))
+        assert seen == [2]
     finally:
         torch.set_num_threads(before)

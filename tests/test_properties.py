@@ -9,13 +9,14 @@ every parent). Every leaf occurs at least once in the training labels.
 
 import numpy as np
 import pytest
+import torch
 from _helpers import assert_coherent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._hierarchy import LabelHierarchy, _unique_inverse
-from mgclassifier._prediction_engine import NumpyPredictionEngine
+from mgclassifier._prediction._engine import PredictionEngine
 
 N_FIT_EXAMPLES = 50
 """Examples of the property test that fits a model (each a tiny fit)."""
@@ -129,9 +130,10 @@ def test_label_hierarchy_round_trips(Y, seed):
     rng = np.random.RandomState(seed)
     n_leaves = tree.n_nodes[-1]
     leaf_proba = rng.dirichlet(np.full(n_leaves, 0.5), size=7)
-    engine = NumpyPredictionEngine(tree, coarse_weight=1.0)
-    nodes = engine.node_proba(leaf_proba)
-    probas = engine.label_proba(nodes)
+    engine = PredictionEngine(tree, coarse_weight=1.0)
+    node_tensors = engine.node_proba(torch.from_numpy(leaf_proba))
+    nodes = [p.numpy() for p in node_tensors]
+    probas = [p.numpy() for p in engine.label_proba(node_tensors)]
     assert [p.shape for p in nodes] == [(7, n) for n in tree.n_nodes]
     assert [p.shape for p in probas] == [(7, len(c)) for c in tree.classes]
     np.testing.assert_array_equal(nodes[-1], leaf_proba)
@@ -141,13 +143,14 @@ def test_label_hierarchy_round_trips(Y, seed):
     assert_label_sums(probas, nodes, tree)
     # A prefix of a path is never less probable than the path itself.
     leaf = rng.randint(n_leaves, size=7)
-    assert np.all(np.diff(engine.prefix_proba(nodes, leaf), axis=1) <= 0)
+    prefix = engine.prefix_proba(node_tensors, torch.from_numpy(leaf)).numpy()
+    assert np.all(np.diff(prefix, axis=1) <= 0)
     # Path scores from per-level log-probabilities renormalise over the paths.
     level_log = np.log(
         np.hstack([rng.dirichlet(np.ones(n), size=7) for n in tree.n_nodes])
     )
-    path_proba = engine.path_proba(engine.path_scores(level_log))
-    np.testing.assert_allclose(path_proba.sum(axis=1), 1.0, atol=1e-9)
+    path_proba = engine.path_proba(engine.path_scores(torch.from_numpy(level_log)))
+    np.testing.assert_allclose(path_proba.sum(axis=1).numpy(), 1.0, atol=1e-9)
 
 
 @given(

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from _helpers import (
     TINY_BUDGETS,
@@ -20,8 +21,8 @@ from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mgclassifier import FitInterruptedWarning, MultiGranularityClassifier
-from mgclassifier._net import MultiGranularityNet
+from mgclassifier import FitInterruptedWarning, MultiGranularityClassifier, _estimator
+from mgclassifier._network._net import MultiGranularityNet
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
@@ -163,11 +164,13 @@ BAD_INPUT = [
         id="predict-inf-in-X",
     ),
     pytest.param(
-        # Finite in float64, infinite once cast to the network's float32.
-        _predict(lambda X: _x_with(X.astype(np.float64), 1e39)),
+        # Finite in float64, infinite once cast to float32, which a sparse
+        # matrix's first layer reads (dense float64 rows run a float64 net).
+        _predict(lambda X: sp.csr_matrix(_x_with(X.astype(np.float64), 1e39))),
         ValueError,
         "Input X contains infinity or a value too large for dtype",
         id="predict-float32-overflow",
+        marks=pytest.mark.filterwarnings("ignore:overflow encountered in cast"),
     ),
     pytest.param(
         _predict(lambda X: X[:0]),
@@ -383,6 +386,43 @@ BAD_INPUT = [
         "device='nonsense' is not a valid torch device",
         id="device-nonsense",
     ),
+    # -- combinations: raised with the rest, before anything trains
+    pytest.param(
+        _fit(distributed=True, checkpoint_dir="unused"),
+        ValueError,
+        "distributed=True trains a fit from scratch",
+        id="distributed-with-checkpoint_dir",
+    ),
+    pytest.param(
+        _fit(target_accuracy=0.9, min_path_probability=0.5),
+        ValueError,
+        "both set the threshold",
+        id="target_accuracy-with-min_path_probability",
+    ),
+    pytest.param(
+        lambda fitted, X, Y: fast_clf(target_accuracy=0.9).partial_fit(X, Y),
+        ValueError,
+        "partial_fit holds none out",
+        id="partial_fit-with-target_accuracy",
+    ),
+    pytest.param(
+        _fit(hidden_layer_sizes=(8,), head_layers=[0, 1]),
+        ValueError,
+        r"head_layers=\[0, 1\] must give one layer index per level",
+        id="head_layers-out-of-range",
+    ),
+    pytest.param(
+        _fit(class_weight={"nope": 2.0}),
+        ValueError,
+        "class_weight names label 'nope'",
+        id="class_weight-unknown-label",
+    ),
+    pytest.param(
+        _fit(module=torch.nn.Linear, module__in_features=6),
+        TypeError,
+        "module Linear could not be built",
+        id="custom-trunk-cannot-be-built",
+    ),
     pytest.param(
         _fit(device="cuda"),
         ValueError,
@@ -402,13 +442,14 @@ def fitted_small():
 
 @pytest.fixture
 def no_training(monkeypatch):
-    """Any attempt to train fails loudly: proves validation comes first."""
+    """Reaching training fails loudly: proves every check (parameters, data,
+    their combinations) raises first, before ``train`` copies X, moves it to
+    a device or starts processes."""
 
-    def trained(self, *args, **kwargs):
-        raise AssertionError("trained")
+    def train(*args, **kwargs):
+        raise AssertionError("train was called before the checks raised")
 
-    for name in ("fit", "partial_fit", "fit_loop"):
-        monkeypatch.setattr(MultiGranularityNet, name, trained)
+    monkeypatch.setattr(_estimator, "train", train)
 
 
 @pytest.mark.parametrize("case, error, match", BAD_INPUT)

@@ -11,10 +11,10 @@ from _helpers import TINY_BUDGETS, make_tree_data, sub_codes, tiny_classifier
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
-from mgclassifier._data import ArrayDataset
+from mgclassifier._data._datasets import ArrayDataset
 from mgclassifier._hierarchy import is_missing_label
-from mgclassifier._prediction import predict_path_proba
-from mgclassifier._selective import (
+from mgclassifier._prediction._predict import Predictor, predict_path_proba
+from mgclassifier._prediction._selective import (
     SelectiveTarget,
     batch_miss_probability,
     choose_threshold,
@@ -199,7 +199,7 @@ def rule_inputs(clf, X, codes):
     """What the rule reads of rows: their prefix probabilities and the depth
     of their first wrong level."""
     leaf, prefix = predict_path_proba(
-        clf.net_, clf._prediction_engine(), X.astype(np.float32), np.float64, False
+        clf._predictor(), X.astype(np.float32), np.float64
     )
     return prefix, first_wrong_depth(clf.hierarchy_.paths[leaf], codes)
 
@@ -237,28 +237,21 @@ def test_predict_reads_the_same_rule_as_the_fit(fitted, tree):
     # depths on any rows.
     X, _ = tree
     clf = fitted
-    _, prefix = predict_path_proba(
-        clf.net_, clf._prediction_engine(), X.astype(np.float32), np.float64, False
-    )
+    _, prefix = predict_path_proba(clf._predictor(), X.astype(np.float32), np.float64)
     depth = returned_depth(prefix, clf.path_threshold_)
     np.testing.assert_array_equal(depth_of(clf.predict(X)), depth)
 
 
-def test_the_torch_path_gives_the_numpy_paths_probabilities(fitted, tree):
+def test_the_device_path_gives_the_cpu_paths_probabilities(fitted, tree, monkeypatch):
     X, _ = tree
     clf, X32 = fitted, X.astype(np.float32)
-    engine = clf._prediction_engine()
-    leaf, prefix = predict_path_proba(clf.net_, engine, X32, np.float64, False)
-    leaf_t, prefix_t = predict_path_proba(clf.net_, engine, X32, np.float64, True)
+    leaf, prefix = predict_path_proba(clf._predictor(), X32, np.float64)
+    cpu = clf.predict(X)
+    monkeypatch.setattr(Predictor, "on_accelerator", True)
+    leaf_t, prefix_t = predict_path_proba(clf._predictor(), X32, np.float64)
     np.testing.assert_array_equal(leaf, leaf_t)
     np.testing.assert_allclose(prefix, prefix_t, atol=1e-6)
-
-
-def test_predict_on_the_device_path_equals_the_cpu_path(fitted, tree, monkeypatch):
-    X, _ = tree
-    cpu = fitted.predict(X)
-    monkeypatch.setattr(type(fitted), "_predicts_on_device", lambda self: True)
-    np.testing.assert_array_equal(fitted.predict(X), cpu)
+    np.testing.assert_array_equal(clf.predict(X), cpu)
 
 
 def test_the_threshold_rows_are_apart_from_the_early_stopping_rows(tree):
@@ -298,7 +291,7 @@ def test_bad_targets_fail_before_training_naming_the_parameter(
     def no_training(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr("mgclassifier._training.build_net", no_training)
+    monkeypatch.setattr("mgclassifier._training._train.build_net", no_training)
     X, Y = tree
     clf = tiny_classifier(**params)
     with pytest.raises(ValueError, match=name):
@@ -464,7 +457,7 @@ def test_on_a_cuda_gpu(tree):
     clf = tiny_classifier(
         target_accuracy=0.9, early_stopping=False, max_epochs=8, device="cuda"
     ).fit(X, Y)
-    assert clf._predicts_on_device()
+    assert clf._predictor().on_accelerator
     assert clf.held_out_coverage_["accuracy_bound"] >= 0.9
     on_cpu = copy.deepcopy(clf)
     on_cpu.net_.module_.to("cpu")

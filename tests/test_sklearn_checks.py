@@ -62,6 +62,17 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 @parametrize_with_checks(
+    [MultiGranularityClassifier(random_state=0)],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_default_estimator(estimator, check):
+    # The defaults as a user gets them (a 1024-unit trunk, 30 epochs): among
+    # others, check_methods_subset_invariance holds a row's float64
+    # probabilities to 1e-7 whatever the rows predicted with it.
+    check(estimator)
+
+
+@parametrize_with_checks(
     [MultiGranularityClassifier(module=TableMLP, module__width=32, random_state=0)],
     expected_failed_checks=_expected_failed_checks_custom_trunk,
 )

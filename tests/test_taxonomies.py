@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from _helpers import (
     TINY_BUDGETS,
     assert_coherent,
@@ -24,9 +25,9 @@ from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import KFold, cross_validate
 
 from mgclassifier import LabelHierarchy
+from mgclassifier._config import level_class_weight
 from mgclassifier._hierarchy import is_missing_label
-from mgclassifier._param_checks import level_class_weight
-from mgclassifier._prediction_engine import NumpyPredictionEngine
+from mgclassifier._prediction._engine import PredictionEngine
 from mgclassifier.metrics import (
     accuracy_per_level,
     hierarchical_average_precision,
@@ -102,14 +103,14 @@ def test_hierarchy_makes_a_node_per_parent_and_a_column_per_label():
     assert tree.label_index[1].tolist() == [0, 0, 1, 2]
     np.testing.assert_array_equal(tree.decode_leaves(codes[:, -1]), PRODUCTS)
     np.testing.assert_array_equal(tree.encode(PRODUCTS), codes)
-    leaf = np.array([[0.1, 0.2, 0.3, 0.4]])
-    engine = NumpyPredictionEngine(tree)
+    leaf = torch.tensor([[0.1, 0.2, 0.3, 0.4]], dtype=torch.float64)
+    engine = PredictionEngine(tree)
     nodes = engine.node_proba(leaf)
     np.testing.assert_allclose(nodes[0], [[0.5, 0.5]])
     np.testing.assert_allclose(engine.label_proba(nodes)[1], [[0.3, 0.3, 0.4]])
     # Node and label sums come back in the dtype they were given.
-    single = engine.label_proba(engine.node_proba(leaf.astype(np.float32)))
-    assert [p.dtype for p in single] == [np.float32, np.float32]
+    single = engine.label_proba(engine.node_proba(leaf.float()))
+    assert [p.dtype for p in single] == [torch.float32, torch.float32]
     np.testing.assert_allclose(single[1], [[0.3, 0.3, 0.4]], rtol=1e-6)
 
 
@@ -117,11 +118,11 @@ def test_unique_labels_keep_the_fast_path():
     X, Y = make_tree_data(n_samples=60)
     tree, _ = LabelHierarchy.from_labels(Y)
     assert not tree.has_repeated_labels
-    leaf = np.random.RandomState(0).dirichlet(np.ones(6), size=3)
-    engine = NumpyPredictionEngine(tree)
+    leaf = torch.from_numpy(np.random.RandomState(0).dirichlet(np.ones(6), size=3))
+    engine = PredictionEngine(tree)
     probas = engine.label_proba(engine.node_proba(leaf))
     assert probas[-1] is leaf  # no label sums, no copy
-    assert engine.label_index == {}
+    assert engine.repeated_levels == ()
 
 
 def test_encode_known_names_label_level_row_and_the_paths_it_has():

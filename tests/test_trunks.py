@@ -14,7 +14,8 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
 from mgclassifier import MultiGranularityClassifier
-from mgclassifier._module import MultiHeadMLP, TrunkWithHeads
+from mgclassifier._network._module import MultiHeadMLP, TrunkWithHeads
+from mgclassifier._prediction import _predict
 from mgclassifier.trunks import ResidualMLP, SmallCNN
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
@@ -162,16 +163,18 @@ def test_image_arrays_with_a_cnn():
         clf.predict(np.repeat(X, 3, axis=1))  # 3 channels, fitted on 1
 
 
-def test_image_predictions_chunk_along_the_first_axis_and_partial_fit():
+def test_image_predictions_chunk_along_the_first_axis_and_partial_fit(monkeypatch):
     X, Y = image_data(n=60)
     clf = tiny_classifier(module=SmallCNN, module__n_filters=4, max_epochs=2)
     clf.partial_fit(X, Y).partial_fit(X, Y)
     assert clf.n_epochs_ == 2
-    whole = clf.net_.predict_logits(X)
-    np.testing.assert_allclose(
-        clf.net_.predict_logits(X, chunk_size=7), whole, rtol=1e-5
-    )
-    assert whole.shape == (60, sum(clf.hierarchy_.n_classes))
+    whole = clf.predict_node_proba(X)
+    assert whole[-1].shape == (60, clf.hierarchy_.n_nodes[-1])
+    monkeypatch.setattr(_predict, "CPU_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(_predict, "MIN_CHUNK_ROWS", 7)  # chunks of 7 images
+    for got, want in zip(clf.predict_node_proba(X), whole):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    monkeypatch.undo()
     # A read-only input (a memory map) is copied, not handed to the trunk.
     proba = clf.predict_proba(X)
     X.flags.writeable = False
@@ -234,12 +237,8 @@ def test_heads_at_depths_builtin(data):
     module = clf.net_.module_
     assert [h.in_features for h in module.level_heads] == [16, 8]
     assert module.heads is None
-    # The numpy twin (small batches) agrees with torch (large batches) and
-    # sparse input goes through the same heads.
-    X32 = X.astype(np.float32)
-    with torch.no_grad():
-        expected = module(torch.tensor(X32)).numpy()
-    np.testing.assert_allclose(module.numpy_forward(X32), expected, atol=1e-5)
+    # A few rows get the probabilities of a larger call, and sparse input
+    # goes through the same heads.
     np.testing.assert_allclose(
         clf.predict_proba(X[:5])[1], clf.predict_proba(X)[1][:5], rtol=1e-5
     )
@@ -327,7 +326,7 @@ def test_warm_start_refuses_another_trunk(data):
 
 # ----------------------------------------------------------------- persistence
 TRUNK_SKOPS_TYPES = {
-    "mgclassifier._module.TrunkWithHeads",
+    "mgclassifier._network._module.TrunkWithHeads",
     "mgclassifier.trunks.SmallCNN",
 }
 
@@ -342,7 +341,7 @@ def test_pickle_and_skops_round_trip_a_custom_trunk(tmp_path):
     assert loaded.get_params() == clf.get_params()
 
     trusted = sorted(
-        set(SKOPS_TRUSTED_TYPES) - {"mgclassifier._module.MultiHeadMLP"}
+        set(SKOPS_TRUSTED_TYPES) - {"mgclassifier._network._module.MultiHeadMLP"}
         | TRUNK_SKOPS_TYPES
     )
     path = tmp_path / "cnn.skops"

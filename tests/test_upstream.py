@@ -19,8 +19,8 @@ from skorch import NeuralNet
 from skorch.dataset import ValidSplit
 
 from mgclassifier import _upstream
-from mgclassifier._data import stratified_holdout
-from mgclassifier._net import MultiGranularityNet, _LossOnDevice
+from mgclassifier._data._batches import stratified_holdout
+from mgclassifier._network._net import MultiGranularityNet, _LossOnDevice
 
 
 def linear_net(net_class=NeuralNet, **kwargs):
@@ -116,7 +116,10 @@ def test_skorch_initialize_optimizers(capsys):
 def test_skorch_printing_callbacks_write_through_sink(capsys):
     # _PrintsWithoutSink restates PrintLog's and EarlyStopping's private
     # _sink(text, verbose): skorch must still call it for every line.
-    from mgclassifier._callbacks import BestEpochEarlyStopping, LevelNamePrintLog
+    from mgclassifier._network._callbacks import (
+        BestEpochEarlyStopping,
+        LevelNamePrintLog,
+    )
 
     X = np.random.RandomState(0).normal(size=(16, 3)).astype(np.float32)
     y = X.sum(1, keepdims=True)

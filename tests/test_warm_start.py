@@ -17,8 +17,8 @@ import torch
 from _helpers import TINY_BUDGETS, make_tree_data, tiny_classifier
 from sklearn.utils.class_weight import compute_class_weight
 
-from mgclassifier._module import FastDropout
-from mgclassifier._net import MultiGranularityNet
+from mgclassifier._network._module import FastDropout
+from mgclassifier._network._net import MultiGranularityNet
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 
@@ -83,7 +83,8 @@ def expected_train_loss(fitted, **changes):
     params = {**fitted.get_params(), **changes}
     tree = fitted.hierarchy_
     codes = torch.as_tensor(tree.encode(Y))
-    logits = torch.as_tensor(fitted.net_.predict_logits(X.astype(np.float32)))
+    with torch.no_grad():
+        logits = fitted.net_.module_(torch.from_numpy(X.astype(np.float32)))
     blocks = logits.split(list(tree.n_classes), dim=1)
     level_weights = _level_weights(params, fitted.n_epochs_ + 1, tree.n_levels)
     smoothing = params["label_smoothing"]
@@ -201,7 +202,7 @@ def test_warm_fit_continues_the_weights_adam_state_and_history():
 
 
 def _dataset(clf):
-    from mgclassifier._data import ArrayDataset
+    from mgclassifier._data._datasets import ArrayDataset
 
     return ArrayDataset(X.astype(np.float32), clf.hierarchy_.encode(Y))
 

@@ -38,18 +38,16 @@ errors only if the first ``K + e + 1`` erring rows of the list hold at most
 the rule takes the largest ``K`` for which that has probability at most
 ``1 - target_confidence``. Exact for any ``m``, with no distribution assumed.
 
-The rule is plain numpy on the held-out rows' prefix probabilities and node
-codes; :func:`held_out_threshold` computes those with the fitted network.
+The rule is plain statistics: arrays of the held-out rows' prefix
+probabilities and first wrong levels in, numbers out
+(``_calibration.held_out_threshold`` computes those arrays with the fitted
+network).
 """
 
 from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import beta, hypergeom
-
-from ._hierarchy import MISSING
-from ._prediction import on_accelerator, predict_path_proba, returned_depth
-from ._warnings import warn_at_caller
 
 
 class SelectiveTarget(NamedTuple):
@@ -69,18 +67,6 @@ class SelectiveTarget(NamedTuple):
     confidence: float
     batch_size: int | None = None
 
-    @classmethod
-    def of(cls, estimator):
-        """The estimator's target as its parameters are now (None without)."""
-        if estimator.target_accuracy is None:
-            return None
-        batch_size = estimator.target_batch_size
-        return cls(
-            float(estimator.target_accuracy),
-            float(estimator.target_confidence),
-            None if batch_size is None else int(batch_size),
-        )
-
     def describe(self):
         """The parameters that set it, as a user writes them."""
         text = (
@@ -89,116 +75,6 @@ class SelectiveTarget(NamedTuple):
         if self.batch_size is not None:
             text += f", target_batch_size={self.batch_size!r}"
         return text
-
-
-def check_selective_params(estimator, incremental):
-    """Fail before training on a combination ``target_accuracy`` cannot serve.
-
-    The ranges of ``target_accuracy`` and ``target_confidence`` are checked
-    by the parameter constraints; this checks what they cannot express.
-    """
-    if estimator.target_accuracy is None:
-        return
-    if estimator.min_path_probability is not None:
-        raise ValueError(
-            f"target_accuracy={estimator.target_accuracy!r} and "
-            f"min_path_probability={estimator.min_path_probability!r} both set "
-            f"the threshold at which predicted paths stop; set one of them to "
-            f"None (target_accuracy chooses the threshold on held-out rows, "
-            f"min_path_probability is a threshold you choose)."
-        )
-    if incremental:
-        raise ValueError(
-            f"target_accuracy={estimator.target_accuracy!r} chooses its "
-            f"threshold on rows that fit holds out, and partial_fit holds none "
-            f"out; use fit, or set target_accuracy=None (min_path_probability "
-            f"sets a threshold by hand)."
-        )
-
-
-def prediction_threshold(estimator, fitted_target):
-    """The threshold ``predict`` cuts paths at: ``min_path_probability``, the
-    one ``fit`` chose for ``target_accuracy``, or None (full paths).
-
-    ``fitted_target`` is the :class:`SelectiveTarget` the fitted threshold
-    was chosen for (None if none was).
-    """
-    current = SelectiveTarget.of(estimator)
-    if current is None:
-        return estimator.min_path_probability
-    if estimator.min_path_probability is not None:
-        check_selective_params(estimator, incremental=False)  # raises
-    if fitted_target != current:
-        was = (
-            "without target_accuracy"
-            if fitted_target is None
-            else f"for {fitted_target.describe()}"
-        )
-        raise ValueError(
-            f"{current.describe()}: the threshold is chosen by fit, "
-            f"and this model was fitted {was}; fit it again with these values, "
-            f"or choose the threshold on labelled rows that trained nothing "
-            f"with choose_threshold(X, y)."
-        )
-    return estimator.path_threshold_
-
-
-def held_out_threshold(net, engine, X, codes, valid, target, given=False):
-    """The threshold for ``target`` on the held-out rows, and their coverage.
-
-    Parameters
-    ----------
-    net : MultiGranularityNet
-        Trained; ``engine`` (its temperature set) on its device.
-    engine : PredictionEngine
-    X : ndarray or sparse matrix
-        The training inputs.
-    codes : ndarray of shape (n_samples, n_levels)
-        Node codes of the labels (-1 where missing).
-    valid : ndarray of int
-        The held-out rows. Those without a finest label are left out: how
-        deep their path is right cannot be told.
-    target : SelectiveTarget
-    given : bool, default=False
-        Whether the user gave the rows (``choose_threshold``) rather than
-        ``fit`` holding them out: the warning when they certify nothing
-        names them so.
-
-    Returns
-    -------
-    threshold : float
-    coverage : dict
-        See :func:`coverage_at`.
-    """
-    valid = np.asarray(valid, dtype=np.int64)
-    valid = valid[codes[valid, -1] != MISSING]
-    n_levels = codes.shape[1]
-    if len(valid) == 0:
-        prefix = np.empty((0, n_levels))
-        first_wrong = np.empty(0, dtype=np.int64)
-    else:
-        leaf, prefix = predict_path_proba(
-            net, engine, X[valid], np.float64, on_accelerator(net)
-        )
-        first_wrong = first_wrong_depth(engine.twin.paths[leaf], codes[valid])
-    accuracy, confidence, batch_size = target
-    threshold = choose_threshold(prefix, first_wrong, accuracy, confidence, batch_size)
-    coverage = coverage_at(prefix, first_wrong, threshold, confidence)
-    if not np.isfinite(threshold):
-        needed = min_rows(accuracy, confidence, batch_size)
-        source, more = (
-            ("rows given", "give more labelled rows")
-            if given
-            else ("held-out rows", "raise validation_fraction, give more data")
-        )
-        warn_at_caller(
-            f"No threshold certifies {target.describe()} on the {len(valid)} labelled "
-            f"{source}, so predict returns no label at all (None on every "
-            f"level). Even without an error this needs at least {needed} "
-            f"{source}; {more}, or lower target_accuracy or target_confidence.",
-            UserWarning,
-        )
-    return threshold, coverage
 
 
 def first_wrong_depth(predicted, true):
@@ -397,6 +273,18 @@ def choose_threshold(prefix, first_wrong, target, confidence, batch_size=None):
     if len(above) == 0:
         return float("inf") if cut >= 1.0 else float((cut + 1.0) / 2)
     return float((cut + above.min()) / 2)
+
+
+def returned_depth(prefix, threshold):
+    """Levels ``predict`` returns: the longest prefix of each path whose
+    nodes all reach ``threshold`` (the rule of ``min_path_probability``).
+
+    Examples
+    --------
+    >>> returned_depth(np.array([[0.9, 0.6], [0.5, 0.4], [0.3, 0.8]]), 0.5).tolist()
+    [2, 1, 0]
+    """
+    return np.cumprod(np.asarray(prefix) >= threshold, axis=1).sum(axis=1)
 
 
 def coverage_at(prefix, first_wrong, threshold, confidence):

@@ -7,8 +7,8 @@ from copy import deepcopy
 import torch
 from skorch.callbacks import Callback, EarlyStopping, PrintLog
 
-from ._cpu_threads import auto_cap, auto_threads
-from ._upstream import foreach_lerp_
+from .._cpu_threads import auto_cap, auto_threads
+from .._upstream import foreach_lerp_
 
 
 class StopTraining(KeyboardInterrupt):
@@ -91,7 +91,7 @@ class LevelWeightSchedule(Callback):
 
     Examples
     --------
-    >>> from mgclassifier._callbacks import LevelWeightSchedule
+    >>> from mgclassifier._network._callbacks import LevelWeightSchedule
     >>> LevelWeightSchedule({1: [0.98, 0.01, 0.01], 10: [0.1, 0.8, 0.1], 20: [0, 0, 1]})
     LevelWeightSchedule(...)
     """

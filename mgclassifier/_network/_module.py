@@ -3,19 +3,21 @@
 The module knows nothing of labels: it maps features to one block of logits
 per level, concatenated along the last axis. The built-in trunk is an MLP
 (:class:`MultiHeadMLP`); :class:`TrunkWithHeads` puts the heads on any other
-torch module.
+torch module. Their ``forward`` and ``features`` take an optional ``linear``
+kernel: how a linear layer's product is computed (prediction on the CPU
+passes numpy's BLAS; None is the layer's own torch product).
 """
 
 import copy
+import inspect
 import math
-import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import special
 from torch import nn
 
+from .._devices import cuda_devices
 from ._tensors import as_buffer
 
 ACTIVATIONS = {
@@ -24,24 +26,6 @@ ACTIVATIONS = {
     "logistic": nn.Sigmoid,
     "gelu": nn.GELU,
 }
-
-
-def _as_numpy(tensor):
-    """A zero-copy numpy view of a CPU parameter or buffer."""
-    return tensor.detach().numpy()
-
-
-def _gelu(h):
-    return 0.5 * h * (1.0 + special.erf(h / np.sqrt(2.0)).astype(h.dtype))
-
-
-NUMPY_ACTIVATIONS = {
-    nn.ReLU: lambda h: np.maximum(h, 0, out=h),
-    nn.Tanh: np.tanh,
-    nn.Sigmoid: special.expit,
-    nn.GELU: _gelu,
-}
-"""numpy twins of ACTIVATIONS, for ``MultiHeadMLP.numpy_forward``."""
 
 
 class FastDropout(nn.Module):
@@ -144,20 +128,6 @@ def sparse_rows_times(X, weight, column_scale=None):
     )
 
 
-def sparse_csr_batch(crow_indices, col_indices, values, shape):
-    """A torch CSR tensor from its parts, without torch's beta-feature warning.
-
-    torch warns once per process that sparse CSR support is in beta; the
-    operations used here (``col_indices``, ``crow_indices``, ``values``,
-    ``to``) are its stable core, so the warning would only alarm users.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            crow_indices, col_indices, values, shape, check_invariants=False
-        )
-
-
 class MultiHeadMLP(nn.Module):
     """Shared trunk, then one classification head per granularity.
 
@@ -171,7 +141,7 @@ class MultiHeadMLP(nn.Module):
         Number of input features.
     level_sizes : sequence of int
         Number of classes of each level, coarse to fine.
-    hidden_layer_sizes : sequence of int, default=(512, 256)
+    hidden_layer_sizes : sequence of int
         Width of each trunk layer; empty for a linear model.
     activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
     dropout : float, default=0.0
@@ -201,7 +171,7 @@ class MultiHeadMLP(nn.Module):
         self,
         n_features,
         level_sizes,
-        hidden_layer_sizes=(512, 256),
+        hidden_layer_sizes,
         activation="relu",
         dropout=0.0,
         input_mean=None,
@@ -263,13 +233,20 @@ class MultiHeadMLP(nn.Module):
                 width, sum(self.level_sizes), sparse_input and not layers
             )
 
-    def forward(self, X):
+    def forward(self, X, linear=None):
+        """Concatenated logits of every level for a batch ``X``.
+
+        ``X`` is dense or a sparse CSR tensor (see :meth:`_forward_sparse`).
+        ``linear``: the kernel of the linear layers' products, called as
+        ``linear(h, layer)`` for ``h @ weight + bias`` (see
+        :func:`affine_parts`); None runs each layer itself.
+        """
         if X.layout != torch.strided:
-            return self._forward_sparse(X)
-        h = (X - self.input_mean).div_(self.input_scale)
+            return self._forward_sparse(X, linear=linear)
+        h = self._standardised(X)
         if self.head_layers is None:
-            return self.heads(self.trunk(h))
-        return self._depth_heads(h, list(self.trunk))
+            return _run([*self.trunk, self.heads], h, linear)
+        return self._depth_heads(h, list(self.trunk), linear=linear)
 
     @property
     def fused_heads(self):
@@ -283,30 +260,36 @@ class MultiHeadMLP(nn.Module):
             return self.heads
         return None
 
-    def features(self, X):
+    def features(self, X, linear=None):
         """What :attr:`fused_heads` reads: the last trunk layer's output
-        (``forward(X) == fused_heads(features(X))``), dense or sparse ``X``."""
+        (``forward(X) == fused_heads(features(X))``), dense or sparse ``X``;
+        ``linear`` as in :meth:`forward`."""
         if X.layout != torch.strided:
-            return self._forward_sparse(X, heads=False)
-        return self.trunk((X - self.input_mean).div_(self.input_scale))
+            return self._forward_sparse(X, heads=False, linear=linear)
+        return _run(self.trunk, self._standardised(X), linear)
 
-    def _depth_heads(self, h, layers, offset=0):
+    def _standardised(self, X):
+        """``(X - input_mean) / input_scale``, a new tensor."""
+        buffers = self._buffers  # a module's __getattr__ is slow for small calls
+        return (X - buffers["input_mean"]).div_(buffers["input_scale"])
+
+    def _depth_heads(self, h, layers, offset=0, linear=None):
         """Heads at several depths: run ``layers`` (trunk layers from position
         ``offset`` on), keep each layer's output, apply each level's head."""
         outputs = {}
         for position, layer in enumerate(layers, start=offset):
-            h = layer(h)
+            h = _run([layer], h, linear)
             if position + 1 in self.layer_ends:
                 outputs[self.layer_ends.index(position + 1)] = h
         return torch.cat(
             [
-                head(outputs[depth])
+                _run([head], outputs[depth], linear)
                 for head, depth in zip(self.level_heads, self.head_layers)
             ],
             dim=-1,
         )
 
-    def _forward_sparse(self, X, heads=True):
+    def _forward_sparse(self, X, heads=True, linear=None):
         """Same function for sparse CSR input, without densifying it.
 
         The scaling divides the non-zero values; a network fitted on dense
@@ -328,43 +311,8 @@ class MultiHeadMLP(nn.Module):
                 first.bias - (self.input_mean / self.input_scale) @ weight
             )
         if self.head_layers is not None:
-            return self._depth_heads(h, layers[1:], offset=1)
-        for layer in layers[1:]:
-            h = layer(h)
-        return h
-
-    def numpy_forward(self, X):
-        """The inference function in numpy, for a dense float32 array on the CPU.
-
-        Same result as ``forward`` in eval mode (dropout off), computed with
-        numpy's BLAS on views of the parameters. For small inputs this avoids
-        waking torch's thread pool, whose spinning workers would slow down
-        everything else a serving process does; scikit-learn's MLPClassifier
-        predicts the same way.
-        """
-        if self.head_layers is None:
-            return _numpy_layer(self.heads, self.numpy_features(X))
-        h = (X - _as_numpy(self.input_mean)) / _as_numpy(self.input_scale)
-        outputs = {}
-        for position, layer in enumerate(self.trunk, start=1):
-            h = _numpy_layer(layer, h)
-            if position in self.layer_ends:
-                outputs[self.layer_ends.index(position)] = h
-        return np.concatenate(
-            [
-                _numpy_layer(head, outputs[depth])
-                for head, depth in zip(self.level_heads, self.head_layers)
-            ],
-            axis=-1,
-        )
-
-    def numpy_features(self, X):
-        """:meth:`features` in numpy, for a dense float32 array (as
-        :meth:`numpy_forward`)."""
-        h = (X - _as_numpy(self.input_mean)) / _as_numpy(self.input_scale)
-        for layer in self.trunk:
-            h = _numpy_layer(layer, h)
-        return h
+            return self._depth_heads(h, layers[1:], offset=1, linear=linear)
+        return _run(layers[1:], h, linear)
 
 
 def _linear(n_in, n_out, sparse_input):
@@ -372,16 +320,32 @@ def _linear(n_in, n_out, sparse_input):
     return SparseInputLinear(n_in, n_out) if sparse_input else nn.Linear(n_in, n_out)
 
 
-def _numpy_layer(layer, h):
-    """One trunk or head layer of ``MultiHeadMLP`` in numpy (eval mode)."""
-    if isinstance(layer, (nn.Linear, SparseInputLinear)):
-        weight = _as_numpy(layer.weight)
-        out = h @ (weight.T if isinstance(layer, nn.Linear) else weight)
-        out += _as_numpy(layer.bias)  # in place: one array per layer, not two
-        return out
-    if isinstance(layer, FastDropout):  # dropout: identity
+def _run(layers, h, linear):
+    """Apply ``layers`` in turn, each linear one through ``linear`` if given.
+
+    With a kernel (prediction, in eval mode) the other layers' ``forward`` is
+    called directly and dropout, the identity, is passed over: a module's
+    ``__call__`` costs more than a one-row activation (these layers carry
+    no hooks).
+    """
+    if linear is None:
+        for layer in layers:
+            h = layer(h)
         return h
-    return NUMPY_ACTIVATIONS[type(layer)](h)
+    for layer in layers:
+        if isinstance(layer, (nn.Linear, SparseInputLinear)):
+            h = linear(h, layer)
+        elif not (isinstance(layer, FastDropout) and not layer.training):
+            h = layer.forward(h)
+    return h
+
+
+def affine_parts(layer):
+    """``(weight, bias)`` of a linear layer as ``h @ weight + bias``, ``weight``
+    of shape ``(in, out)`` (a view of the layer's own)."""
+    if isinstance(layer, nn.Linear):
+        return layer.weight.t(), layer.bias
+    return layer.weight, layer.bias  # SparseInputLinear stores (in, out)
 
 
 class TrunkWithHeads(nn.Module):
@@ -442,18 +406,25 @@ class TrunkWithHeads(nn.Module):
         None where each level has its own."""
         return None if self.per_level else self.heads
 
-    def features(self, X):
-        """What the heads read: the trunk's output on the standardised input."""
+    def features(self, X, linear=None):
+        """What the heads read: the trunk's output on the standardised input
+        (the trunk is the user's: ``linear`` is not used in it)."""
         if self.input_mean is not None:
             X = (X - self.input_mean) / self.input_scale
         return self.trunk(X)
 
-    def forward(self, X):
+    def forward(self, X, linear=None):
+        """Concatenated logits of every level; ``linear`` as in
+        :meth:`MultiHeadMLP.forward`, for the heads."""
         features = self.features(X)
         if not self.per_level:
-            return self.heads(features)
+            return _run([self.heads], features, linear)
         return torch.cat(
-            [head(f) for head, f in zip(self.heads, features, strict=True)], dim=-1
+            [
+                _run([head], f, linear)
+                for head, f in zip(self.heads, features, strict=True)
+            ],
+            dim=-1,
         )
 
 
@@ -480,6 +451,58 @@ def build_trunk(trunk, trunk_params=None):
         f"module must be a torch.nn.Module class or instance, got {trunk!r} "
         f"({type(trunk).__name__})."
     )
+
+
+def probe_trunk(trunk, trunk_params, rows, n_levels, device, seed):
+    """A custom trunk's parameters and output width(s), from a dry run.
+
+    The trunk is built (seeded by ``seed``, without moving the caller's
+    random stream) and run in eval mode on ``rows`` (two validated rows, on
+    ``device``); it is then dropped. A class whose ``__init__`` takes
+    ``n_features`` gets ``rows.shape[1]`` unless the parameters set it.
+
+    Returns
+    -------
+    trunk_params : dict
+    width : int or tuple of int
+        See :func:`trunk_feature_width`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the module and what failed: building it, sparse rows, or
+        its output.
+    """
+    trunk_params = dict(trunk_params)
+    if isinstance(trunk, type) and "n_features" not in trunk_params:
+        try:
+            signature = inspect.signature(trunk)
+        except (TypeError, ValueError):
+            signature = None
+        if signature is not None and "n_features" in signature.parameters:
+            trunk_params["n_features"] = int(rows.shape[1])
+    if not isinstance(rows, np.ndarray):
+        raise TypeError(
+            f"module {getattr(trunk, '__name__', type(trunk).__name__)} got a "
+            f"sparse X; a custom trunk needs a dense array."
+        )
+    with torch.random.fork_rng(devices=cuda_devices(device)):
+        torch.manual_seed(seed)
+        try:
+            built = build_trunk(trunk, trunk_params)
+        except ValueError:
+            raise  # an instance with module__ parameters: says so
+        except Exception as exc:
+            # TypeError for wrong arguments, ValueError for anything else.
+            error = TypeError if isinstance(exc, TypeError) else ValueError
+            name = getattr(trunk, "__name__", trunk)
+            raise error(
+                f"module {name} could not be built with the parameters "
+                f"{trunk_params}: {type(exc).__name__}: {exc}"
+            ) from exc
+        inputs = torch.as_tensor(rows, device=device)
+        width = trunk_feature_width(built.to(device), inputs, n_levels)
+    return trunk_params, width
 
 
 def trunk_feature_width(trunk, X, n_levels):

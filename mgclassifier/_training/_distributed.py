@@ -11,13 +11,14 @@ strided view); an in-memory array is copied row by row into the share only.
 
 What the processes must agree on, and how:
 
-- the label hierarchy: the distinct label paths of every share are gathered
-  (the tree is read from them, as from all of ``y``);
+- the label hierarchy and the parameters: every process checks all of ``X``
+  and ``y`` and reads the tree and the ``"auto"`` values from the rows that
+  are shared (``_config``), so every process raises the same error or
+  resolves the same values;
 - the input standardisation: each share's count, mean and sum of squared
   deviations (float64) are gathered and merged (Chan et al.'s update);
-- ``"auto"`` values and the learning-rate schedule: from the number of rows
-  of all shares; ``batch_size`` is the global batch, split evenly over the
-  processes (each takes ``batch_size // N`` rows a step);
+- ``batch_size`` is the global batch, split evenly over the processes (each
+  takes ``batch_size // N`` rows a step);
 - the weights: DDP broadcasts the first process's initial weights and
   averages the gradients of every step, so the weights stay identical; the
   first process's are broadcast once more after training, so every process
@@ -38,7 +39,7 @@ means does the same for a fraction of the traffic.
 
 import atexit
 import inspect
-import os
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,38 +47,22 @@ import torch
 import torch.distributed as dist
 from skorch.callbacks import Callback
 
-from . import _out_of_core
-from ._calibration import (
-    CALIBRATION_MAX_ROWS,
-    fit_temperature,
-    held_out_path_scores,
-)
-from ._hierarchy import LabelHierarchy
-from ._standardisation import (
+from .._data import _out_of_core
+from .._data._standardisation import (
     block_moments,
     merged_moments,
     standardisation_from_moments,
 )
-from ._upstream import _safe_indexing
 
 
-def start(distributed):
-    """The :class:`DataParallel` of this process, or None when not distributed.
+def start():
+    """The :class:`DataParallel` of this process.
 
     Uses the initialized default process group, or initializes one from the
-    environment ``torchrun`` sets (gloo for the CPU, NCCL for CUDA tensors).
+    environment ``torchrun`` sets (gloo for the CPU, NCCL for CUDA tensors);
+    ``_config`` checked that one of them is there.
     """
-    if not distributed:
-        return None
-    if not dist.is_available():
-        raise ValueError("distributed=True needs a torch built with torch.distributed.")
     if not dist.is_initialized():
-        if not all(name in os.environ for name in ("RANK", "WORLD_SIZE")):
-            raise ValueError(
-                "distributed=True trains one model on several processes: launch "
-                "the script with torchrun (torchrun --nproc_per_node 2 script.py), "
-                "or call torch.distributed.init_process_group() before fit."
-            )
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend=backend)
         atexit.register(_destroy_group)
@@ -101,46 +86,33 @@ class DataParallel:
     def __init__(self):
         self.rank = dist.get_rank()
         self.size = dist.get_world_size()
-        self.n_samples = None  # rows of all shares, once share() has run
 
     # ---------------------------------------------------------------- data
-    def share(self, X, y, sample_weight):
-        """This process's rows of ``X``, ``y`` and ``sample_weight``."""
-        n = X.shape[0] if hasattr(X, "shape") else len(X)
-        per_process = n // self.size
-        if per_process < 2:
-            raise ValueError(
-                f"distributed=True over {self.size} processes needs at least 2 "
-                f"rows per process; X has {n} rows."
-            )
-        self.n_samples = per_process * self.size
-        rows = slice(self.rank, self.n_samples, self.size)
-        index = np.arange(self.rank, self.n_samples, self.size)
+    def share(self, X, codes, sample_weight, feature_scaling):
+        """This process's rows of the validated ``X``, ``codes`` and
+        ``sample_weight``, and the standardisation of every process's rows.
+
+        A share is every ``size``-th row from the process's rank on, ``n //
+        size`` of them (``codes`` may stop at the last row shared). The
+        standardisation is None unless ``feature_scaling`` is "standard".
+        """
+        n_shared = X.shape[0] // self.size * self.size
+        rows = slice(self.rank, n_shared, self.size)
+        X = _rows(X, rows)
         return (
-            _rows(X, rows, index),
-            _safe_indexing(y, index),
-            None if sample_weight is None else _safe_indexing(sample_weight, index),
+            X,
+            codes[rows],
+            None if sample_weight is None else sample_weight[rows],
+            self.standardisation(X) if feature_scaling == "standard" else None,
         )
 
-    def hierarchy(self, Y):
-        """``(hierarchy, codes)``: the tree of every share's labels, this
-        share's codes. The same tree on every process (the tree of all rows)."""
-        distinct = list(dict.fromkeys(map(tuple, np.asarray(Y, dtype=object))))
-        gathered = [None] * self.size
-        dist.all_gather_object(gathered, distinct)
-        paths = np.array([row for rows in gathered for row in rows], dtype=object)
-        hierarchy, _ = LabelHierarchy.from_labels(paths)
-        return hierarchy, hierarchy.encode_known(Y)
-
-    def device(self, device):
-        """``"cuda"`` is this process's GPU (``LOCAL_RANK``, as torchrun sets)."""
-        if device == "cuda":
-            return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-        return device
-
-    def batch_size(self, batch_size):
-        """Rows of one process's step for a global ``batch_size``."""
-        return max(1, batch_size // self.size)
+    def local_config(self, config):
+        """``config`` for this process: ``batch_size`` is the global batch,
+        split over the processes (each takes ``batch_size // size`` rows a
+        step)."""
+        batch_size = max(1, config.training.batch_size // self.size)
+        training = replace(config.training, batch_size=batch_size)
+        return replace(config, training=training)
 
     def standardisation(self, X):
         """``(mean, scale)`` of all shares' rows, or None for inputs that are
@@ -194,45 +166,35 @@ class DataParallel:
                 dist.broadcast(tensor, src=0)
         return net
 
-    def held_out_temperature(self, net, X, codes, valid, engine, seed):
-        """The temperature fitted on every process's held-out rows (see
-        :func:`_calibration.held_out_temperature`), the same everywhere."""
-        part = None
-        if (codes[valid, -1] >= 0).any():
-            scores, leaves = held_out_path_scores(
-                net,
-                X,
-                codes,
-                valid,
-                engine,
-                seed,
-                max(1, CALIBRATION_MAX_ROWS // self.size),
-            )
-            part = (scores.cpu(), leaves.cpu().numpy())
+    def gathered(self, scores, leaf_codes):
+        """Every process's held-out path scores and leaf codes, in rank order
+        (the temperature is fitted on all of them)."""
         gathered = [None] * self.size
-        dist.all_gather_object(gathered, part)
-        gathered = [part for part in gathered if part is not None]
-        if not gathered:
-            return 1.0
-        scores = torch.cat([part[0] for part in gathered]).to(net.device)
-        leaves = np.concatenate([part[1] for part in gathered])
-        temperature = fit_temperature(
-            engine, scores, torch.as_tensor(leaves, device=net.device)
+        dist.all_gather_object(gathered, (scores.cpu(), leaf_codes.cpu()))
+        device = scores.device
+        return (
+            torch.cat([part[0] for part in gathered]).to(device),
+            torch.cat([part[1] for part in gathered]).to(device),
         )
-        chosen = [temperature]
+
+    def first_process(self, value):
+        """The first process's ``value``, on every process."""
+        chosen = [value]
         dist.broadcast_object_list(chosen, src=0)
         return chosen[0]
 
 
-def _rows(X, rows, index):
-    """Rows of ``X``: a strided view where ``X`` allows one."""
-    if hasattr(X, "iloc"):
-        return X.iloc[rows]
+def _rows(X, rows):
+    """The ``rows`` (a strided slice) of a validated ``X``: a memory map or a
+    dask array stays out of core, a chunked store is read."""
+    if isinstance(X, _out_of_core.OutOfCoreArray):
+        part = X.data[rows]
+        if _out_of_core.is_out_of_core(part):
+            return _out_of_core.OutOfCoreArray(part)
+        return np.asarray(part, dtype=np.float32)
     if sp.issparse(X):
-        return X.tocsr()[rows]
-    if isinstance(X, np.ndarray) or _out_of_core.is_out_of_core(X):
-        return X[rows]  # a memory map or a dask array stays out of core
-    return _safe_indexing(X, index)
+        return X[rows]
+    return np.ascontiguousarray(X[rows])
 
 
 class EpochLossSync(Callback):

@@ -1,100 +1,19 @@
-"""In-memory batching for skorch: whole batches sliced from tensors.
+"""Batches for skorch, and the rows held out of training.
 
 skorch's default ``DataLoader`` builds every batch by calling
 ``dataset[i]`` once per sample, which dominates the cost of an epoch on small
-models (skorch issue #1100). Here the data is converted to tensors once (on
-the training device when it is a dense array) and each batch is one
-``index_select``. Sparse CSR inputs stay sparse: each batch becomes a torch
-sparse CSR tensor whose non-zeros the module's first layer reads.
+models (skorch issue #1100). :class:`BatchIterator` asks the dataset
+(``_datasets``) for whole batches instead: one ``index_select`` each.
+:class:`HoldoutSplit` holds rows out for early stopping and for
+``target_accuracy``'s threshold, stratified, drawn in linear time.
 """
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from ._module import sparse_csr_batch
-from ._upstream import _approximate_mode
-
-
-class ArrayDataset(torch.utils.data.Dataset):
-    """Features, per-level class codes and optional sample weights.
-
-    Parameters
-    ----------
-    X : ndarray, tensor or scipy CSR matrix of shape (n_samples, n_features)
-    codes : ndarray or tensor of shape (n_samples, n_levels)
-        Class index per level (-1 where missing).
-    sample_weight : ndarray or tensor of shape (n_samples,), default=None
-    device : str or torch.device, default="cpu"
-        Where dense features and targets are held.
-    """
-
-    def __init__(self, X, codes, sample_weight=None, device="cpu"):
-        self.device = torch.device(device)
-        self.X = X if sp.issparse(X) else torch.as_tensor(X, device=self.device)
-        self._hold_targets(codes, sample_weight)
-
-    def _hold_targets(self, codes, sample_weight):
-        """Codes and weights as tensors on ``self.device``."""
-        self.codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
-        self.sample_weight = (
-            None
-            if sample_weight is None
-            else torch.as_tensor(sample_weight, dtype=torch.float32, device=self.device)
-        )
-
-    def __len__(self):
-        return self.codes.shape[0]
-
-    def __getitem__(self, index):
-        return self.__getitems__([index])
-
-    def __getitems__(self, indices):
-        """One batch ``(X, (codes, sample_weight))`` for the given rows."""
-        index = torch.as_tensor(indices, device=self.device)
-        return self.features(index), self.targets(index)
-
-    def targets(self, index):
-        """``(codes, sample_weight)`` of the rows at ``index`` (a tensor)."""
-        # index_select: several times cheaper than advanced indexing here.
-        weight = (
-            None
-            if self.sample_weight is None
-            else self.sample_weight.index_select(0, index)
-        )
-        return self.codes.index_select(0, index), weight
-
-    def features(self, index):
-        """Feature rows on the device: dense, or a sparse CSR tensor."""
-        if sp.issparse(self.X):
-            return sparse_rows_to_torch(self.X[index.cpu().numpy()], self.device)
-        return self.X.index_select(0, index)
-
-    def subset(self, indices):
-        """A new dataset holding only ``indices`` (one copy, made once)."""
-        index = torch.as_tensor(indices, device=self.device)
-        X = self.X[np.asarray(indices)] if sp.issparse(self.X) else self.X[index]
-        weight = None if self.sample_weight is None else self.sample_weight[index]
-        return ArrayDataset(X, self.codes[index], weight, self.device)
-
-
-def sparse_rows_to_torch(rows, device):
-    """A scipy sparse matrix as a torch sparse CSR tensor (never densified).
-
-    The module's first layer sums the weight rows of each row's non-zero
-    columns (``_module.sparse_rows_times``), so a TF-IDF matrix with 200,000
-    columns costs memory per non-zero only.
-    """
-    rows = rows.tocsr()  # no copy for CSR
-    tensor = sparse_csr_batch(
-        torch.from_numpy(rows.indptr.astype(np.int64)),
-        torch.from_numpy(rows.indices.astype(np.int64)),
-        torch.from_numpy(rows.data.astype(np.float32, copy=False)),
-        rows.shape,
-    )
-    return tensor.to(device)
+from .._upstream import _approximate_mode
 
 
 class BatchIterator:
@@ -201,6 +120,32 @@ class HoldoutSplit:
         n_valid = _n_rows(self.fraction, n_samples)
         train, valid = _holdout(strata[rows], n_valid, self.random_state)
         return rows[train], rows[valid], aside
+
+
+def held_out_rows(split, dataset):
+    """The rows a fit's split kept out of training: ``(valid, set_aside)``,
+    each None where the split (a :class:`HoldoutSplit` or None) has no such
+    rows.
+
+    Drawn again (the same rows) when training did not call the split: a
+    fit that a finished checkpoint gave back.
+    """
+    if not isinstance(split, HoldoutSplit):
+        return None, None
+    if split.valid_indices_ is None and split.set_aside_indices_ is None:
+        return split.parts(dataset)[1:]
+    return split.valid_indices_, split.set_aside_indices_
+
+
+def held_out_count(n_samples, fraction=None, set_aside=None):
+    """Rows of ``n_samples`` a :class:`HoldoutSplit` keeps out of training.
+
+    Examples
+    --------
+    >>> held_out_count(100, 0.1), held_out_count(100, 0.1, 0.1), held_out_count(7)
+    (10, 20, 0)
+    """
+    return HoldoutSplit(fraction, 0, set_aside).n_held_out(n_samples)
 
 
 def _n_rows(share, n_samples):

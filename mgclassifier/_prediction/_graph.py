@@ -1,7 +1,7 @@
 """The whole prediction of a fitted estimator as one torch module, for export.
 
 :class:`PredictionGraph` runs the fitted network and then the prediction
-engine that ``predict_proba`` and ``predict`` use (``_prediction_engine``):
+engine that ``predict_proba`` and ``predict`` use (``_engine``):
 coarse votes, the calibration temperature, the softmax over root-to-leaf
 paths, child sums up the tree and, where a label sits under several
 parents, the sum over its nodes. ``mgclassifier.onnx`` exports it.
@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import nn
 
-from ._prediction_engine import PredictionEngine
+from ._engine import PredictionEngine
 
 
 class PredictionGraph(nn.Module):

@@ -1,12 +1,18 @@
-"""Training batches read from an out-of-core array, one block of rows at a time.
+"""Datasets: the training rows as tensors, in memory or read from an
+out-of-core array one block of rows at a time.
 
-The labels, sample weights and row indices stay in memory (they are small);
-the features are read from an :class:`~mgclassifier._out_of_core.OutOfCoreArray`
+An in-memory ``X`` is converted to tensors once (:class:`ArrayDataset`, on
+the training device when it is a dense array); a sparse CSR ``X`` stays
+sparse, and each batch becomes a torch sparse CSR tensor whose non-zeros
+the network's first layer reads. For an out-of-core ``X`` the labels,
+sample weights and row indices stay in memory (they are small); the
+features are read from an :class:`~mgclassifier._data._out_of_core.OutOfCoreArray`
 as each batch needs them, so no copy of ``X`` is ever made:
 
 - a memory map (random access): :class:`OutOfCoreDataset` serves any rows,
-  and :class:`~mgclassifier._data.BatchIterator` draws batches from all rows
-  in its usual order, so training sees the batches it would see in memory;
+  and :class:`~mgclassifier._data._batches.BatchIterator` draws batches from
+  all rows in its usual order, so training sees the batches it would see in
+  memory;
 - an h5py dataset, a zarr array or a dask array, read a chunk at a time:
   :class:`ChunkedDataset` shuffles the order of the chunks, reads them in
   blocks of about ``BLOCK_BYTES``, shuffles the rows within each block and
@@ -15,19 +21,114 @@ as each batch needs them, so no copy of ``X`` is ever made:
   therefore read in exactly the in-memory order.
 """
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
-from ._data import ArrayDataset
-from ._out_of_core import BLOCK_BYTES
+from ._out_of_core import BLOCK_BYTES, OutOfCoreArray
+from ._standardisation import input_standardisation
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """Features, per-level class codes and optional sample weights.
+
+    Parameters
+    ----------
+    X : ndarray, tensor or scipy CSR matrix of shape (n_samples, n_features)
+    codes : ndarray or tensor of shape (n_samples, n_levels)
+        Class index per level (-1 where missing).
+    sample_weight : ndarray or tensor of shape (n_samples,), default=None
+    device : str or torch.device, default="cpu"
+        Where dense features and targets are held.
+    """
+
+    def __init__(self, X, codes, sample_weight=None, device="cpu"):
+        self.device = torch.device(device)
+        self.X = X if sp.issparse(X) else torch.as_tensor(X, device=self.device)
+        self._hold_targets(codes, sample_weight)
+
+    def _hold_targets(self, codes, sample_weight):
+        """Codes and weights as tensors on ``self.device``."""
+        self.codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
+        self.sample_weight = (
+            None
+            if sample_weight is None
+            else torch.as_tensor(sample_weight, dtype=torch.float32, device=self.device)
+        )
+
+    def __len__(self):
+        return self.codes.shape[0]
+
+    def __getitem__(self, index):
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices):
+        """One batch ``(X, (codes, sample_weight))`` for the given rows."""
+        index = torch.as_tensor(indices, device=self.device)
+        return self.features(index), self.targets(index)
+
+    def targets(self, index):
+        """``(codes, sample_weight)`` of the rows at ``index`` (a tensor)."""
+        # index_select: several times cheaper than advanced indexing here.
+        weight = (
+            None
+            if self.sample_weight is None
+            else self.sample_weight.index_select(0, index)
+        )
+        return self.codes.index_select(0, index), weight
+
+    def features(self, index):
+        """Feature rows on the device: dense, or a sparse CSR tensor."""
+        if sp.issparse(self.X):
+            return sparse_rows_to_torch(self.X[index.cpu().numpy()], self.device)
+        return self.X.index_select(0, index)
+
+    def subset(self, indices):
+        """A new dataset holding only ``indices`` (one copy, made once)."""
+        index = torch.as_tensor(indices, device=self.device)
+        X = self.X[np.asarray(indices)] if sp.issparse(self.X) else self.X[index]
+        weight = None if self.sample_weight is None else self.sample_weight[index]
+        return ArrayDataset(X, self.codes[index], weight, self.device)
+
+
+def sparse_rows_to_torch(rows, device):
+    """A scipy sparse matrix as a torch sparse CSR tensor (never densified).
+
+    The module's first layer sums the weight rows of each row's non-zero
+    columns (``_module.sparse_rows_times``), so a TF-IDF matrix with 200,000
+    columns costs memory per non-zero only.
+    """
+    rows = rows.tocsr()  # no copy for CSR
+    tensor = sparse_csr_batch(
+        torch.from_numpy(rows.indptr.astype(np.int64)),
+        torch.from_numpy(rows.indices.astype(np.int64)),
+        torch.from_numpy(rows.data.astype(np.float32, copy=False)),
+        rows.shape,
+    )
+    return tensor.to(device)
+
+
+def sparse_csr_batch(crow_indices, col_indices, values, shape):
+    """A torch CSR tensor from its parts, without torch's beta-feature warning.
+
+    torch warns once per process that sparse CSR support is in beta; the
+    operations used here (``col_indices``, ``crow_indices``, ``values``,
+    ``to``) are its stable core, so the warning would only alarm users.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            crow_indices, col_indices, values, shape, check_invariants=False
+        )
 
 
 class OutOfCoreDataset(ArrayDataset):
     """Per-level class codes and sample weights, and the rows of an out-of-core X.
 
-    An :class:`~mgclassifier._data.ArrayDataset` (the same batches
+    An :class:`ArrayDataset` (the same batches
     ``(X, (codes, sample_weight))``) whose features are read from ``X`` when
     a batch is drawn. :meth:`subset` keeps row indices, not rows.
 
@@ -46,7 +147,7 @@ class OutOfCoreDataset(ArrayDataset):
     Examples
     --------
     >>> import numpy as np, os, tempfile
-    >>> from mgclassifier._out_of_core import OutOfCoreArray
+    >>> from mgclassifier._data._out_of_core import OutOfCoreArray
     >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
     >>> np.save(path, np.arange(8.0).reshape(4, 2))
     >>> data = OutOfCoreDataset(OutOfCoreArray(np.load(path, mmap_mode="r")),
@@ -80,7 +181,7 @@ class OutOfCoreDataset(ArrayDataset):
 class ChunkedDataset(OutOfCoreDataset):
     """An :class:`OutOfCoreDataset` whose epochs read ``X`` block by block.
 
-    :class:`~mgclassifier._data.BatchIterator` hands its iteration to
+    :class:`~mgclassifier._data._batches.BatchIterator` hands its iteration to
     :meth:`iter_batches`. Shuffling draws from torch's global CPU RNG in the
     main thread (the estimator seeds it), so the order of an epoch is fixed
     by ``random_state``; the background read only moves data.
@@ -203,3 +304,32 @@ def out_of_core_dataset(X, codes, sample_weight=None, device="cpu"):
     memory map, block by block for a chunked source."""
     dataset = OutOfCoreDataset if X.random_access else ChunkedDataset
     return dataset(X, codes, sample_weight, device)
+
+
+def training_data(X, codes, sample_weight, device, feature_scaling, standardisation):
+    """The dataset a fit trains on, and the ``(mean, scale)`` of its inputs.
+
+    An in-memory ``X`` is moved to ``device`` once (a sparse one stays a
+    scipy matrix); an out-of-core one gets a dataset that reads it (random
+    access for a memory map, block by block for a chunked source). The
+    standardisation is ``standardisation`` when given (a resumed fit's, or
+    every process's in a data-parallel fit), else the one computed while
+    validating an out-of-core ``X``, else the one of the rows on the device
+    (:func:`input_standardisation`, as ``feature_scaling`` says).
+
+    Returns
+    -------
+    dataset : ArrayDataset
+    standardisation : tuple of two float32 tensors or None
+        None for inputs that are not flat floats (images, token ids).
+    """
+    if isinstance(X, OutOfCoreArray):
+        dataset = out_of_core_dataset(X, codes, sample_weight, device)
+        if standardisation is None and feature_scaling == "standard":
+            standardisation = X.standardisation
+    else:
+        dataset = ArrayDataset(X, codes, sample_weight, device)
+    if standardisation is None:
+        # On the device: its statistics are computed there.
+        standardisation = input_standardisation(dataset.X, feature_scaling)
+    return dataset, standardisation

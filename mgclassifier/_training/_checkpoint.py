@@ -54,33 +54,20 @@ FORMAT = 1
 _LENGTH = struct.Struct("<Q")
 _DIGEST_BYTES = 32
 
-NOT_TRAINING_PARAMS = frozenset(
-    {
-        # Where and how verbosely the fit runs, and what is read after
-        # training: none of it changes the training state written here.
-        "checkpoint_dir",
-        "device",
-        "n_threads",
-        "verbose",
-        "calibrate",
-        "coarse_decoding_weight",
-        "min_path_probability",
-        "warm_start",
-    }
-)
-
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: damaged, or made by another fit."""
 
 
-def fit_fingerprint(params, X, codes, hierarchy):
+def fit_fingerprint(config, X, codes, hierarchy):
     """What identifies a fit, without its network (added once it is built).
 
     Parameters
     ----------
-    params : dict
-        The estimator's parameters (``get_params()``).
+    config : FitConfig
+        Its parameters that change training
+        (:meth:`FitConfig.training_fingerprint`); the rest (the device, the
+        verbosity, what is read after training) may change on resume.
     X : array, sparse matrix or OutOfCoreArray
         The training inputs (their shape and kind).
     codes : ndarray of shape (n_samples, n_levels)
@@ -92,15 +79,10 @@ def fit_fingerprint(params, X, codes, hierarchy):
     dict
         JSON-serialisable.
     """
-    training = {}
-    for name, value in sorted(params.items()):
-        if name in NOT_TRAINING_PARAMS:
-            continue
-        if name == "random_state" and not (
-            value is None or isinstance(value, (int, np.integer))
-        ):
-            continue  # a RandomState: its draw is the seed, kept in the header
-        training[name] = _describe(value)
+    training = {
+        name: _describe(value)
+        for name, value in sorted(config.training_fingerprint().items())
+    }
     labels = np.ascontiguousarray(codes, dtype=np.int64)
     data = {
         "n_samples": int(X.shape[0]),
@@ -124,6 +106,8 @@ def _describe(value):
         return f"{type(value).__module__}.{type(value).__qualname__}: {value!r}"
     if isinstance(value, np.ndarray):
         return repr(value.tolist())
+    if isinstance(value, (tuple, list)):  # class weights, a trunk's parameters
+        return "(" + ", ".join(_describe(item) for item in value) + ")"
     return repr(value)
 
 

@@ -1,27 +1,20 @@
-"""skorch ``NeuralNet`` subclass: multi-head loss, L1 penalty, per-level history
-and a prediction path without skorch's per-call ``DataLoader``."""
+"""skorch ``NeuralNet`` subclass: multi-head loss, L1 penalty, per-level history,
+losses read once an epoch, and pickles that skops can audit."""
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import get_map_location
 
-from ._callbacks import LevelNamePrintLog, StopTraining
-from ._data import sparse_rows_to_torch
-from ._upstream import (
+from .._upstream import (
     EagerAdam,
     check_device,
     initialize_optimizers,
     set_training,
     torch_component_names,
 )
-
-NUMPY_FORWARD_MAX_ROWS = 64
-"""Up to this many dense CPU rows, prediction runs wholly in numpy (no torch
-thread-pool wake-up, which dominates small calls); larger chunks hand the numpy
-network's logits to the torch prediction engine."""
+from ._callbacks import LevelNamePrintLog, StopTraining
 
 
 class _LossOnDevice:
@@ -60,7 +53,7 @@ class MultiGranularityNet(NeuralNet):
     autocast : {None, "bfloat16"}, default=None
         Run training and validation forward passes under ``torch.autocast``
         with this dtype (mixed precision: the weights, the optimizer and the
-        loss stay float32). Prediction (``predict_logits``) is float32.
+        loss stay float32). Prediction (``_prediction._predict``) does not use it.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
@@ -210,108 +203,6 @@ class MultiGranularityNet(NeuralNet):
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
-
-    def predict_logits(self, X, columns=slice(None), chunk_size=8192):
-        """Concatenated per-level logits for a batch of rows, as float64 numpy.
-
-        See :meth:`logit_chunks`, whose chunks it concatenates; it does not
-        touch the module's train/eval mode, so concurrent calls from several
-        threads are safe.
-
-        Parameters
-        ----------
-        X : ndarray or scipy sparse matrix of shape (n_samples, n_features, ...)
-        columns : slice, default=slice(None)
-            Which logit columns to return (e.g. only the finest level's).
-        chunk_size : int, default=8192
-        """
-        with torch.inference_mode():
-            chunks = [
-                # float64 for the caller, copying only the selected columns.
-                np.asarray(logits.cpu() if torch.is_tensor(logits) else logits).astype(
-                    np.float64
-                )
-                for _, logits in self.logit_chunks(X, chunk_size, columns)
-            ]
-        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-
-    def device_logits(self, X, columns=slice(None), chunk_size=65536):
-        """Like :meth:`predict_logits`, but a float32 tensor left on the device.
-
-        For the calibration temperature: the logits never travel to the host.
-        """
-        with torch.inference_mode():
-            chunks = [
-                logits
-                for _, logits in self.logit_chunks(
-                    X, chunk_size, columns, numpy_forward=False
-                )
-            ]
-        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
-
-    def logit_chunks(
-        self, X, chunk_size, columns=slice(None), numpy_forward=True, features=False
-    ):
-        """Yield ``(start, logits)`` for each chunk of rows of ``X``.
-
-        Dense chunks on the CPU go through the built-in module's numpy twin
-        (``MultiHeadMLP.numpy_forward``; numpy's BLAS is the faster one on
-        the CPUs measured, and for small chunks it spares waking torch's
-        thread pool) unless ``numpy_forward`` is False. Chunks of at most
-        ``NUMPY_FORWARD_MAX_ROWS`` rows come back as float32 numpy arrays,
-        the others as float32 tensors (on the CPU sharing the numpy array's
-        memory). Other chunks (sparse rows, every chunk of a custom trunk,
-        images and token ids too) run through the module on the net's device.
-        Iterate under ``torch.inference_mode()``.
-
-        Parameters
-        ----------
-        X : ndarray or scipy sparse matrix of shape (n_samples, n_features, ...)
-        chunk_size : int
-        columns : slice, default=slice(None)
-            Which logit columns to keep.
-        numpy_forward : bool, default=True
-        features : bool, default=False
-            Yield what the module's ``fused_heads`` read (its ``features``)
-            instead of the logits; ``columns`` is then ignored.
-        """
-        module = self.module_
-        numpy_twin = numpy_forward and self.numpy_twin_runs(X)
-        if features:
-            columns = slice(None)
-            numpy_step, torch_step = (
-                getattr(module, "numpy_features", None),
-                module.features,
-            )
-        else:
-            numpy_step, torch_step = getattr(module, "numpy_forward", None), module
-        for start in range(0, X.shape[0], chunk_size):
-            rows = X[start : start + chunk_size]
-            if not numpy_twin:
-                yield start, self._forward_on_device(rows, torch_step)[:, columns]
-                continue
-            logits = numpy_step(rows)[:, columns]
-            small = rows.shape[0] <= NUMPY_FORWARD_MAX_ROWS
-            yield start, logits if small else torch.from_numpy(logits)
-
-    def numpy_twin_runs(self, X):
-        """Whether :meth:`logit_chunks` (with ``numpy_forward``) runs ``X``
-        through the module's numpy twin: dense rows, on the CPU, through the
-        built-in MLP (a custom trunk runs in torch)."""
-        return (
-            not sp.issparse(X)
-            and torch.device(self.device).type == "cpu"
-            and hasattr(self.module_, "numpy_forward")
-        )
-
-    def _forward_on_device(self, rows, step):
-        if sp.issparse(rows):
-            rows = sparse_rows_to_torch(rows, self.device)
-        elif isinstance(rows, np.ndarray) and not rows.flags.writeable:
-            # A read-only chunk (a float32 data frame's values, say): torch
-            # would warn that it cannot wrap it; copying one chunk is cheap.
-            return step(torch.tensor(rows, device=self.device))
-        return step(torch.as_tensor(rows, device=self.device))
 
     # ------------------------------------------------------------ persistence
     # skorch's NeuralNet.__getstate__ pickles module_, criterion_ and

@@ -7,7 +7,10 @@ integer input) and messages that say what to do about text columns, ragged
 label rows and a missing ``y``.
 """
 
+from typing import NamedTuple
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import (
@@ -16,15 +19,26 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._hierarchy import as_label_matrix
+from .._upstream import _check_sample_weight
+from .._warnings import warn_at_caller
 from . import _out_of_core
-from ._hierarchy import as_label_matrix
-from ._module import MultiHeadMLP
-from ._upstream import _check_sample_weight
-from ._warnings import warn_at_caller
 
 
-def validate_fit_data(estimator, X, y, reset=True):
-    """Validate X and y; return float32 X, 2-D label matrix, 1-D flag.
+class FitData(NamedTuple):
+    """A fit's data, validated: ``X`` (float32, CSR kept sparse, or an
+    ``OutOfCoreArray``; a custom trunk's images or int64 token ids), the
+    labels as a 2-D matrix ``Y``, whether ``y`` was 1-D, and the float32
+    ``sample_weight`` or None."""
+
+    X: object
+    Y: np.ndarray
+    y_was_1d: bool
+    sample_weight: np.ndarray | None
+
+
+def validate_fit_data(estimator, X, y, sample_weight=None, reset=True):
+    """Validate ``X``, ``y`` and ``sample_weight`` for a fit: a :class:`FitData`.
 
     With a custom trunk, X may also be n-dimensional (images) and integer
     (token ids, returned as int64).
@@ -82,41 +96,39 @@ def validate_fit_data(estimator, X, y, reset=True):
         y = y.ravel()
     if y.ndim == 2 and y.shape[1] == 0:
         raise ValueError("y has no columns; it needs at least one level of labels.")
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float32, ensure_non_negative=True
+        )
     if isinstance(X, np.ndarray) and not X.flags.writeable:
         X = X.copy()  # torch refuses to wrap read-only memory
-    return X, (y[:, None] if y.ndim == 1 else y), y.ndim == 1
+    return FitData(X, y[:, None] if y.ndim == 1 else y, y.ndim == 1, sample_weight)
 
 
-def validate_sample_weight(sample_weight, X):
-    """float32 non-negative weights, one per row of ``X``, or None."""
-    if sample_weight is None:
-        return None
-    return _check_sample_weight(
-        sample_weight, X, dtype=np.float32, ensure_non_negative=True
-    )
-
-
-def validate_labelled_rows(estimator, X, y):
-    """``X`` validated for prediction and ``y`` as a 2-D label matrix, for
-    rows a fitted model is judged on."""
-    X = validate_for_prediction(estimator, X)
+def validate_labelled_rows(estimator, X, y, dtype):
+    """``X`` validated for prediction (``dtype`` as there) and ``y`` as a 2-D
+    label matrix, for rows a fitted model is judged on."""
+    X = validate_for_prediction(estimator, X, dtype)
     Y = as_label_matrix(y)
     Y = Y[:, None] if Y.ndim == 1 else Y
     check_consistent_length(X, Y)
     return X, Y
 
 
-def validate_for_prediction(estimator, X):
+def validate_for_prediction(estimator, X, dtype):
     """``validate_data(..., reset=False)``, with a shortcut for plain arrays.
 
+    ``dtype``: the float dtype the network reads dense rows in (float32 or
+    float64; a sparse matrix is always float32, as the first layer reads
+    it), or None for a custom trunk, whose rows keep their kind
+    (``custom_trunk_input``). Values that overflow that dtype are refused.
     For a 2-D float numpy array with the fitted number of columns (and a
     model fitted without feature names) validate_data's checks come down
-    to finiteness, yet its generic input handling (dataframe detection,
-    feature-name checks) costs ~80 µs per call: most of a one-row
-    prediction. Any other input, and any array that fails the quick
-    checks, goes through validate_data for its checks and messages.
+    to finiteness, which a quick check decides; any other input, and any
+    array that fails it, goes through validate_data for its checks and
+    messages.
     """
-    if not isinstance(estimator.net_.module_, MultiHeadMLP):
+    if dtype is None:
         return custom_trunk_input(
             validate_data(estimator, X, dtype=None, allow_nd=True, reset=False)
         )
@@ -131,13 +143,17 @@ def validate_for_prediction(estimator, X):
         # A non-finite sum means NaN, inf or overflow: validate_data decides
         # (and warns or raises; the quick check stays silent).
         with np.errstate(over="ignore", invalid="ignore"):
-            X32 = X.astype(np.float32, copy=False)
-            if np.isfinite(X32.sum()):
-                return X32
+            rows = X.astype(dtype, copy=False)
+            if np.isfinite(rows.sum()):
+                return rows
     if _out_of_core.is_out_of_core(X):  # read and checked chunk by chunk
         return _out_of_core.check_out_of_core(estimator, X, reset=False, fit=False)
     return validate_data(
-        estimator, X, accept_sparse="csr", dtype=np.float32, reset=False
+        estimator,
+        X,
+        accept_sparse="csr",
+        dtype=np.float32 if sp.issparse(X) else dtype,
+        reset=False,
     )
 
 

@@ -30,7 +30,7 @@ MIN_READ_BYTES = 2**20
 """Storage chunks smaller than this are read (and shuffled) a few together."""
 
 BLOCK_BYTES = 64 * 2**20
-"""Size of the blocks of rows shuffled together (``_chunked_data``); a
+"""Size of the blocks of rows shuffled together (``_datasets``); a
 storage chunk larger than this is read in several pieces."""
 
 
@@ -290,12 +290,3 @@ def check_out_of_core(estimator, X, *, reset, fit):
             not_finite=lambda row, start, stop: _not_finite(row, start, stop, kind),
         )
     return array
-
-
-def standardisation(X):
-    """The ``(mean, scale)`` computed while checking an out-of-core ``X``.
-
-    None for any other input (the estimator then computes it from the
-    training data), so ``_fit`` can pass it on whatever ``X`` is.
-    """
-    return X.standardisation if isinstance(X, OutOfCoreArray) else None
