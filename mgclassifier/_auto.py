@@ -27,6 +27,14 @@ scikit-learn's ``HistGradientBoostingClassifier``)."""
 DENSE_WIDTH, SPARSE_WIDTH = 1024, 512
 """``hidden_layer_sizes="auto"``: one layer of this many units."""
 
+ENSEMBLE_DENSE_LAYERS = (512, 512)
+"""``hidden_layer_sizes="auto"`` for an ensemble of dense input: each member
+is a two-layer network (sparse input keeps one layer of 512)."""
+
+DROPOUT, ENSEMBLE_DENSE_DROPOUT = 0.6, 0.3
+"""``dropout="auto"``: one network's, and an ensemble's on dense input (the
+members' averaging regularises too; on sparse input they keep 0.6)."""
+
 
 def resolve_batch_size(batch_size, n_rows, sparse=False):
     """The power of two nearest ``n_rows / 16`` (sparse: ``/ 8``), in [32, 512].
@@ -83,11 +91,14 @@ def resolve_early_stopping(early_stopping, n_rows):
     return n_rows > EARLY_STOPPING_MIN_ROWS
 
 
-def resolve_hidden_layer_sizes(hidden_layer_sizes, sparse):
-    """One layer of 1024 units, or of 512 for a sparse matrix.
+def resolve_hidden_layer_sizes(hidden_layer_sizes, sparse, n_members=1):
+    """One layer of 1024 units, or of 512 for a sparse matrix; an ensemble
+    on dense input: two layers of 512.
 
     A sparse input's first layer has one weight row per input column (often
-    10^4 or more): half the width halves the model and its fit time.
+    10^4 or more): half the width halves the model and its fit time. An
+    ensemble's members are narrower and deeper than one network (TabM's
+    shape), and regularise each other.
 
     Examples
     --------
@@ -95,12 +106,31 @@ def resolve_hidden_layer_sizes(hidden_layer_sizes, sparse):
     (1024,)
     >>> resolve_hidden_layer_sizes("auto", sparse=True)
     (512,)
+    >>> resolve_hidden_layer_sizes("auto", sparse=False, n_members=4)
+    (512, 512)
     >>> resolve_hidden_layer_sizes((64, 32), True)
     (64, 32)
     """
     if not (isinstance(hidden_layer_sizes, str) and hidden_layer_sizes == "auto"):
         return hidden_layer_sizes
-    return (SPARSE_WIDTH,) if sparse else (DENSE_WIDTH,)
+    if sparse:
+        return (SPARSE_WIDTH,)
+    return ENSEMBLE_DENSE_LAYERS if n_members > 1 else (DENSE_WIDTH,)
+
+
+def resolve_dropout(dropout, sparse, n_members=1):
+    """0.6; 0.3 for an ensemble on dense input.
+
+    Examples
+    --------
+    >>> resolve_dropout("auto", sparse=False), resolve_dropout("auto", False, 4)
+    (0.6, 0.3)
+    >>> resolve_dropout("auto", sparse=True, n_members=4), resolve_dropout(0.1, False)
+    (0.6, 0.1)
+    """
+    if dropout != "auto":
+        return dropout
+    return ENSEMBLE_DENSE_DROPOUT if n_members > 1 and not sparse else DROPOUT
 
 
 def resolve_feature_scaling(feature_scaling, sparse):

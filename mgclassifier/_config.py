@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 
 from ._auto import (
     resolve_batch_size,
+    resolve_dropout,
     resolve_early_stopping,
     resolve_feature_scaling,
     resolve_hidden_layer_sizes,
@@ -55,6 +56,8 @@ class NetworkConfig:
         The built-in trunk's widths.
     activation : str
     dropout : float
+    n_members : int
+        Ensemble members trained together (1: one network).
     head_layers : tuple of int or None
     sparse_input : bool
         A first layer for sparse input (fitted on a sparse ``X``).
@@ -70,6 +73,7 @@ class NetworkConfig:
     hidden_layer_sizes: tuple
     activation: str
     dropout: float
+    n_members: int
     head_layers: tuple | None
     sparse_input: bool
     feature_width: object
@@ -186,6 +190,12 @@ def check_fit_params(estimator, incremental, resume):
     """Fail on combinations of parameters no fit can serve, before the data
     is looked at (the ranges are the parameter constraints')."""
     check_selective_params(estimator, incremental)
+    if estimator.n_members > 1 and estimator.module is not None:
+        raise ValueError(
+            f"n_members={estimator.n_members} trains an ensemble of the built-in "
+            f"trunk, whose layers the members share; with a custom module use "
+            f"n_members=1."
+        )
     if not estimator.distributed:
         return
     if resume or incremental or estimator.checkpoint_dir is not None:
@@ -291,9 +301,15 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         e.hidden_layer_sizes_
         if resume
         else check_hidden_layer_sizes(
-            resolve_hidden_layer_sizes(e.hidden_layer_sizes, sparse)
+            resolve_hidden_layer_sizes(e.hidden_layer_sizes, sparse, e.n_members)
         )
     )
+    if e.n_members > 1 and e.module is None and not hidden_layer_sizes:
+        raise ValueError(
+            f"n_members={e.n_members} needs at least one hidden layer: the "
+            f"members share the trunk's weights; hidden_layer_sizes is empty."
+        )
+    dropout = resolve_dropout(e.dropout, sparse, e.n_members)
     feature_scaling = resolve_feature_scaling(e.feature_scaling, sparse)
     batch_size = resolve_batch_size(e.batch_size, n_rows, sparse)
     lr = resolve_lr(e.lr, batch_size)
@@ -338,7 +354,8 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         module_params=tuple(sorted(module_params.items())),
         hidden_layer_sizes=tuple(hidden_layer_sizes),
         activation=e.activation,
-        dropout=float(e.dropout),
+        dropout=float(dropout),
+        n_members=int(e.n_members),
         head_layers=head_layers_tuple(e.head_layers),
         sparse_input=bool(getattr(e.net_, "module__sparse_input", False))
         if resume
@@ -420,10 +437,12 @@ def network_structure(estimator):
             "activation": estimator.activation,
             "head_layers": head_layers_tuple(estimator.head_layers),
             "feature_scaling": estimator.feature_scaling,
+            "n_members": estimator.n_members,
         }
     return {
         "module": estimator.module,
         "feature_scaling": estimator.feature_scaling,
+        "n_members": estimator.n_members,
         **estimator._module_params(),
     }
 

@@ -31,6 +31,9 @@ span: a thread there then still runs most of the time, where one on a CPU
 held half the time stalls every parallel region for the scheduler's slices."""
 
 
+_now = time.monotonic
+
+
 def _usable_cpus():
     try:
         return frozenset(os.sched_getaffinity(0))
@@ -56,7 +59,7 @@ def _read_load(cpus):
         return None
     own = resource.getrusage(resource.RUSAGE_SELF)
     return (
-        time.monotonic(),
+        _now(),
         busy_ticks / os.sysconf("SC_CLK_TCK"),
         own.ru_utime + own.ru_stime,
     )
@@ -81,14 +84,15 @@ class CpuLoad:
         with self._lock:
             if self._last is None:
                 return None
-            now = _read_load(self.cpus)
-            span = now[0] - self._last[0]
+            span = _now() - self._last[0]
             if span < MIN_SPAN_S:
+                # Too short to tell: the last answer, without reading the
+                # accounting (a one-row prediction costs less than a read).
                 if self._free is not None or not wait:
                     return self._free
                 time.sleep(MIN_SPAN_S - span)
-                now = _read_load(self.cpus)
-                span = now[0] - self._last[0]
+            now = _read_load(self.cpus)
+            span = now[0] - self._last[0]
             others = (now[1] - self._last[1]) - (now[2] - self._last[2])
             self._free = len(self.cpus) - max(0.0, others / span)
             self._last = now
@@ -161,11 +165,13 @@ def torch_threads(n_threads, wait=False):
         yield
         return
     token = _AUTO_CAP.set(cap)
-    torch.set_num_threads(n_threads)
+    if n_threads != cap:  # setting torch's threads costs microseconds
+        torch.set_num_threads(n_threads)
     try:
         yield
     finally:
-        torch.set_num_threads(cap)
+        if torch.get_num_threads() != cap:
+            torch.set_num_threads(cap)
         _AUTO_CAP.reset(token)
 
 

@@ -18,13 +18,13 @@ from ._config import (
     resolve_config,
     selective_target,
 )
+from ._cpu_threads import in_torch_threads, torch_threads
 from ._data._validation import (
     level_names_of,
     validate_fit_data,
     validate_for_prediction,
     validate_labelled_rows,
 )
-from ._cpu_threads import in_torch_threads, torch_threads
 from ._devices import process_count
 from ._hierarchy import LabelHierarchy, hierarchy_findings
 from ._metric_parts import _drop_rows_without_finest_label, _path_correct
@@ -54,8 +54,9 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     hidden_layer_sizes : array-like of int or "auto", default="auto"
         Width of each hidden layer of the shared trunk, positive integers;
         empty for a linear model with one head per level. "auto" is one layer
-        of 1024 units, or of 512 for a sparse ``X``. The value used is
-        ``hidden_layer_sizes_``.
+        of 1024 units, or of 512 for a sparse ``X``; for an ensemble
+        (``n_members`` > 1) on dense input, two layers of 512. The value used
+        is ``hidden_layer_sizes_``.
     activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
         Nonlinearity after each hidden layer of the built-in trunk.
     alpha_l1 : float, default=0.0
@@ -64,8 +65,27 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     alpha_l2 : float, default=1e-4
         L2 penalty on the weight matrices (Adam's ``weight_decay``; biases are
         not penalised); 0 or more, 0 turns it off.
-    dropout : float, default=0.6
-        Dropout probability after each trunk layer, in [0, 1).
+    dropout : float or "auto", default="auto"
+        Dropout probability after each trunk layer, in [0, 1). "auto" is 0.6
+        for one network, 0.3 for an ensemble (``n_members`` > 1) on dense
+        input, whose members' averaging regularises too. The value used is
+        ``dropout_``.
+    n_members : int, default=1
+        Train an efficient ensemble of this many members in one pass, 1 or
+        more (TabM, Gorishniy et al., ICLR 2025): the members share the
+        trunk's weight matrices (BatchEnsemble layers: each member scales
+        every layer's inputs and outputs its own way and has its own biases,
+        the first layer's input scalings starting as random signs) and have
+        heads of their own; they see the same batches, each is trained on
+        its own loss, and the validation loss of early stopping is the
+        ensemble's. ``predict_proba`` averages the members' path
+        probabilities before the hierarchy's sums, ``predict`` takes the
+        best path of that average. With ``hidden_layer_sizes="auto"`` each
+        member of an ensemble on dense input has two layers of 512 units.
+        Built-in trunk only (``module=None``); a fit costs about as much as
+        ``n_members`` networks of the members' size would, less than as
+        many separate fits (one pass over the data, products batched over
+        the members). 1: one network.
     level_weights : array-like of shape (n_levels,), "auxiliary", "equal" or \
             None, default="auxiliary"
         Loss weight of each level, coarse to fine. "auxiliary" gives the
@@ -369,6 +389,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     hidden_layer_sizes_ : tuple of int
         The trunk's layer widths (``hidden_layer_sizes`` resolved; the
         fitted network's for a resumed fit).
+    dropout_ : float
+        The dropout of the last fit (``dropout`` resolved).
     batch_size_ : int
         The batch size of the last fit (``batch_size`` resolved).
     lr_ : float
@@ -439,7 +461,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "alpha_l1": [Interval(Real, 0, None, closed="left")],
         "alpha_l2": [Interval(Real, 0, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "n_members": [Interval(Integral, 1, None, closed="left")],
         "level_weights": [None, StrOptions({"equal", "auxiliary"}), "array-like"],
         "level_weight_schedule": [None, dict],
         "consistency": [Interval(Real, 0, None, closed="left")],
@@ -485,7 +508,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         activation="relu",
         alpha_l1=0.0,
         alpha_l2=1e-4,
-        dropout=0.6,
+        dropout="auto",
+        n_members=1,
         level_weights="auxiliary",
         level_weight_schedule=None,
         consistency=0.0,
@@ -523,6 +547,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.alpha_l1 = alpha_l1
         self.alpha_l2 = alpha_l2
         self.dropout = dropout
+        self.n_members = n_members
         self.level_weights = level_weights
         self.level_weight_schedule = level_weight_schedule
         self.consistency = consistency
@@ -752,6 +777,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.held_out_coverage_ = trained.held_out_coverage
         self._selective_target = trained.target
         self.hidden_layer_sizes_ = config.network.hidden_layer_sizes
+        self.dropout_ = config.network.dropout
         self.batch_size_ = config.training.batch_size
         self.lr_ = config.training.lr
         self.early_stopping_ = config.training.early_stopping

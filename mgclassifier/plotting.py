@@ -23,10 +23,10 @@ from sklearn.metrics import confusion_matrix as _confusion_matrix
 from sklearn.utils.multiclass import unique_labels as _unique_labels
 from sklearn.utils.validation import check_is_fitted as _check_is_fitted
 
+from ._data._validation import level_names_of
 from ._hierarchy import is_missing_label
 from ._metric_parts import _level_reliability
 from ._pipeline import final_classifier
-from ._validation import level_names_of
 
 __all__ = [
     "LevelConfusionMatrixDisplay",

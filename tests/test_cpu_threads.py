@@ -31,6 +31,7 @@ class FakeAccounting:
 def accounting(monkeypatch):
     fake = FakeAccounting()
     monkeypatch.setattr(_cpu_threads, "_read_load", fake)
+    monkeypatch.setattr(_cpu_threads, "_now", lambda: fake.now)
     monkeypatch.setattr(_cpu_threads, "_usable_cpus", lambda: frozenset({0, 1}))
     load = CpuLoad()
     monkeypatch.setattr(_cpu_threads, "_LOAD", load)

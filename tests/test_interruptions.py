@@ -25,8 +25,8 @@ import pytest
 from _helpers import TINY_BUDGETS, make_tree_data, tiny_classifier
 
 from mgclassifier import FitInterruptedWarning, FitResumedWarning
-from mgclassifier._training._checkpoint import CheckpointStore
 from mgclassifier._network._net import MultiGranularityNet
+from mgclassifier._training._checkpoint import CheckpointStore
 
 pytestmark = TINY_BUDGETS  # small models, few epochs, on purpose
 

@@ -54,7 +54,13 @@ def _expected_failed_checks_custom_trunk(estimator):
 
 
 @parametrize_with_checks(
-    [MultiGranularityClassifier(hidden_layer_sizes=(32,), random_state=0)],
+    [
+        MultiGranularityClassifier(hidden_layer_sizes=(32,), random_state=0),
+        # An ensemble: one block of logits per member, averaged probabilities.
+        MultiGranularityClassifier(
+            hidden_layer_sizes=(32, 32), n_members=3, random_state=0
+        ),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):

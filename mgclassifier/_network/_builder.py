@@ -156,6 +156,8 @@ def module_params(network, mean, scale):
         params["module__head_layers"] = network.head_layers
     if network.sparse_input:
         params["module__sparse_input"] = True
+    if network.n_members > 1:
+        params["module__n_members"] = network.n_members
     return params
 
 

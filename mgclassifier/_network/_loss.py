@@ -1,6 +1,8 @@
 """The multi-level training loss: weighted cross-entropy per level plus a
 coarse/fine consistency penalty."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -87,14 +89,28 @@ class MultiLevelLoss(nn.Module):
         """Return ``(total_loss, per_level_losses)``.
 
         ``per_level_losses`` is the unweighted cross-entropy of each level,
-        detached, for the training history.
+        detached, for the training history. ``logits`` of shape
+        ``(n_samples, n_members, n_logits)`` are an ensemble's: training
+        averages the members' losses (each member learns on its own), the
+        validation loss is the ensemble's, of the members' averaged
+        probabilities (what early stopping should keep the best of).
         """
         logits = logits.float()  # bfloat16 under mixed precision: sum in float32
-        level_logits = logits.split(self.level_sizes, dim=1)
+        if logits.dim() == 3 and training:
+            # Each member a sample of its own: the mean over samples and
+            # members is the mean of the members' losses.
+            n_members = logits.shape[1]
+            logits = logits.reshape(-1, logits.shape[2])
+            codes = codes.repeat_interleave(n_members, dim=0)
+            if sample_weight is not None:
+                sample_weight = sample_weight.repeat_interleave(n_members, dim=0)
+        level_logits = logits.split(self.level_sizes, dim=-1)
         targets = codes.clamp_min(0)
         weight = self._sample_level_weights(codes, targets, sample_weight)
         smoothing = self.label_smoothing if training else 0.0
-        if smoothing > 0:
+        if logits.dim() == 3:  # the ensemble's validation loss
+            per_sample = self._ensemble_cross_entropy(level_logits, targets)
+        elif smoothing > 0:
             per_sample = self._smoothed_cross_entropy(level_logits, targets, smoothing)
         else:
             # torch's fused cross-entropy (log-softmax and pick in one kernel
@@ -106,7 +122,7 @@ class MultiLevelLoss(nn.Module):
             ]
             per_sample = torch.stack(losses, dim=-1)  # per level if "mean"
         if weight is None:
-            per_level = per_sample if smoothing == 0 else per_sample.mean(dim=0)
+            per_level = per_sample if per_sample.dim() == 1 else per_sample.mean(dim=0)
         else:
             per_level = (per_sample * weight).sum(dim=0) / weight.sum(dim=0).clamp_min(
                 1e-12
@@ -131,6 +147,18 @@ class MultiLevelLoss(nn.Module):
             means.append(log_proba.mean(dim=1, keepdim=True))
         log_likelihood = torch.cat(hits, dim=1).mul_(1.0 - smoothing)
         return log_likelihood.add_(torch.cat(means, dim=1), alpha=smoothing).neg_()
+
+    @staticmethod
+    def _ensemble_cross_entropy(level_logits, targets):
+        """(n_samples, n_levels) cross-entropies of the members' averaged
+        probabilities: ``-log(mean_k p_k(target))`` per level, from blocks of
+        shape ``(n_samples, n_members, n_classes)``."""
+        log_members = math.log(level_logits[0].shape[1])
+        losses = []
+        for level, block in enumerate(level_logits):
+            log_proba = F.log_softmax(block, dim=-1).logsumexp(dim=1) - log_members
+            losses.append(log_proba.gather(1, targets[:, level, None]))
+        return torch.cat(losses, dim=1).neg_()
 
     def _sample_level_weights(self, codes, targets, sample_weight):
         """Weight of each (sample, level) term; None when all weigh 1."""

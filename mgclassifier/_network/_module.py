@@ -13,6 +13,7 @@ import inspect
 import math
 
 import numpy as np
+import tabm
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -135,6 +136,18 @@ class MultiHeadMLP(nn.Module):
     per level: mathematically the same as separate heads, but one matrix
     product instead of one per level, which matters for small batches.
 
+    With ``n_members`` > 1 the network is an efficient ensemble (TabM,
+    Gorishniy et al., ICLR 2025): every trunk layer is a BatchEnsemble
+    layer (``tabm.LinearBatchEnsemble``: one weight matrix shared by the
+    members, each member scaling its inputs and outputs and adding its own
+    bias; the first layer's input scalings start as random signs, the others
+    as ones), and each member has its own heads (``tabm.LinearEnsemble``).
+    The members see the same batches and train in one pass; the output is
+    one block of logits per member, ``(batch, n_members, n_logits)``. A
+    first layer for sparse input is shared whole (one product over the
+    non-zeros) and the members start after it, each scaling and shifting its
+    output (``tabm.ElementwiseAffine``).
+
     Parameters
     ----------
     n_features : int
@@ -142,7 +155,7 @@ class MultiHeadMLP(nn.Module):
     level_sizes : sequence of int
         Number of classes of each level, coarse to fine.
     hidden_layer_sizes : sequence of int
-        Width of each trunk layer; empty for a linear model.
+        Width of each trunk layer; empty for a linear model (one member only).
     activation : {"relu", "tanh", "logistic", "gelu"}, default="relu"
     dropout : float, default=0.0
         Dropout probability after each trunk layer.
@@ -158,6 +171,9 @@ class MultiHeadMLP(nn.Module):
         are sparse matrices. Dense inputs still work. Such a network is never
         centred (``input_mean`` must be zero): centring would make every
         sparse row dense.
+    n_members : int, default=1
+        Ensemble members; 1 is a single network, whose logits have shape
+        ``(batch, n_logits)``.
 
     Examples
     --------
@@ -165,6 +181,9 @@ class MultiHeadMLP(nn.Module):
     >>> net = MultiHeadMLP(4, level_sizes=[2, 5], hidden_layer_sizes=(8,))
     >>> net(torch.zeros(3, 4)).shape
     torch.Size([3, 7])
+    >>> ensemble = MultiHeadMLP(4, [2, 5], (8, 8), n_members=3)
+    >>> ensemble(torch.zeros(3, 4)).shape
+    torch.Size([3, 3, 7])
     """
 
     def __init__(
@@ -178,15 +197,19 @@ class MultiHeadMLP(nn.Module):
         input_scale=None,
         head_layers=None,
         sparse_input=False,
+        n_members=1,
     ):
         super().__init__()
         self.level_sizes = tuple(int(s) for s in level_sizes)
+        self.n_members = int(n_members)
         if (
             sparse_input
             and input_mean is not None
             and bool(torch.any(as_buffer(input_mean) != 0))
         ):
             raise ValueError("a network for sparse input cannot be centred")
+        if self.n_members > 1 and not len(hidden_layer_sizes):
+            raise ValueError("an ensemble (n_members > 1) needs a hidden layer.")
         self.register_buffer(
             "input_mean",
             torch.zeros(n_features) if input_mean is None else as_buffer(input_mean),
@@ -203,7 +226,7 @@ class MultiHeadMLP(nn.Module):
                 # the backward pass, and one batch-sized allocation is saved.
                 activation_layer.inplace = True
             layers += [
-                _linear(width, size, sparse_input and not layers),
+                *_trunk_layer(width, size, sparse_input, not layers, self.n_members),
                 activation_layer,
             ]
             if dropout > 0:
@@ -224,9 +247,12 @@ class MultiHeadMLP(nn.Module):
             self.layer_ends = tuple(ends)
             self.heads = None
             self.level_heads = nn.ModuleList(
-                nn.Linear(widths[depth], size)
+                _head(widths[depth], size, self.n_members)
                 for depth, size in zip(self.head_layers, self.level_sizes)
             )
+        elif self.n_members > 1:
+            self.head_layers = None
+            self.heads = _head(width, sum(self.level_sizes), self.n_members)
         else:
             self.head_layers = None
             self.heads = _linear(
@@ -250,12 +276,13 @@ class MultiHeadMLP(nn.Module):
 
     @property
     def fused_heads(self):
-        """The one ``nn.Linear`` every head shares, reading :meth:`features`;
-        None where the heads read several layers or the input itself."""
+        """The one linear layer every head shares, reading :meth:`features`
+        (an ensemble's: one per member); None where the heads read several
+        layers or the input itself."""
         if (
             self.head_layers is None
             and len(self.trunk)
-            and isinstance(self.heads, nn.Linear)
+            and isinstance(self.heads, (nn.Linear, tabm.LinearEnsemble))
         ):
             return self.heads
         return None
@@ -302,6 +329,11 @@ class MultiHeadMLP(nn.Module):
         else:
             layers = list(self.trunk)
         first = layers[0]
+        if isinstance(first, tabm.EnsembleView):
+            # A dense-fitted ensemble: each member scales the inputs its own
+            # way before the shared product, so the rows are made dense (a
+            # chunk at a time in prediction).
+            return self.features(X.to_dense()) if not heads else self(X.to_dense())
         if isinstance(first, SparseInputLinear):  # never centred
             # In place: embedding_bag's backward does not read its output.
             h = sparse_rows_times(X, first.weight, self.input_scale).add_(first.bias)
@@ -318,6 +350,40 @@ class MultiHeadMLP(nn.Module):
 def _linear(n_in, n_out, sparse_input):
     """The first layer for sparse input, an ``nn.Linear`` otherwise."""
     return SparseInputLinear(n_in, n_out) if sparse_input else nn.Linear(n_in, n_out)
+
+
+def _trunk_layer(n_in, n_out, sparse_input, first, n_members):
+    """The linear part of one trunk layer, as a list of modules.
+
+    One network: :func:`_linear`. An ensemble: BatchEnsemble layers (TabM's
+    initialisation: random-sign input scalings on the first layer, ones
+    elsewhere), the rows first viewed once per member; for sparse input the
+    first layer is shared and each member scales and shifts its output.
+    """
+    if n_members == 1:
+        return [_linear(n_in, n_out, sparse_input and first)]
+    if sparse_input and first:
+        return [
+            SparseInputLinear(n_in, n_out),
+            tabm.EnsembleView(k=n_members),
+            tabm.ElementwiseAffine(
+                (n_members, n_out), bias=True, scaling_init="random-signs"
+            ),
+        ]
+    layer = tabm.LinearBatchEnsemble(
+        n_in,
+        n_out,
+        k=n_members,
+        scaling_init=("random-signs", "ones") if first else "ones",
+    )
+    return [tabm.EnsembleView(k=n_members), layer] if first else [layer]
+
+
+def _head(n_in, n_out, n_members):
+    """A head layer: ``nn.Linear``, or one per member for an ensemble."""
+    if n_members == 1:
+        return nn.Linear(n_in, n_out)
+    return tabm.LinearEnsemble(n_in, n_out, k=n_members)
 
 
 def _run(layers, h, linear):
@@ -342,10 +408,12 @@ def _run(layers, h, linear):
 
 def affine_parts(layer):
     """``(weight, bias)`` of a linear layer as ``h @ weight + bias``, ``weight``
-    of shape ``(in, out)`` (a view of the layer's own)."""
+    of shape ``(in, out)`` (a view of the layer's own); for an ensemble's
+    heads, of shape ``(n_members, in, out)`` and ``(n_members, out)``."""
     if isinstance(layer, nn.Linear):
         return layer.weight.t(), layer.bias
-    return layer.weight, layer.bias  # SparseInputLinear stores (in, out)
+    # SparseInputLinear and tabm.LinearEnsemble store (..., in, out).
+    return layer.weight, layer.bias
 
 
 class TrunkWithHeads(nn.Module):

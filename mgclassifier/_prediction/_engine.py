@@ -21,9 +21,13 @@ every device and call size (``_predict``), the temperature fit
 (``_calibration``), the threshold of ``target_accuracy`` and the ONNX graph
 (``_graph``) all use it. Scores are read along their last axis, so a
 leading axis of ensemble members passes through :meth:`path_scores`,
-:meth:`fold` and the softmax unchanged; averaging the members' path
-probabilities would sit between :meth:`path_proba` and :meth:`node_proba`.
+:meth:`fold` and the softmax unchanged: the scores of an ensemble's members, of shape
+``(n_samples, n_members, n_leaves)``, give each member's path probabilities,
+which :meth:`path_proba` averages (the members vote with probabilities, not
+scores), before :meth:`node_proba` sums them up the tree.
 """
+
+import math
 
 import numpy as np
 import torch
@@ -158,15 +162,19 @@ class PredictionEngine(nn.Module):
         as wide as the leaves then gives the scores, with no coarse logits
         and no gather.
 
+        An ensemble's heads, ``weight`` of shape ``(n_members, n_features,
+        n_logits)`` and ``bias`` of ``(n_members, n_logits)``, fold member by
+        member.
+
         Returns
         -------
-        weight : tensor of shape (n_features, n_leaves), contiguous
-        bias : tensor of shape (n_leaves,)
+        weight : tensor of shape ([n_members,] n_features, n_leaves), contiguous
+        bias : tensor of shape ([n_members,] n_leaves)
         """
         columns = self.scored_columns
         with torch.inference_mode(False), torch.no_grad():
-            folded_weight = self.path_scores(weight.detach()[:, columns]).contiguous()
-            folded_bias = self.path_scores(bias.detach()[None, columns])[0]
+            folded_weight = self.path_scores(weight.detach()[..., columns]).contiguous()
+            folded_bias = self.path_scores(bias.detach()[..., columns])
         return folded_weight, folded_bias
 
     def path_proba(self, scores, in_place=False):
@@ -175,17 +183,33 @@ class PredictionEngine(nn.Module):
         ``scores`` is divided by the temperature in place. torch's fused
         softmax reads the scores twice where in-place steps would take five
         passes. ``in_place``: write the result over ``scores`` (each row is
-        read whole before it is written), else into a new tensor.
+        read whole before it is written), else into a new tensor. An
+        ensemble's scores ``(n_samples, n_members, n_leaves)`` give the mean
+        of the members' probabilities, ``(n_samples, n_leaves)``.
         """
         if self.temperature != 1.0:
             scores.mul_(1.0 / self.temperature)
         if in_place:
-            return torch.softmax(scores, dim=-1, out=scores)
-        return torch.softmax(scores, dim=-1)
+            proba = torch.softmax(scores, dim=-1, out=scores)
+        else:
+            proba = torch.softmax(scores, dim=-1)
+        return proba.mean(dim=-2) if proba.dim() == 3 else proba
 
     def path_log_proba(self, scores, temperature):
-        """Log-softmax of ``scores / temperature`` (the temperature fit's)."""
-        return torch.log_softmax(scores / temperature, dim=-1)
+        """Log of the path probabilities at ``temperature`` (the temperature
+        fit's): a log-softmax, of the members' mean for an ensemble."""
+        log_proba = torch.log_softmax(scores / temperature, dim=-1)
+        if log_proba.dim() == 3:
+            return log_proba.logsumexp(dim=-2) - math.log(log_proba.shape[-2])
+        return log_proba
+
+    def best_leaf(self, scores):
+        """The most probable path of each row: the argmax of the scores, or
+        of an ensemble's averaged probabilities (its members' scores are
+        not on one scale)."""
+        if scores.dim() == 3:
+            return self.path_proba(scores.clone()).argmax(dim=-1)
+        return scores.argmax(dim=-1)
 
     def node_proba(self, path_proba, cpu_kernels=True):
         """Probability of every node of every level (list, coarse to fine),
@@ -238,7 +262,7 @@ class PredictionEngine(nn.Module):
 
     def forward(self, logits):
         scores = self.path_scores(logits)
-        leaf = scores.argmax(dim=-1)
+        leaf = self.best_leaf(scores)
         nodes = self.node_proba(self.path_proba(scores), cpu_kernels=False)
         probas = self.label_proba(nodes, cpu_kernels=False)
         return (leaf, *probas)

@@ -29,8 +29,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .._data._datasets import sparse_rows_to_torch
 from .._cpu_threads import torch_threads
+from .._data._datasets import sparse_rows_to_torch
 from .._network._module import MultiHeadMLP, affine_parts
 from ._engine import PredictionEngine
 from ._selective import returned_depth
@@ -94,6 +94,7 @@ class Predictor:
 
     def __init__(self, hierarchy, coarse_weight, temperature, network):
         self.network = network
+        self.n_members = getattr(network, "n_members", 1)
         self.device = next(network.parameters()).device
         self.engine = PredictionEngine(hierarchy, coarse_weight, temperature).to(
             self.device
@@ -207,7 +208,7 @@ def _best_paths(predictor, X, dtype, prefixes):
     """
     engine = predictor.engine
     for rows, scores in _path_scores(predictor, X, dtype):
-        best = _argmax(scores)
+        best = _argmax(scores) if scores.dim() == 2 else engine.best_leaf(scores)
         prefix = None
         if prefixes:
             nodes = engine.node_proba(engine.path_proba(scores))
@@ -238,6 +239,7 @@ def predict_proba(predictor, X, dtype, labels=True):
     # result, and no chunk buffer between them.
     in_place = not (
         predictor.on_accelerator
+        or predictor.n_members > 1  # members' scores are wider than the result
         or (labels and len(widths) - 1 in engine.repeated_levels)
     )
     finest = _touched_empty((n_rows, widths[-1]), dtype) if in_place else None
@@ -275,8 +277,12 @@ def _path_scores(predictor, X, dtype, destination=None):
         folded = None  # float32 rows, float64 maths: scores from the logits
     engine = predictor.engine
     width = engine.node_counts[-1] if folded is not None else sum(engine.scored_sizes)
+    width *= predictor.n_members
     budget = DEVICE_CHUNK_ELEMENTS if on_device else CPU_CHUNK_ELEMENTS
     chunk = max(MIN_CHUNK_ROWS, budget // width)
+    if predictor.n_members > 1:
+        yield from _member_scores(network, folded, engine, X, chunk, rows_dtype, maths)
+        return
     # On the CPU numpy's BLAS multiplies, unless torch's threads computed a
     # first layer of their own (sparse rows, a custom trunk) and still spin:
     # the two pools would fight for the cores. After numpy's products torch's
@@ -313,6 +319,25 @@ def _path_scores(predictor, X, dtype, destination=None):
 
 
 _TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def _member_scores(network, folded, engine, X, chunk, rows_dtype, maths):
+    """Yield ``(rows, scores)`` for each chunk of ``X`` through an ensemble:
+    ``scores`` of shape ``(n_rows, n_members, n_leaves)``, each member's
+    path scores. Its products run in torch (batched over the members), on
+    torch's threads."""
+    device = next(network.parameters()).device
+    with torch.inference_mode():
+        for start in range(0, X.shape[0], chunk):
+            rows = _as_tensor(X[start : start + chunk], rows_dtype, device)
+            if folded is not None:
+                features = network.features(rows).transpose(0, 1)  # by member
+                scores = torch.baddbmm(folded[1][:, None, :], features, folded[0])
+                scores = scores.transpose(0, 1)
+            else:
+                logits = network(rows)[..., engine.scored_columns]
+                scores = engine.path_scores(logits.to(maths))
+            yield slice(start, start + rows.shape[0]), scores
 
 
 class NumpyBlas:

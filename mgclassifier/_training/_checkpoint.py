@@ -46,7 +46,7 @@ import torch
 from skorch.callbacks import Checkpoint, LoadInitState
 from skorch.history import History
 
-from ._warnings import FitResumedWarning, warn_at_caller
+from .._warnings import FitResumedWarning, warn_at_caller
 
 FILENAME = "fit_state.mgc"
 MAGIC = b"MGCKPT01"
