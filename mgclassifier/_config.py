@@ -28,6 +28,7 @@ from ._auto import (
     resolve_feature_scaling,
     resolve_hidden_layer_sizes,
     resolve_lr,
+    resolve_max_epochs,
 )
 from ._data._batches import held_out_count
 from ._devices import process_count, resolve_device, resolve_precision
@@ -314,7 +315,7 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
     batch_size = resolve_batch_size(e.batch_size, n_rows, sparse)
     lr = resolve_lr(e.lr, batch_size)
     early_stopping = not incremental and resolve_early_stopping(
-        e.early_stopping, n_rows
+        e.early_stopping, n_rows, sparse
     )
     target = selective_target(e)
     hold_out = target is not None and not incremental
@@ -378,7 +379,7 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         lr=float(lr),
         lr_schedule="constant" if incremental else e.lr_schedule,
         batch_size=int(batch_size),
-        max_epochs=int(e.max_epochs),
+        max_epochs=int(resolve_max_epochs(e.max_epochs, X)),
         early_stopping=bool(early_stopping),
         patience=int(e.patience),
         validation_fraction=float(e.validation_fraction),

@@ -194,10 +194,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         weights of the best epoch are restored. The split is stratified on the
         finest level when every class allows it, otherwise random. False
         trains on every row for ``max_epochs`` epochs and keeps the last
-        weights. "auto" is True when ``X`` has more than 10,000 rows, as in
-        scikit-learn's ``HistGradientBoostingClassifier``, and False
-        otherwise. The value used is ``early_stopping_``. ``calibrate`` needs
-        the held-out rows.
+        weights. "auto" is True when a dense ``X`` has more than 10,000 rows,
+        as in scikit-learn's ``HistGradientBoostingClassifier``, and False
+        otherwise (a sparse ``X`` gets an epoch budget sized to it, see
+        ``max_epochs``). The value used is ``early_stopping_``.
+        ``calibrate`` needs the held-out rows.
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping, in
         (0, 1); ``target_accuracy`` sets another such fraction aside for its
@@ -206,9 +207,14 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Epochs without improvement of the validation loss before training
         stops (the weights of the best epoch are kept), 1 or more; used only
         with early stopping.
-    max_epochs : int, default=30
+    max_epochs : int or "auto", default="auto"
         Maximum number of passes over the training data, 1 or more; also the
-        length of the ``"onecycle"`` learning-rate schedule.
+        length of the ``"onecycle"`` learning-rate schedule. "auto" is 30;
+        for a sparse ``X`` (TF-IDF, counts), 160 over the mean number of
+        training rows a column is non-zero in, within [10, 30]: about 30 on
+        short texts, whose terms are rare, 10-12 on long documents, whose
+        first-layer rows are fitted in fewer passes. The value used is
+        ``max_epochs_``.
     batch_size : int or "auto", default="auto"
         Number of rows in each minibatch, 1 or more. "auto" is the power of
         two nearest ``n_samples / 16`` (``/ 8`` for a sparse ``X``), clipped
@@ -391,6 +397,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         fitted network's for a resumed fit).
     dropout_ : float
         The dropout of the last fit (``dropout`` resolved).
+    max_epochs_ : int
+        The epoch budget of the last fit (``max_epochs`` resolved).
     batch_size_ : int
         The batch size of the last fit (``batch_size`` resolved).
     lr_ : float
@@ -478,7 +486,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -525,7 +536,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         early_stopping="auto",
         validation_fraction=0.1,
         patience=7,
-        max_epochs=30,
+        max_epochs="auto",
         batch_size="auto",
         lr="auto",
         lr_schedule="onecycle",
@@ -778,6 +789,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self._selective_target = trained.target
         self.hidden_layer_sizes_ = config.network.hidden_layer_sizes
         self.dropout_ = config.network.dropout
+        self.max_epochs_ = config.training.max_epochs
         self.batch_size_ = config.training.batch_size
         self.lr_ = config.training.lr
         self.early_stopping_ = config.training.early_stopping
