@@ -24,7 +24,8 @@ import time
 import numpy as np
 from _common import RESULTS, cpu_model_name, warm_up_torch, write_results
 
-from mgclassifier import MultiGranularityClassifier, _callbacks, _cpu_threads
+from mgclassifier import MultiGranularityClassifier, _cpu_threads
+from mgclassifier._network import _callbacks
 from mgclassifier.datasets import load_imclef07a
 
 

@@ -6,7 +6,13 @@ import scipy.sparse as sp
 import torch
 
 from mgclassifier._data._datasets import sparse_rows_to_torch
-from mgclassifier._network._module import ACTIVATIONS, MultiHeadMLP, affine_parts
+from mgclassifier._network._module import (
+    ACTIVATIONS,
+    POOL_CALLS,
+    FastDropout,
+    MultiHeadMLP,
+    affine_parts,
+)
 
 
 def make_module(activation="relu", hidden=(7, 4)):
@@ -71,6 +77,32 @@ def test_dropout_is_active_only_in_training():
     assert 0.25 < dropped_fraction < 0.35  # p = 0.3
     kept = dropped != 0
     torch.testing.assert_close(dropped[kept], hidden[kept] / 0.7)
+
+
+def test_dropout_masks_come_from_a_pool_drawn_anew():
+    # Each call's mask is a window of a pool of independent draws, redrawn
+    # after POOL_CALLS calls and whenever the layer goes to evaluation; a
+    # pickled layer carries no pool.
+    import pickle
+
+    torch.manual_seed(0)
+    layer = FastDropout(0.25)
+    ones = torch.ones(50, 40)
+    masks = [layer(ones) for _ in range(POOL_CALLS)]
+    first_pool = layer._pool
+    scale = torch.tensor(1 / 0.75).item()  # in float32, as the masks
+    assert all(set(m.unique().tolist()) <= {0.0, scale} for m in masks)
+    dropped = torch.stack(masks) == 0
+    # 32,000 Bernoulli(0.25) draws: the share is within 0.02 of p with
+    # probability 1 - 1e-10; rows and columns each drop at that rate too.
+    assert abs(dropped.float().mean().item() - 0.25) < 0.02
+    assert dropped.float().mean(dim=(0, 2)).sub(0.25).abs().max() < 0.1
+    assert len({m.numpy().tobytes() for m in masks}) == POOL_CALLS  # all differ
+    layer(ones)
+    assert layer._pool is not first_pool  # drawn anew after POOL_CALLS calls
+    assert pickle.loads(pickle.dumps(layer))._pool is None
+    layer.eval()
+    assert layer._pool is None and torch.equal(layer(ones), ones)
 
 
 def test_standardisation_statistics_over_many_chunks():
