@@ -33,7 +33,7 @@ On ImCLEF07A, ImCLEF07D and Diatoms, for each seed (``random_state``):
   training split (it holds ``validation_fraction``, 10%, of the rows out to
   choose its threshold). The thresholds of the other targets (0.95, 0.99)
   are chosen on the same held-out rows with the same function ``fit`` calls
-  (``_selective.held_out_threshold``): a fit with another target and the
+  (``_calibration.held_out_threshold``): a fit with another target and the
   same ``random_state`` trains the same network on the same rows, so only
   the threshold differs. The script checks this on seed 0 of each set by
   fitting with target 0.95 and comparing the thresholds.
@@ -92,7 +92,8 @@ from sklearn.model_selection import (
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._data._batches import HoldoutSplit
 from mgclassifier._metric_parts import _path_agreement
-from mgclassifier._prediction._selective import SelectiveTarget, held_out_threshold
+from mgclassifier._prediction._calibration import held_out_threshold
+from mgclassifier._prediction._selective import SelectiveTarget
 from mgclassifier.metrics import hierarchical_f1_scorer
 
 SETS = ("imclef07a", "imclef07d", "diatoms")
