@@ -51,6 +51,35 @@ def test_sparse_input_layer_gradients_equal_the_dense_layers():
         torch.testing.assert_close(sparse_grad, dense_grad)
 
 
+def test_sparse_layer_keeps_one_gradient_array_between_steps():
+    # CPU training adds the weight gradient into an array the layer keeps
+    # (no fresh dense gradient a step); gradients still add up over two
+    # backward passes, a column scale divides them as it divides the
+    # values, and evaluation lets the array go.
+    torch.manual_seed(0)
+    layer = SparseInputLinear(9, 4)
+    X = _sparse_rows()
+    scale = torch.linspace(0.5, 2.0, 9)
+    dense = torch.from_numpy(X.toarray()) / scale
+    expected = torch.autograd.grad(
+        (dense @ layer.weight).square().sum(), layer.weight
+    )[0]
+    batch = sparse_rows_to_torch(X, "cpu")
+    kept = []
+    for _ in range(2):
+        layer.weight.grad = None  # as the optimizer's zero_grad leaves it
+        layer.rows_times(batch, scale).square().sum().backward()
+        torch.testing.assert_close(layer.weight.grad, expected)
+        kept.append(layer.weight.grad)
+    assert kept[0] is kept[1]  # the same array, zeroed and filled again
+    layer.rows_times(batch, scale).square().sum().backward()
+    torch.testing.assert_close(layer.weight.grad, 2 * expected)
+    assert layer._gradient is not None
+    assert pickle.loads(pickle.dumps(layer))._gradient is None  # not saved
+    layer.eval()
+    assert layer._gradient is None
+
+
 @pytest.mark.parametrize("head_layers", [None, (0, 1)])
 @pytest.mark.parametrize("sparse_input", [False, True])
 def test_network_gives_the_same_logits_for_sparse_and_dense_rows(
