@@ -61,9 +61,9 @@ def test_sparse_layer_keeps_one_gradient_array_between_steps():
     X = _sparse_rows()
     scale = torch.linspace(0.5, 2.0, 9)
     dense = torch.from_numpy(X.toarray()) / scale
-    expected = torch.autograd.grad(
-        (dense @ layer.weight).square().sum(), layer.weight
-    )[0]
+    expected = torch.autograd.grad((dense @ layer.weight).square().sum(), layer.weight)[
+        0
+    ]
     batch = sparse_rows_to_torch(X, "cpu")
     kept = []
     for _ in range(2):
