@@ -204,17 +204,9 @@ class _SparseRowsProduct(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, X, weight, column_scale, layer):
-        columns, values = X.col_indices(), X.values()
-        if column_scale is not None:
-            values = values / column_scale.index_select(0, columns)
+        columns, values = _nonzeros(X, column_scale)
         ctx.parts = (X.crow_indices(), columns, values, weight, layer)
-        return F.embedding_bag(
-            columns,
-            weight,
-            X.crow_indices()[:-1],
-            mode="sum",
-            per_sample_weights=values,
-        )
+        return _summed_rows(X, columns, values, weight)
 
     @staticmethod
     def backward(ctx, grad):
@@ -247,16 +239,23 @@ def sparse_rows_times(X, weight, column_scale=None):
     ``column_scale``, each column of ``X`` is divided by it first (the
     standardisation of a sparse input, folded into the values).
     """
+    return _summed_rows(X, *_nonzeros(X, column_scale), weight)
+
+
+def _nonzeros(X, column_scale=None):
+    """The column indices and values of a CSR tensor's non-zeros, each value
+    divided by its column's ``column_scale`` if given."""
     columns, values = X.col_indices(), X.values()
     if column_scale is not None:
         values = values / column_scale.index_select(0, columns)
+    return columns, values
+
+
+def _summed_rows(X, columns, values, weight):
+    """Per row of ``X``, the sum of ``weight``'s rows at its non-zeros'
+    ``columns``, each times its value."""
     return F.embedding_bag(
-        columns,
-        weight,
-        X.crow_indices()[:-1],
-        mode="sum",
-        per_sample_weights=values,
-        include_last_offset=False,
+        columns, weight, X.crow_indices()[:-1], mode="sum", per_sample_weights=values
     )
 
 
