@@ -50,6 +50,7 @@ See ``benchmarks/gpu_speed.py`` for the CUDA throughput benchmark.
 """
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -75,6 +76,7 @@ from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
 from mgclassifier import MultiGranularityClassifier
+from mgclassifier._devices import cpu_has_native_bfloat16
 from mgclassifier._training import _train
 
 FULL = {
@@ -167,8 +169,9 @@ def bench_calibration(config):
 
 
 # ------------------------------------------------------------------ 1. fit
-def fit_estimator(X, Y, epochs, trunk, batch_size):
+def fit_estimator(X, Y, epochs, trunk, batch_size, precision="auto"):
     return MultiGranularityClassifier(
+        precision=precision,
         hidden_layer_sizes=trunk,
         dropout=0.0,
         early_stopping=False,
@@ -214,6 +217,12 @@ FIT_METHODS = {
     "skorch NeuralNetClassifier": fit_skorch,
     "sklearn MLPClassifier": fit_mlp,
 }
+if cpu_has_native_bfloat16():
+    # precision="auto" trains in bfloat16 here: float32 beside it, the
+    # precision of CPUs without native bfloat16.
+    FIT_METHODS["MultiGranularityClassifier, precision='float32'"] = functools.partial(
+        fit_estimator, precision="float32"
+    )
 
 
 def bench_fit(config):

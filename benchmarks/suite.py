@@ -39,6 +39,8 @@ every run's numbers and what produced them to ``<out>/suite.json``
 """
 
 import argparse
+import sys
+from unittest import mock
 
 import numpy as np
 from _common import format_table, set_threads, warm_up_torch, write_results
@@ -52,6 +54,8 @@ from sklearn.preprocessing import StandardScaler
 from time_to_accuracy import EARLIER_DEFAULTS
 
 from mgclassifier import MultiGranularityClassifier
+from mgclassifier._devices import cpu_has_native_bfloat16
+from mgclassifier._network import _grouped_dropout as grouped_dropout
 
 QUICK_EPOCHS = 30
 QUICK_TRAIN = 2000
@@ -61,15 +65,25 @@ MLP = "MLPClassifier (512, 256), early stopping"
 SKORCH = "skorch NeuralNetClassifier, same MLP"
 LOGISTIC = "LogisticRegression()"
 OWN_PREFIX = "MultiGranularityClassifier"
+FLOAT32 = f"{OWN_PREFIX}(precision='float32')"
+PER_ROW_MASKS = f"{OWN_PREFIX}() defaults, one dropout mask a row"
 WIDE_TEXT = ("news20",)
 SYNTHETIC_SETS = {name.split(":")[0]: params for name, params in SYNTHETIC.items()}
 
 
-def ours(quick, **params):
+def ours(quick, estimator=MultiGranularityClassifier, **params):
     cap = {"max_epochs": QUICK_EPOCHS} if quick else {}
-    return lambda seed: MultiGranularityClassifier(
-        random_state=seed, **{**params, **cap}
-    )
+    return lambda seed: estimator(random_state=seed, **{**params, **cap})
+
+
+class OneMaskARow(MultiGranularityClassifier):
+    """The defaults with one dropout mask a row in every batch: the CPU
+    training step before masks were shared by groups of rows in batches of
+    512 rows or more (``mgclassifier._network._grouped_dropout``)."""
+
+    def fit(self, X, y, **params):
+        with mock.patch.object(grouped_dropout, "MIN_GROUPS", sys.maxsize):
+            return super().fit(X, y, **params)
 
 
 def mlp(quick, scaled):
@@ -82,10 +96,20 @@ def mlp(quick, scaled):
     return factory
 
 
-def methods(quick, text, first_release, members=(), wide_text=False):
+def methods(
+    quick,
+    text,
+    first_release,
+    members=(),
+    wide_text=False,
+    float32_row=False,
+    per_row_masks=False,
+):
     """``(name, kind, factory(seed), random?)`` rows for one data set.
 
     ``members``: ensemble sizes to add as rows of ours (``n_members=k``).
+    ``float32_row``: add ours with ``precision="float32"`` (on a CPU where
+    the defaults train in bfloat16: the precision of CPUs without it).
     ``wide_text``: a text set with too many TF-IDF columns for
     ``MLPClassifier`` (its dense float64 first layer and Adam over every
     column's weights take tens of minutes a fit), which is left out there.
@@ -95,6 +119,10 @@ def methods(quick, text, first_release, members=(), wide_text=False):
         (f"{OWN_PREFIX}(n_members={k})", "path", ours(quick, n_members=k), 1)
         for k in members
     ]
+    if float32_row:
+        rows.append((FLOAT32, "path", ours(quick, precision="float32"), 1))
+    if per_row_masks:
+        rows.append((PER_ROW_MASKS, "path", ours(quick, OneMaskARow), 1))
     if first_release:
         params = EARLIER_DEFAULTS["MultiGranularityClassifier, first defaults"]
         rows.append((FIRST_RELEASE, "path", ours(quick, **params), 1))
@@ -221,9 +249,15 @@ def main(argv=None):
         default=[],
         help="also fit n_members=k ensembles of ours, one row per k",
     )
+    parser.add_argument(
+        "--per-row-masks",
+        action="store_true",
+        help="also fit the defaults with one dropout mask a row in every batch",
+    )
     args = parser.parse_args(argv)
     _limits = set_threads(args.threads)  # noqa: F841  (keeps the limit active)
     seeds = list(range(1 if args.quick else args.seeds))
+    bfloat16 = cpu_has_native_bfloat16()  # what precision="auto" trains in
     warm = real_data("imclef07a", True, args.data_dir)
     first_fit_s = warm_up_torch(warm[0], warm[1])
 
@@ -240,7 +274,15 @@ def main(argv=None):
                 synthetic_data(p, seed, args.quick)
             )
         rows = run_methods(
-            methods(args.quick, text, first_release, args.members, name in WIDE_TEXT),
+            methods(
+                args.quick,
+                text,
+                first_release,
+                args.members,
+                name in WIDE_TEXT,
+                float32_row=bfloat16,
+                per_row_masks=args.per_row_masks,
+            ),
             data_for_seed,
             seeds,
             f"{name}: ",
@@ -251,6 +293,13 @@ def main(argv=None):
     for name, (rows, text) in results.items():
         report.append(format_table(rows, title=f"### {name} ({len(seeds)} seeds)"))
         report.append(ratio_table(rows, text) + "\n")
+    report.append(
+        "The defaults trained in bfloat16 here (native on this CPU); the "
+        "precision='float32' rows are the precision of CPUs without it.\n"
+        if bfloat16
+        else "The defaults trained in float32 here (no native bfloat16 on this "
+        "CPU), the precision of every row of ours.\n"
+    )
     report.append(
         f"A first fit in a fresh process pays {first_fit_s:.2f} s of one-time "
         f"costs (torch's optimizer machinery), not counted above."
@@ -268,6 +317,7 @@ def main(argv=None):
         ],
         "defaults": MultiGranularityClassifier().get_params(),
         "first_fit_extra_s": first_fit_s,
+        "defaults_precision": "bfloat16" if bfloat16 else "float32",
     }
     results_json = {name: rows for name, (rows, _) in results.items()}
     write_results(

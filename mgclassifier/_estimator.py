@@ -69,7 +69,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Dropout probability after each trunk layer, in [0, 1). "auto" is 0.6
         for one network, 0.3 for an ensemble (``n_members`` > 1) on dense
         input, whose members' averaging regularises too. The value used is
-        ``dropout_``.
+        ``dropout_``. In CPU training of one network on dense input, a batch
+        of 512 rows or more shares the last ReLU layer's masks by groups of
+        64 rows or a few more, and only the kept units are computed, in that
+        layer and in the heads: the same accuracy in less time.
     n_members : int, default=1
         Train an efficient ensemble of this many members in one pass, 1 or
         more (TabM, Gorishniy et al., ICLR 2025): the members share the

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._devices import cuda_devices
+from ._grouped_dropout import KeptGradients, grouped_dropout_heads
 from ._tensors import as_buffer
 
 ACTIVATIONS = {
@@ -401,8 +402,44 @@ class MultiHeadMLP(nn.Module):
             return self._forward_sparse(X, linear=linear)
         h = self._standardised(X)
         if self.head_layers is None:
+            if linear is None and self._trains_grouped(h):
+                h = _run(self.trunk[:-3], h, None)
+                last, dropout = self.trunk[-3], self.trunk[-1]
+                logits = grouped_dropout_heads(
+                    h, last, self.heads, dropout.p, self._kept_gradients()
+                )
+                if logits is not None:
+                    return logits
+                return _run([*self.trunk[-3:], self.heads], h, None)
             return _run([*self.trunk, self.heads], h, linear)
         return self._depth_heads(h, list(self.trunk), linear=linear)
+
+    def _kept_gradients(self):
+        """The weight gradient arrays the grouped training step adds into,
+        made on first use (a network unpickled from an older release has
+        none)."""
+        kept = self.__dict__.get("_kept")
+        if kept is None:
+            kept = self.__dict__["_kept"] = KeptGradients()
+        return kept
+
+    def _trains_grouped(self, h):
+        """Whether this training step runs the last layer and the heads with
+        dropout masks shared by groups of rows (:mod:`._grouped_dropout`):
+        on the CPU, for one network whose last layer is a ReLU layer with
+        dropout read by the fused heads."""
+        trunk = self.trunk
+        return (
+            self.training
+            and torch.is_grad_enabled()
+            and h.device.type == "cpu"
+            and self.n_members == 1
+            and len(trunk) >= 3
+            and isinstance(trunk[-3], nn.Linear)
+            and isinstance(trunk[-2], nn.ReLU)
+            and isinstance(trunk[-1], FastDropout)
+            and trunk[-1].p > 0
+        )
 
     @property
     def fused_heads(self):
