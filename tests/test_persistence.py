@@ -99,7 +99,18 @@ def fitted_custom(data):
     ).fit(X, Y)
 
 
-@pytest.fixture(params=["multi", "1d", "averaged", "repeated", "custom"])
+@pytest.fixture(scope="module")
+def fitted_grouped():
+    """Batches of 512 rows: training shared dropout masks by groups of rows
+    and kept gradient arrays in the module, which no saved file holds."""
+    X, Y = make_tree_data(n_samples=600)
+    clf = tiny_classifier(max_epochs=2, dropout=0.5, batch_size=512)
+    clf.fit(X, Y)
+    assert clf.net_.module_.__dict__["_kept"]._arrays  # the grouped step ran
+    return clf
+
+
+@pytest.fixture(params=["multi", "1d", "averaged", "repeated", "custom", "grouped"])
 def fitted(request):
     return request.getfixturevalue(f"fitted_{request.param}")
 
