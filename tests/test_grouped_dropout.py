@@ -155,7 +155,7 @@ def test_in_place_gradients_add_to_other_paths_into_the_same_weight():
     torch.testing.assert_close(totals[0], totals[1], rtol=1e-6, atol=1e-7)
 
 
-def test_a_batch_of_fewer_than_eight_groups_gets_a_mask_a_row():
+def test_a_batch_of_fewer_than_eight_groups_or_a_frozen_weight_gets_a_mask_a_row():
     # 511 rows hold seven groups of 64: one mask a row instead (the
     # network's FastDropout module).
     net = make_network()
@@ -164,6 +164,9 @@ def test_a_batch_of_fewer_than_eight_groups_gets_a_mask_a_row():
         X = torch.randn(n_rows, 6)
         logits = grouped.grouped_dropout_heads(X, layer, heads, 0.5)
         assert (logits is not None) == shared
+    net.heads.weight.requires_grad_(False)  # frozen: autograd's own path
+    assert grouped.grouped_dropout_heads(X, layer, heads, 0.5) is None
+    net.heads.weight.requires_grad_(True)
     seen = []
     handle = net.trunk[-1].register_forward_hook(lambda m, i, o: seen.append(o))
     net(torch.randn(300, 6))

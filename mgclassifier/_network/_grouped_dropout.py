@@ -54,9 +54,9 @@ def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
     -------
     tensor of shape (n_rows, heads.out_features)
         The heads' logits; None for a batch of fewer than
-        ``MIN_GROUPS * GROUP_ROWS`` rows or where a group would keep no unit
-        (a layer narrower than ``1 / (1 - p)``), for the caller to run the
-        layers one by one with a mask a row.
+        ``MIN_GROUPS * GROUP_ROWS`` rows, where a group would keep no unit
+        (a layer narrower than ``1 / (1 - p)``) or a weight is frozen, for
+        the caller to run the layers one by one with a mask a row.
 
     Examples
     --------
@@ -71,7 +71,8 @@ def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
     width = layer.out_features
     kept = round(width * (1.0 - p))
     n_groups = h.shape[0] // GROUP_ROWS  # groups of GROUP_ROWS rows or more
-    if kept == 0 or n_groups < MIN_GROUPS:
+    trained = layer.weight.requires_grad and heads.weight.requires_grad
+    if kept == 0 or n_groups < MIN_GROUPS or not trained:
         return None
     units = _kept_units(n_groups, width, kept, h.device)
     tensors = (h, layer.weight, layer.bias, heads.weight, heads.bias)
