@@ -81,7 +81,7 @@ def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
         # through the casts, so they cannot be added in place.
         dtype = torch.get_autocast_dtype(h.device.type)
         tensors, kept_gradients = tuple(t.to(dtype) for t in tensors), None
-    if torch.distributed.is_initialized():
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
         # DistributedDataParallel averages gradients in autograd's hooks,
         # which an in-place gradient passes by.
         kept_gradients = None
