@@ -10,15 +10,16 @@ batched matrix product over the groups, for the layer and for the heads that
 read it. The function is that of inverted dropout with the mask repeated
 over a group's rows; its gradients are exact for that function.
 
-Only batches of at least :data:`MIN_GROUPS` groups (512 rows) share masks:
-a step then still meets eight masks, and with groups of 64 rows fits of
-ImCLEF07A and ImCLEF07D (batch 512) took 25-31% less time at the same
-accuracy (5 seeds). Fewer masks a step cost accuracy: one mask a batch of
-128 on Diatoms 0.658 against 0.677 fine accuracy (3 seeds), two masks of 64
-rows 0.7816 against 0.7850 AU(PRC) (10 seeds); four masks of 32 rows were
-level there but no faster than a mask a row, each group gathering its own
-head columns (``benchmarks/README.md``, "Why the defaults are what they
-are").
+Only batches of at least :data:`MIN_GROUPS` groups (256 rows) share masks,
+so a step still meets four masks or more. With groups of 64 rows, default
+fits took 30% less time at the same accuracy on ImCLEF07A and ImCLEF07D
+(batch 512, eight groups) and 24-27% less on three synthetic hierarchies
+(batch 256, four groups; 5 seeds each). Fewer masks a step cost accuracy:
+one mask a batch of 128 on Diatoms 0.658 against 0.677 fine accuracy (3
+seeds), two groups of 64 rows 0.7816 against 0.7850 AU(PRC) (10 seeds);
+four groups of 32 rows were level there but no faster than a mask a row,
+each group gathering its own head columns (``benchmarks/README.md``, "Why
+the defaults are what they are").
 """
 
 import math
@@ -30,7 +31,7 @@ GROUP_ROWS = 64
 """Fewest rows of a batch that share one dropout mask (a batch is cut into
 ``n_rows // GROUP_ROWS`` groups of equal size, the last one padded)."""
 
-MIN_GROUPS = 8
+MIN_GROUPS = 4
 """Fewest groups (masks) a batch is cut into; a smaller batch (fewer than
 ``MIN_GROUPS * GROUP_ROWS`` rows) gets one mask a row."""
 
