@@ -70,7 +70,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         for one network, 0.3 for an ensemble (``n_members`` > 1) on dense
         input, whose members' averaging regularises too. The value used is
         ``dropout_``. In CPU training of one network on dense input, a batch
-        of 512 rows or more shares the last ReLU layer's masks by groups of
+        of 256 rows or more shares the last ReLU layer's masks by groups of
         64 rows or a few more, and only the kept units are computed, in that
         layer and in the heads: the same accuracy in less time.
     n_members : int, default=1
