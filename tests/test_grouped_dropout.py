@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mgclassifier._network import _grouped_dropout as grouped
+from mgclassifier._network._kept_gradients import kept_gradients_of
 from mgclassifier._network._module import MultiHeadMLP
 
 
@@ -104,8 +105,8 @@ def test_cpu_training_step_takes_the_grouped_path_and_keeps_its_gradients():
     assert torch.equal(in_place[1], head_weight.grad)
     assert with_kept[0].abs().sum() > 0  # a real gradient, not zeros
     # Copies and pickles start without the arrays.
-    assert not pickle.loads(pickle.dumps(net))._kept_gradients()._arrays
-    assert not copy.deepcopy(net)._kept_gradients()._arrays
+    assert not kept_gradients_of(pickle.loads(pickle.dumps(net)))._arrays
+    assert not kept_gradients_of(copy.deepcopy(net))._arrays
 
 
 @pytest.mark.parametrize(
@@ -144,7 +145,7 @@ def test_in_place_gradients_add_to_other_paths_into_the_same_weight():
     X = torch.randn(600, 6)
     weight = net.trunk[0].weight
     totals = []
-    for kept in (net._kept_gradients(), None):
+    for kept in (kept_gradients_of(net), None):
         torch.manual_seed(7)
         logits = grouped.grouped_dropout_heads(
             net._standardised(X), net.trunk[0], net.heads, 0.5, kept

@@ -106,7 +106,7 @@ def fitted_grouped():
     X, Y = make_tree_data(n_samples=600)
     clf = tiny_classifier(max_epochs=2, dropout=0.5, batch_size=512)
     clf.fit(X, Y)
-    assert clf.net_.module_.__dict__["_kept"]._arrays  # the grouped step ran
+    assert clf.net_.module_.__dict__["_kept_gradients"]._arrays  # the grouped step ran
     return clf
 
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._data._datasets import sparse_rows_to_torch
+from mgclassifier._network._kept_gradients import kept_gradients_of
 from mgclassifier._network._module import MultiHeadMLP, SparseInputLinear
 
 
@@ -74,10 +75,11 @@ def test_sparse_layer_keeps_one_gradient_array_between_steps():
     assert kept[0] is kept[1]  # the same array, zeroed and filled again
     layer.rows_times(batch, scale).square().sum().backward()
     torch.testing.assert_close(layer.weight.grad, 2 * expected)
-    assert layer._gradient is not None
-    assert pickle.loads(pickle.dumps(layer))._gradient is None  # not saved
+    assert kept_gradients_of(layer)._arrays
+    loaded = pickle.loads(pickle.dumps(layer))
+    assert not kept_gradients_of(loaded)._arrays  # not saved
     layer.eval()
-    assert layer._gradient is None
+    assert not kept_gradients_of(layer)._arrays
 
 
 @pytest.mark.parametrize("head_layers", [None, (0, 1)])

@@ -27,6 +27,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ._kept_gradients import gradients_must_pass_autograd
+
 GROUP_ROWS = 64
 """Fewest rows of a batch that share one dropout mask (a batch is cut into
 ``n_rows // GROUP_ROWS`` groups of equal size, the last one padded)."""
@@ -49,7 +51,7 @@ def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
         Dropout probability, in (0, 1).
     kept_gradients : KeptGradients, default=None
         Where the two weight matrices' gradients are added in place (see
-        :class:`KeptGradients`); None returns them to autograd.
+        :mod:`._kept_gradients`); None returns them to autograd.
 
     Returns
     -------
@@ -82,46 +84,12 @@ def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
         # through the casts, so they cannot be added in place.
         dtype = torch.get_autocast_dtype(h.device.type)
         tensors, kept_gradients = tuple(t.to(dtype) for t in tensors), None
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        # DistributedDataParallel averages gradients in autograd's hooks,
-        # which an in-place gradient passes by.
+    if gradients_must_pass_autograd():
         kept_gradients = None
     with torch.autocast(h.device.type, enabled=False):
         return _GroupedDropoutHeads.apply(
             *tensors, units, 1.0 / (1.0 - p), kept_gradients
         )
-
-
-class KeptGradients:
-    """Gradient arrays of the two weight matrices, kept between steps.
-
-    The optimizer sets every gradient to None after a step; a fresh
-    gradient array for the heads' weight each step was zero-filled in
-    newly mapped memory, which cost about a quarter of the grouped layer's
-    backward on Diatoms (page faults). Here the backward adds into
-    ``weight.grad`` (this object's array, zeroed, when it is None). Not
-    pickled or copied: a copy starts empty.
-    """
-
-    def __init__(self):
-        self._arrays = {}
-
-    def __getstate__(self):
-        return {"_arrays": {}}
-
-    def __deepcopy__(self, memo):
-        return KeptGradients()
-
-    def grad_of(self, weight):
-        """``weight.grad``, set to a kept zeroed array if it is None."""
-        if weight.grad is None:
-            array = self._arrays.get(id(weight))
-            if array is not None and array.shape == weight.shape:
-                array.zero_()
-            else:
-                array = self._arrays[id(weight)] = torch.zeros_like(weight)
-            weight.grad = array
-        return weight.grad
 
 
 def _kept_units(n_groups, width, kept, device):

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._devices import cuda_devices
-from ._grouped_dropout import KeptGradients, grouped_dropout_heads
+from ._grouped_dropout import grouped_dropout_heads
+from ._kept_gradients import gradients_must_pass_autograd, kept_gradients_of
 from ._tensors import as_buffer
 
 ACTIVATIONS = {
@@ -151,7 +152,6 @@ class SparseInputLinear(nn.Module):
             torch.empty(in_features, out_features).uniform_(-bound, bound)
         )
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
-        self._gradient = None
 
     def extra_repr(self):
         return (
@@ -160,13 +160,8 @@ class SparseInputLinear(nn.Module):
 
     def train(self, mode=True):
         if not mode:
-            self._gradient = None
+            kept_gradients_of(self).clear()
         return super().train(mode)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_gradient"] = None
-        return state
 
     def forward(self, X):
         if X.layout == torch.strided:
@@ -181,20 +176,12 @@ class SparseInputLinear(nn.Module):
             and torch.is_grad_enabled()
             and self.weight.requires_grad
             and self.weight.device.type == "cpu"
-            # DistributedDataParallel averages gradients in autograd's hooks,
-            # which an in-place gradient passes by.
-            and not torch.distributed.is_initialized()
+            and not gradients_must_pass_autograd()
         ):
-            return _SparseRowsProduct.apply(X, self.weight, column_scale, self)
+            return _SparseRowsProduct.apply(
+                X, self.weight, column_scale, kept_gradients_of(self)
+            )
         return sparse_rows_times(X, self.weight, column_scale)
-
-    def kept_gradient(self):
-        """The weight's gradient array, zeroed, kept for the next steps."""
-        if self._gradient is None or self._gradient.dtype != self.weight.dtype:
-            self._gradient = torch.zeros_like(self.weight)
-        else:
-            self._gradient.zero_()
-        return self._gradient
 
 
 class _SparseRowsProduct(torch.autograd.Function):
@@ -204,27 +191,26 @@ class _SparseRowsProduct(torch.autograd.Function):
     array each step."""
 
     @staticmethod
-    def forward(ctx, X, weight, column_scale, layer):
+    def forward(ctx, X, weight, column_scale, kept_gradients):
         columns, values = _nonzeros(X, column_scale)
-        ctx.parts = (X.crow_indices(), columns, values, weight, layer)
+        ctx.parts = (X.crow_indices(), columns, values, weight, kept_gradients)
         return _summed_rows(X, columns, values, weight)
 
     @staticmethod
     def backward(ctx, grad):
-        crow, columns, values, weight, layer = ctx.parts
+        crow, columns, values, weight, kept_gradients = ctx.parts
         del ctx.parts
         rows = torch.repeat_interleave(
             torch.arange(len(crow) - 1, device=grad.device), crow.diff()
         )
-        if weight.grad is None:
-            weight.grad = layer.kept_gradient()
+        total = kept_gradients.grad_of(weight)
         # A few MB of non-zeros at a time: the rows of grad they read, made
         # at once for the whole batch, would be a large fresh array again.
         step = max(1, GRADIENT_BLOCK_FLOATS // weight.shape[1])
         for start in range(0, len(columns), step):
             block = slice(start, start + step)
             added = grad.index_select(0, rows[block]).to(weight.dtype)
-            weight.grad.index_add_(0, columns[block], added.mul_(values[block, None]))
+            total.index_add_(0, columns[block], added.mul_(values[block, None]))
         return None, None, None, None
 
 
@@ -406,22 +392,13 @@ class MultiHeadMLP(nn.Module):
                 h = _run(self.trunk[:-3], h, None)
                 last, dropout = self.trunk[-3], self.trunk[-1]
                 logits = grouped_dropout_heads(
-                    h, last, self.heads, dropout.p, self._kept_gradients()
+                    h, last, self.heads, dropout.p, kept_gradients_of(self)
                 )
                 if logits is not None:
                     return logits
                 return _run([*self.trunk[-3:], self.heads], h, None)
             return _run([*self.trunk, self.heads], h, linear)
         return self._depth_heads(h, list(self.trunk), linear=linear)
-
-    def _kept_gradients(self):
-        """The weight gradient arrays the grouped training step adds into,
-        made on first use (a network unpickled from an older release has
-        none)."""
-        kept = self.__dict__.get("_kept")
-        if kept is None:
-            kept = self.__dict__["_kept"] = KeptGradients()
-        return kept
 
     def _trains_grouped(self, h):
         """Whether this training step runs the last layer and the heads with

@@ -1,0 +1,77 @@
+"""Weight gradient arrays a module keeps between training steps.
+
+The optimizer sets every gradient to None after a step, so a layer whose
+backward returns a fresh dense gradient gets a newly allocated array each
+step, whose pages are faulted in and zero-filled again: half a step for the
+sparse first layer's 266 MB gradient on 20 Newsgroups, a quarter of the
+grouped dropout layer's backward at Diatoms' sizes. A backward that adds
+into ``weight.grad`` (:meth:`KeptGradients.grad_of`) reuses one array a
+weight instead; where autograd must see the gradient, it returns it as
+usual (:func:`gradients_must_pass_autograd`).
+"""
+
+import torch
+
+
+class KeptGradients:
+    """A module's kept gradient arrays, one per weight.
+
+    Not pickled or copied: a copy starts empty.
+
+    Examples
+    --------
+    >>> import torch
+    >>> weight = torch.nn.Parameter(torch.ones(2, 3))
+    >>> kept = KeptGradients()
+    >>> kept.grad_of(weight).add_(1.0).sum().item()
+    6.0
+    >>> weight.grad = None  # as the optimizer leaves it after a step
+    >>> kept.grad_of(weight).sum().item()  # the same array, zeroed
+    0.0
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def __getstate__(self):
+        return {"_arrays": {}}
+
+    def __deepcopy__(self, memo):
+        return KeptGradients()
+
+    def grad_of(self, weight):
+        """``weight.grad``, set to this weight's kept array, zeroed, if it
+        is None."""
+        if weight.grad is None:
+            array = self._arrays.get(id(weight))
+            if (
+                array is not None
+                and array.shape == weight.shape
+                and array.dtype == weight.dtype
+                and array.device == weight.device
+            ):
+                array.zero_()
+            else:
+                array = self._arrays[id(weight)] = torch.zeros_like(weight)
+            weight.grad = array
+        return weight.grad
+
+    def clear(self):
+        """Let every kept array go."""
+        self._arrays.clear()
+
+
+def kept_gradients_of(module):
+    """The :class:`KeptGradients` of ``module``, made on first use (a module
+    unpickled from an older release has none)."""
+    kept = module.__dict__.get("_kept_gradients")
+    if kept is None:
+        kept = module.__dict__["_kept_gradients"] = KeptGradients()
+    return kept
+
+
+def gradients_must_pass_autograd():
+    """True when gradients must be returned to autograd, not added in place:
+    ``DistributedDataParallel`` averages them in autograd's hooks, which an
+    in-place gradient passes by."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
