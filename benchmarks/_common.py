@@ -31,8 +31,9 @@ from mgclassifier.metrics import (
 METRIC_KEYS = ("fit_s", "acc", "hf1", "auprc", "severity", "valid")
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-RESULTS = "benchmarks/results"
-"""Default ``--out`` of every benchmark that writes results."""
+RESULTS = str(REPOSITORY / "benchmarks" / "results")
+"""Default ``--out`` of every benchmark that writes results (wherever the
+script is started from)."""
 
 # CPU flags that decide whether precision="auto" trains in bfloat16 on a CPU.
 BF16_FLAGS = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")

@@ -41,7 +41,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model_name, peak_memory_during, set_threads, write_results
+from _common import (
+    RESULTS,
+    cpu_model_name,
+    peak_memory_during,
+    set_threads,
+    write_results,
+)
 from _speed_common import markdown_table
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
@@ -205,7 +211,7 @@ def table_rows(record):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    parser.add_argument("--out", default=RESULTS, help="output folder")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--random-state", type=int, default=0)

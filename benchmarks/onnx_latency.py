@@ -36,7 +36,7 @@ import onnxruntime
 import onnxscript
 import sklearn
 import torch
-from _common import cpu_model_name, set_threads, write_results
+from _common import RESULTS, cpu_model_name, set_threads, write_results
 from _speed_common import markdown_table, time_calls
 from sklearn.neural_network import MLPClassifier
 
@@ -79,7 +79,7 @@ def check_outputs(ours, session, X, y_true):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    parser.add_argument("--out", default=RESULTS, help="output folder")
     parser.add_argument(
         "--threads",
         type=int,

@@ -79,7 +79,7 @@ def ours(quick, estimator=MultiGranularityClassifier, **params):
 class OneMaskARow(MultiGranularityClassifier):
     """The defaults with one dropout mask a row in every batch: the CPU
     training step before masks were shared by groups of rows in batches of
-    256 rows or more (``mgclassifier._network._grouped_dropout``)."""
+    128 rows or more (``mgclassifier._network._grouped_dropout``)."""
 
     def fit(self, X, y, **params):
         with mock.patch.object(grouped_dropout, "MIN_GROUPS", sys.maxsize):

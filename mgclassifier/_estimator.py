@@ -70,9 +70,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         for one network, 0.3 for an ensemble (``n_members`` > 1) on dense
         input, whose members' averaging regularises too. The value used is
         ``dropout_``. In CPU training of one network on dense input, a batch
-        of 256 rows or more shares the last ReLU layer's masks by groups of
-        64 rows or a few more, and only the kept units are computed, in that
-        layer and in the heads: the same accuracy in less time.
+        of 128 rows or more shares the last ReLU layer's masks by groups of
+        64 rows or a few more (at least four groups), and only the kept units
+        are computed, in that layer and in the heads: the same accuracy in
+        less time.
     n_members : int, default=1
         Train an efficient ensemble of this many members in one pass, 1 or
         more (TabM, Gorishniy et al., ICLR 2025): the members share the

@@ -39,6 +39,7 @@ def test_logits_and_gradients_are_those_of_the_masked_layers(
     # rounding differs.
     monkeypatch.setattr(grouped, "GROUP_ROWS", group_rows)
     monkeypatch.setattr(grouped, "MIN_GROUPS", 1)
+    monkeypatch.setattr(grouped, "MIN_GROUP_ROWS", 1)
     torch.manual_seed(0)
     layer = torch.nn.Linear(7, 10).double()
     heads = torch.nn.Linear(10, 5).double()
@@ -156,20 +157,28 @@ def test_in_place_gradients_add_to_other_paths_into_the_same_weight():
     torch.testing.assert_close(totals[0], totals[1], rtol=1e-6, atol=1e-7)
 
 
-def test_a_batch_of_fewer_than_four_groups_or_a_frozen_weight_gets_a_mask_a_row():
-    # 255 rows hold three groups of 64: one mask a row instead (the
-    # network's FastDropout module).
+def test_a_batch_makes_four_groups_or_more_or_gets_a_mask_a_row(monkeypatch):
+    # Groups of 64 rows or a few more, at least four of 32 rows or more:
+    # fewer than 128 rows get one mask a row (the network's FastDropout
+    # module), as does a frozen weight.
+    drawn = []
+    draw = grouped._kept_units
+    monkeypatch.setattr(
+        grouped, "_kept_units", lambda n, *a: drawn.append(n) or draw(n, *a)
+    )
     net = make_network()
     layer, heads = net.trunk[0], net.heads
-    for n_rows, shared in [(255, False), (256, True)]:
+    for n_rows, n_groups in [(127, None), (128, 4), (255, 4), (256, 4), (640, 10)]:
         X = torch.randn(n_rows, 6)
         logits = grouped.grouped_dropout_heads(X, layer, heads, 0.5)
-        assert (logits is not None) == shared
+        assert (logits is None) == (n_groups is None)
+        if n_groups is not None:
+            assert logits.shape == (n_rows, 7) and drawn.pop() == n_groups
     net.heads.weight.requires_grad_(False)  # frozen: autograd's own path
     assert grouped.grouped_dropout_heads(X, layer, heads, 0.5) is None
     net.heads.weight.requires_grad_(True)
     seen = []
     handle = net.trunk[-1].register_forward_hook(lambda m, i, o: seen.append(o))
-    net(torch.randn(200, 6))
+    net(torch.randn(100, 6))
     handle.remove()
     assert len(seen) == 1  # the per-row dropout module ran

@@ -4,22 +4,25 @@ With one dropout mask per row, every unit of the layer is computed for every
 row and then most are multiplied by zero: at the default dropout of 0.6 three
 fifths of the layer's and the heads' multiply-adds are thrown away. Here the
 rows of a training batch are cut into groups of :data:`GROUP_ROWS` rows or
-a few more; each group draws one set of kept units (exactly ``round(width * (1 -
-p))`` of them, each unit equally likely) and only those are computed, as one
-batched matrix product over the groups, for the layer and for the heads that
-read it. The function is that of inverted dropout with the mask repeated
-over a group's rows; its gradients are exact for that function.
+a few more, and at least :data:`MIN_GROUPS` groups (of
+:data:`MIN_GROUP_ROWS` rows or more, so a batch of 128 to 255 rows makes four
+smaller groups); each group draws one set of kept units (exactly
+``round(width * (1 - p))`` of them, each unit equally likely) and only those
+are computed, as one batched matrix product over the groups, for the layer
+and for the heads that read it. The function is that of inverted dropout
+with the mask repeated over a group's rows; its gradients are exact for that
+function.
 
-Only batches of at least :data:`MIN_GROUPS` groups (256 rows) share masks,
-so a step still meets four masks or more. With groups of 64 rows, default
-fits took 30% less time at the same accuracy on ImCLEF07A and ImCLEF07D
-(batch 512, eight groups) and 24-27% less on three synthetic hierarchies
-(batch 256, four groups; 5 seeds each). Fewer masks a step cost accuracy:
-one mask a batch of 128 on Diatoms 0.658 against 0.677 fine accuracy (3
-seeds), two groups of 64 rows 0.7816 against 0.7850 AU(PRC) (10 seeds);
-four groups of 32 rows were level there but no faster than a mask a row,
-each group gathering its own head columns (``benchmarks/README.md``, "Why
-the defaults are what they are").
+With groups of 64 rows, default fits took 30% less time at the same
+accuracy on ImCLEF07A and ImCLEF07D (batch 512, eight groups) and 24-27%
+less on three synthetic hierarchies (batch 256, four groups; 5 seeds each);
+four groups of 32 rows (batch 128) about 10% less on the same hierarchies at
+1,500 training rows and the same time on Diatoms, whose wider products run
+less efficiently cut in four, accuracy level on each. Fewer masks a step
+cost accuracy: one mask a batch of 128 on Diatoms 0.658 against 0.677 fine
+accuracy (3 seeds), two groups of 64 rows 0.7816 against 0.7850 AU(PRC) (10
+seeds); so do masks that are windows of consecutive units, which need no
+gather (``benchmarks/README.md``, "Why the defaults are what they are").
 """
 
 import math
@@ -30,12 +33,16 @@ import torch.nn.functional as F
 from ._kept_gradients import gradients_must_pass_autograd
 
 GROUP_ROWS = 64
-"""Fewest rows of a batch that share one dropout mask (a batch is cut into
-``n_rows // GROUP_ROWS`` groups of equal size, the last one padded)."""
+"""Rows of a batch that share one dropout mask, or a few more (a batch is
+cut into ``n_rows // GROUP_ROWS`` groups of equal size, the last one padded,
+and at least :data:`MIN_GROUPS`)."""
 
 MIN_GROUPS = 4
-"""Fewest groups (masks) a batch is cut into; a smaller batch (fewer than
-``MIN_GROUPS * GROUP_ROWS`` rows) gets one mask a row."""
+"""Fewest groups (masks) a batch is cut into."""
+
+MIN_GROUP_ROWS = 32
+"""Fewest rows a group holds: a batch of fewer than ``MIN_GROUPS *
+MIN_GROUP_ROWS`` rows gets one mask a row."""
 
 
 def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
@@ -57,7 +64,7 @@ def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
     -------
     tensor of shape (n_rows, heads.out_features)
         The heads' logits; None for a batch of fewer than
-        ``MIN_GROUPS * GROUP_ROWS`` rows, where a group would keep no unit
+        ``MIN_GROUPS * MIN_GROUP_ROWS`` rows, where a group would keep no unit
         (a layer narrower than ``1 / (1 - p)``) or a weight is frozen, for
         the caller to run the layers one by one with a mask a row.
 
@@ -68,14 +75,17 @@ def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
     >>> layer, heads = torch.nn.Linear(4, 10), torch.nn.Linear(10, 3)
     >>> grouped_dropout_heads(torch.randn(600, 4), layer, heads, 0.5).shape
     torch.Size([600, 3])
+    >>> grouped_dropout_heads(torch.randn(128, 4), layer, heads, 0.5).shape
+    torch.Size([128, 3])
     >>> grouped_dropout_heads(torch.randn(100, 4), layer, heads, 0.5) is None
     True
     """
     width = layer.out_features
     kept = round(width * (1.0 - p))
-    n_groups = h.shape[0] // GROUP_ROWS  # groups of GROUP_ROWS rows or more
+    # Groups of GROUP_ROWS rows or more, at least MIN_GROUPS of them.
+    n_groups = max(MIN_GROUPS, h.shape[0] // GROUP_ROWS)
     trained = layer.weight.requires_grad and heads.weight.requires_grad
-    if kept == 0 or n_groups < MIN_GROUPS or not trained:
+    if kept == 0 or h.shape[0] < MIN_GROUPS * MIN_GROUP_ROWS or not trained:
         return None
     units = _kept_units(n_groups, width, kept, h.device)
     tensors = (h, layer.weight, layer.bias, heads.weight, heads.bias)
