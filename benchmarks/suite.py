@@ -67,6 +67,7 @@ LOGISTIC = "LogisticRegression()"
 OWN_PREFIX = "MultiGranularityClassifier"
 FLOAT32 = f"{OWN_PREFIX}(precision='float32')"
 PER_ROW_MASKS = f"{OWN_PREFIX}() defaults, one dropout mask a row"
+EMBEDDED = f"{OWN_PREFIX}(numeric_embeddings='piecewise_linear')"
 WIDE_TEXT = ("news20",)
 SYNTHETIC_SETS = {name.split(":")[0]: params for name, params in SYNTHETIC.items()}
 
@@ -104,12 +105,15 @@ def methods(
     wide_text=False,
     float32_row=False,
     per_row_masks=False,
+    embeddings=False,
 ):
     """``(name, kind, factory(seed), random?)`` rows for one data set.
 
     ``members``: ensemble sizes to add as rows of ours (``n_members=k``).
     ``float32_row``: add ours with ``precision="float32"`` (on a CPU where
     the defaults train in bfloat16: the precision of CPUs without it).
+    ``embeddings``: add ours with ``numeric_embeddings="piecewise_linear"``
+    (dense sets only: a sparse X is refused).
     ``wide_text``: a text set with too many TF-IDF columns for
     ``MLPClassifier`` (its dense float64 first layer and Adam over every
     column's weights take tens of minutes a fit), which is left out there.
@@ -123,6 +127,9 @@ def methods(
         rows.append((FLOAT32, "path", ours(quick, precision="float32"), 1))
     if per_row_masks:
         rows.append((PER_ROW_MASKS, "path", ours(quick, OneMaskARow), 1))
+    if embeddings and not text:
+        params = {"numeric_embeddings": "piecewise_linear"}
+        rows.append((EMBEDDED, "path", ours(quick, **params), 1))
     if first_release:
         params = EARLIER_DEFAULTS["MultiGranularityClassifier, first defaults"]
         rows.append((FIRST_RELEASE, "path", ours(quick, **params), 1))
@@ -254,6 +261,11 @@ def main(argv=None):
         action="store_true",
         help="also fit the defaults with one dropout mask a row in every batch",
     )
+    parser.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="also fit numeric_embeddings='piecewise_linear' (dense sets)",
+    )
     args = parser.parse_args(argv)
     _limits = set_threads(args.threads)  # noqa: F841  (keeps the limit active)
     seeds = list(range(1 if args.quick else args.seeds))
@@ -282,6 +294,7 @@ def main(argv=None):
                 name in WIDE_TEXT,
                 float32_row=bfloat16,
                 per_row_masks=args.per_row_masks,
+                embeddings=args.embeddings,
             ),
             data_for_seed,
             seeds,

@@ -31,6 +31,7 @@ from ._auto import (
     resolve_max_epochs,
 )
 from ._data._batches import held_out_count
+from ._data._out_of_core import is_out_of_core
 from ._devices import process_count, resolve_device, resolve_precision
 from ._hierarchy import _py
 from ._network._module import ACTIVATIONS as _ACTIVATION_LAYERS
@@ -65,6 +66,8 @@ class NetworkConfig:
     feature_width : int, tuple of int or None
         A custom trunk's output width(s), from a forward pass of two rows.
     feature_scaling : {"standard", "none"}
+    numeric_embeddings : {"piecewise_linear"} or None
+        Embeddings of each numeric feature before the built-in trunk.
     """
 
     n_features: int
@@ -79,6 +82,7 @@ class NetworkConfig:
     sparse_input: bool
     feature_width: object
     feature_scaling: str
+    numeric_embeddings: str | None = None
 
 
 @dataclass(frozen=True)
@@ -363,6 +367,7 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         else sparse,
         feature_width=feature_width,
         feature_scaling=feature_scaling,
+        numeric_embeddings=_numeric_embeddings(e, X, processes, resume),
     )
     random_state = e.random_state
     training = TrainingConfig(
@@ -406,6 +411,31 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         coarse_decoding_weight=float(e.coarse_decoding_weight),
         target=target,
     )
+
+
+def _numeric_embeddings(estimator, X, processes, resume):
+    """``numeric_embeddings`` where it can apply; a resumed fit keeps its
+    network's (embedded or not)."""
+    if resume:
+        embedded = getattr(estimator.net_, "module__embedding_bins", None)
+        return None if embedded is None else "piecewise_linear"
+    kind = estimator.numeric_embeddings
+    if kind is None:
+        return None
+    refusal = (
+        "a custom trunk (module=), which takes the features as it wants them"
+        if estimator.module is not None
+        else "a sparse X; embeddings need dense features"
+        if sp.issparse(X)
+        else "an out-of-core X; the bins are placed on rows in memory"
+        if is_out_of_core(X)
+        else "distributed=True; each process would place its own bins"
+        if processes > 1
+        else None
+    )
+    if refusal is not None:
+        raise ValueError(f"numeric_embeddings={kind!r} does not work with {refusal}.")
+    return kind
 
 
 def _no_training_rows(fraction, n_rows, early_stopping, hold_out):

@@ -307,6 +307,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         for a dense array and "none" for a sparse matrix (TF-IDF and count
         features are already on a common scale). Image arrays and token ids
         given to a custom ``module`` are never scaled.
+    numeric_embeddings : {"piecewise_linear"} or None, default=None
+        Embed each numeric feature before the first layer (dense ``X``, the
+        built-in trunk). "piecewise_linear" passes each scaled feature
+        through a learned piecewise-linear function, with 16 bins at the
+        training rows' quantiles, into 4 numbers (Gorishniy et al., NeurIPS
+        2022; the ``rtdl-num-embeddings`` package's layer), so the network
+        can bend each feature's effect before mixing them. It works with
+        ensembles and every head layout. A fit costs about 2.5x a default
+        one; it paid most on Diatoms (fine accuracy 0.678 to 0.705, AU(PRC)
+        0.784 to 0.798, 5 seeds), less on ImCLEF07D (AU(PRC) 0.918 to
+        0.921), nothing on ImCLEF07A (see the user guide's "Numeric
+        embeddings").
     checkpoint_dir : str or path-like, default=None
         Directory where ``fit`` writes the training state at the end of every
         epoch (one file, ``fit_state.mgc``, replaced atomically: a crash
@@ -513,6 +525,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "module": "no_validation",  # checked by check_module_params at fit
         "head_layers": [None, "array-like"],
         "feature_scaling": [StrOptions({"auto", "standard", "none"})],
+        "numeric_embeddings": [None, StrOptions({"piecewise_linear"})],
         "checkpoint_dir": [None, str, os.PathLike],
         "distributed": ["boolean"],
     }
@@ -553,6 +566,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         module=None,
         head_layers=None,
         feature_scaling="auto",
+        numeric_embeddings=None,
         checkpoint_dir=None,
         distributed=False,
         **module__params,
@@ -591,6 +605,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.module = module
         self.head_layers = head_layers
         self.feature_scaling = feature_scaling
+        self.numeric_embeddings = numeric_embeddings
         self.checkpoint_dir = checkpoint_dir
         self.distributed = distributed
         for name, value in module__params.items():

@@ -110,7 +110,19 @@ def fitted_grouped():
     return clf
 
 
-@pytest.fixture(params=["multi", "1d", "averaged", "repeated", "custom", "grouped"])
+@pytest.fixture(scope="module")
+def fitted_embedded(data):
+    """Numeric embeddings: bin edges among the module's parameters, the
+    embedding layer rebuilt from them on load."""
+    X, Y = data
+    return tiny_classifier(max_epochs=3, numeric_embeddings="piecewise_linear").fit(
+        X, Y
+    )
+
+
+@pytest.fixture(
+    params=["multi", "1d", "averaged", "repeated", "custom", "grouped", "embedded"]
+)
 def fitted(request):
     return request.getfixturevalue(f"fitted_{request.param}")
 

@@ -25,7 +25,7 @@ from ._module import MultiHeadMLP, TrunkWithHeads
 from ._net import MultiGranularityNet
 
 
-def build_net(config, parents, standardisation, has_missing):
+def build_net(config, parents, standardisation, has_missing, embedding_bins=None):
     """The skorch net of a fit (not initialized), as ``config`` says.
 
     Parameters
@@ -41,6 +41,9 @@ def build_net(config, parents, standardisation, has_missing):
         inputs that are not standardised (images, token ids).
     has_missing : bool
         Whether some rows lack a label at some level.
+    embedding_bins : list of ndarray or None, default=None
+        Each feature's bin edges for numeric embeddings
+        (``numeric_embeddings``); None for none.
 
     Returns
     -------
@@ -48,7 +51,7 @@ def build_net(config, parents, standardisation, has_missing):
     """
     network, training = config.network, config.training
     mean, scale = standardisation if standardisation is not None else (None, None)
-    module = module_params(network, mean, scale)
+    module = module_params(network, mean, scale, embedding_bins)
     callbacks = [("divergence_guard", DivergenceGuard())]
     if config.n_threads == "auto" and torch.device(config.device).type == "cpu":
         callbacks.append(("adaptive_threads", AdaptiveThreads()))
@@ -128,9 +131,10 @@ def build_net(config, parents, standardisation, has_missing):
     return net
 
 
-def module_params(network, mean, scale):
+def module_params(network, mean, scale, embedding_bins=None):
     """skorch's ``module`` and ``module__`` parameters for a
-    :class:`NetworkConfig` and the input's ``(mean, scale)``."""
+    :class:`NetworkConfig`, the input's ``(mean, scale)`` and the numeric
+    embeddings' bin edges (or None)."""
     if network.module is not None:
         return dict(
             module=TrunkWithHeads,
@@ -158,6 +162,8 @@ def module_params(network, mean, scale):
         params["module__sparse_input"] = True
     if network.n_members > 1:
         params["module__n_members"] = network.n_members
+    if embedding_bins is not None:
+        params["module__embedding_bins"] = list(embedding_bins)
     return params
 
 

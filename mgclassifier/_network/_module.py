@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._devices import cuda_devices
+from ._embeddings import EMBEDDING_SIZE, numeric_embeddings_layer
 from ._grouped_dropout import grouped_dropout_heads
 from ._kept_gradients import gradients_must_pass_autograd, kept_gradients_of
 from ._tensors import as_buffer
@@ -291,6 +292,11 @@ class MultiHeadMLP(nn.Module):
     n_members : int, default=1
         Ensemble members; 1 is a single network, whose logits have shape
         ``(batch, n_logits)``.
+    embedding_bins : list of array-like or None, default=None
+        Each feature's bin edges for piecewise-linear numeric embeddings
+        (:mod:`._embeddings`) between the standardisation and the first
+        layer, which then reads ``n_features * EMBEDDING_SIZE`` columns;
+        None for none.
 
     Examples
     --------
@@ -315,6 +321,7 @@ class MultiHeadMLP(nn.Module):
         head_layers=None,
         sparse_input=False,
         n_members=1,
+        embedding_bins=None,
     ):
         super().__init__()
         self.level_sizes = tuple(int(s) for s in level_sizes)
@@ -335,7 +342,13 @@ class MultiHeadMLP(nn.Module):
             "input_scale",
             torch.ones(n_features) if input_scale is None else as_buffer(input_scale),
         )
-        layers, width, widths, ends = [], n_features, [], []
+        width = n_features
+        if embedding_bins is not None:
+            if sparse_input:
+                raise ValueError("numeric embeddings need dense input")
+            self.embeddings = numeric_embeddings_layer(embedding_bins)
+            width = n_features * EMBEDDING_SIZE
+        layers, widths, ends = [], [], []
         for size in hidden_layer_sizes:
             activation_layer = ACTIVATIONS[activation]()
             if isinstance(activation_layer, nn.ReLU):
@@ -386,7 +399,7 @@ class MultiHeadMLP(nn.Module):
         """
         if X.layout != torch.strided:
             return self._forward_sparse(X, linear=linear)
-        h = self._standardised(X)
+        h = self._inputs(X)
         if self.head_layers is None:
             if linear is None and self._trains_grouped(h):
                 h = _run(self.trunk[:-3], h, None)
@@ -437,7 +450,14 @@ class MultiHeadMLP(nn.Module):
         ``linear`` as in :meth:`forward`."""
         if X.layout != torch.strided:
             return self._forward_sparse(X, heads=False, linear=linear)
-        return _run(self.trunk, self._standardised(X), linear)
+        return _run(self.trunk, self._inputs(X), linear)
+
+    def _inputs(self, X):
+        """What the first layer reads: ``X`` standardised and, with numeric
+        embeddings, embedded, ``(batch, n_features * EMBEDDING_SIZE)``."""
+        h = self._standardised(X)
+        embeddings = self._modules.get("embeddings")  # none in older models
+        return h if embeddings is None else embeddings(h).flatten(1)
 
     def _standardised(self, X):
         """``(X - input_mean) / input_scale``, a new tensor."""

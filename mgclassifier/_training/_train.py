@@ -22,6 +22,7 @@ from .._data._datasets import training_data
 from .._data._standardisation import fitted_standardisation
 from .._devices import cuda_devices
 from .._network._builder import build_net
+from .._network._embeddings import piecewise_linear_bins
 from .._prediction._calibration import held_out_choices
 from .._prediction._predict import Predictor
 from .._prediction._selective import SelectiveTarget
@@ -120,11 +121,17 @@ def train(config, X, codes, hierarchy, sample_weight=None, fitted=None):
         config.network.feature_scaling,
         standardisation,
     )
+    embedding_bins = None
+    if fitted_net is not None:  # a resumed fit keeps its bins too
+        embedding_bins = getattr(fitted_net, "module__embedding_bins", None)
+    elif config.network.numeric_embeddings is not None:
+        embedding_bins = piecewise_linear_bins(X, standardisation, config.seed)
     net = build_net(
         config,
         hierarchy.parents,
         standardisation,
         has_missing=bool((codes < 0).any()),
+        embedding_bins=embedding_bins,
     )
     training = config.training
     n_before = len(fitted_net.history) if fitted_net is not None else 0
