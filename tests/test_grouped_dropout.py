@@ -182,3 +182,32 @@ def test_a_batch_makes_four_groups_or_more_or_gets_a_mask_a_row(monkeypatch):
     net(torch.randn(100, 6))
     handle.remove()
     assert len(seen) == 1  # the per-row dropout module ran
+
+
+def test_steps_reuse_scratch_arrays_and_two_in_flight_keep_their_own():
+    # float64, so the two orders of summing differ only in rounding.
+    net = make_network().double()
+    X1, X2 = torch.randn(600, 6).double(), torch.randn(520, 6).double()
+    weight, head_weight = net.trunk[0].weight, net.heads.weight
+    kept = kept_gradients_of(net)
+
+    def step(X, seed):
+        torch.manual_seed(seed)
+        return net(X)
+
+    # One step after another: the second reuses the first's scratch arrays.
+    step(X1, 3).sum().backward()
+    arrays = {name: id(a) for name, a in kept._scratch.items()}
+    assert len(arrays) == 5
+    step(X1, 3).sum().backward()
+    assert {name: id(a) for name, a in kept._scratch.items()} == arrays
+    weight.grad = head_weight.grad = None
+    # Two forward passes before one backward: each keeps its own arrays, so
+    # the gradients are the sum of the two steps taken one by one.
+    (step(X1, 3).sum() + step(X2, 4).pow(2).sum()).backward()
+    together = [weight.grad.clone(), head_weight.grad.clone()]
+    weight.grad = head_weight.grad = None
+    step(X1, 3).sum().backward()
+    step(X2, 4).pow(2).sum().backward()
+    torch.testing.assert_close(weight.grad, together[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(head_weight.grad, together[1], rtol=1e-12, atol=1e-12)

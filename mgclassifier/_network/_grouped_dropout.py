@@ -132,18 +132,32 @@ class _GroupedDropoutHeads(torch.autograd.Function):
         n_groups, kept = units.shape
         flat_units = units.reshape(-1)
         rows = _grouped_rows(h, n_groups)
-        group_weight = weight.index_select(0, flat_units).view(n_groups, kept, -1)
+        scratch = _Scratch(gradients)
+        group_weight = torch.index_select(
+            weight,
+            0,
+            flat_units,
+            out=scratch.take("weight", (len(flat_units), rows.shape[-1]), weight),
+        ).view(n_groups, kept, -1)
         group_bias = bias.index_select(0, flat_units).view(n_groups, 1, kept)
         hidden = torch.baddbmm(group_bias, rows, group_weight.transpose(1, 2)).relu_()
         # (n_groups, kept, n_outputs): each group's kept head columns.
         group_head = (
-            head_weight.index_select(1, flat_units)
+            torch.index_select(
+                head_weight,
+                1,
+                flat_units,
+                out=scratch.take(
+                    "head", (head_weight.shape[0], len(flat_units)), head_weight
+                ),
+            )
             .view(-1, n_groups, kept)
             .permute(1, 2, 0)
         )
         logits = torch.baddbmm(head_bias, hidden, group_head, alpha=scale)
         ctx.save_for_backward(rows, hidden, group_weight, group_head, flat_units)
         ctx.shapes = (h.shape[0], weight.shape, head_weight.shape, scale)
+        ctx.scratch = scratch
         # Leaf weights whose gradients go into kept arrays, or None.
         ctx.in_place = None if gradients is None else (weight, head_weight, gradients)
         return logits.reshape(-1, logits.shape[-1])[: h.shape[0]]
@@ -163,19 +177,28 @@ class _GroupedDropoutHeads(torch.autograd.Function):
             weight, head_weight, gradients = in_place
             weight_total = gradients.grad_of(weight)
             head_total = gradients.grad_of(head_weight)
+        scratch, ctx.scratch = ctx.scratch, None
         # (n_outputs, n_groups * kept) columns added at their units: the
         # head's gradient built in its own layout (a transposed copy of it
         # cost more than the products).
-        grad_head_groups = torch.bmm(grad_groups.transpose(1, 2), hidden).mul_(scale)
-        head_total.index_add_(
-            1, flat_units, grad_head_groups.transpose(0, 1).reshape(head_shape[0], -1)
-        )
+        n_outputs = head_shape[0]
+        grad_head_groups = torch.bmm(
+            grad_groups.transpose(1, 2),
+            hidden,
+            out=scratch.take("head_grad", (n_groups, n_outputs, kept), grad),
+        ).mul_(scale)
+        by_unit = scratch.take("head_grad_by_unit", (n_outputs, n_groups * kept), grad)
+        by_unit.view(n_outputs, n_groups, kept).copy_(grad_head_groups.transpose(0, 1))
+        head_total.index_add_(1, flat_units, by_unit)
         grad_hidden = torch.bmm(grad_groups, group_head.transpose(1, 2)).mul_(scale)
         grad_hidden = torch.ops.aten.threshold_backward(grad_hidden, hidden, 0)
+        grad_group_weight = torch.bmm(
+            grad_hidden.transpose(1, 2),
+            rows,
+            out=scratch.take("weight_grad", (n_groups, kept, rows.shape[-1]), grad),
+        )
         weight_total.index_add_(
-            0,
-            flat_units,
-            torch.bmm(grad_hidden.transpose(1, 2), rows).reshape(-1, weight_shape[1]),
+            0, flat_units, grad_group_weight.view(-1, weight_shape[1])
         )
         grad_bias = _added_at_units(grad_hidden.sum(1), flat_units, weight_shape[0])
         grad_weight, grad_head = (
@@ -185,7 +208,36 @@ class _GroupedDropoutHeads(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_h = torch.bmm(grad_hidden, group_weight).reshape(-1, rows.shape[-1])
             grad_h = grad_h[:n_rows]
+        scratch.give_back(
+            weight=group_weight,
+            head=group_head,
+            head_grad=grad_head_groups,
+            head_grad_by_unit=by_unit,
+            weight_grad=grad_group_weight,
+        )
         return grad_h, grad_weight, grad_bias, grad_head, grad.sum(0), None, None, None
+
+
+class _Scratch:
+    """The kernel's large temporaries, lent by a module's
+    :class:`KeptGradients` (:meth:`~KeptGradients.take`) so that steps reuse
+    their pages; without one (autocast, DistributedDataParallel, a call
+    outside training) each is new."""
+
+    def __init__(self, kept):
+        self._kept = kept
+
+    def take(self, name, shape, like):
+        if self._kept is None:
+            return like.new_empty(shape)
+        return self._kept.take(f"grouped_dropout.{name}", shape, like)
+
+    def give_back(self, **arrays):
+        if self._kept is not None:
+            for name, array in arrays.items():
+                # The array itself, not a view of it, goes back.
+                base = array if array._base is None else array._base
+                self._kept.give_back(f"grouped_dropout.{name}", base)
 
 
 def _grouped_rows(h, n_groups):

@@ -8,6 +8,12 @@ grouped dropout layer's backward at Diatoms' sizes. A backward that adds
 into ``weight.grad`` (:meth:`KeptGradients.grad_of`) reuses one array a
 weight instead; where autograd must see the gradient, it returns it as
 usual (:func:`gradients_must_pass_autograd`).
+
+The same object lends scratch arrays (:meth:`KeptGradients.take`) to a
+training step's large temporaries, for the same reason: the grouped dropout
+layer's gathered weights and weight-gradient products are megabytes each
+(tens with numeric embeddings), and fresh ones fault their pages in every
+step (a third of an embedded Diatoms fit).
 """
 
 import torch
@@ -31,10 +37,13 @@ class KeptGradients:
     """
 
     def __init__(self):
-        self._arrays = {}
+        self._arrays, self._scratch = {}, {}
 
-    def __getstate__(self):
-        return {"_arrays": {}}
+    def __reduce__(self):
+        return (KeptGradients, ())  # a pickle holds none of the arrays
+
+    def __setstate__(self, state):
+        self.__init__()  # a pickle of an earlier release held a state
 
     def __deepcopy__(self, memo):
         return KeptGradients()
@@ -56,9 +65,43 @@ class KeptGradients:
             weight.grad = array
         return weight.grad
 
+    def take(self, name, shape, like):
+        """A scratch array of ``shape`` (``like``'s dtype and device) for
+        ``out=``: the one last given back under ``name``, or a new one.
+
+        Taken out until :meth:`give_back`, so two steps in flight (a second
+        forward before the first backward, a graph dropped unused) never
+        share one; a step that never gives back costs only a new array.
+
+        Examples
+        --------
+        >>> import torch
+        >>> kept = KeptGradients()
+        >>> a = kept.take("t", (2, 3), torch.ones(1))
+        >>> kept.take("t", (2, 3), torch.ones(1)) is a  # still taken out
+        False
+        >>> kept.give_back("t", a)
+        >>> kept.take("t", (2, 3), torch.ones(1)) is a
+        True
+        """
+        array = self._scratch.pop(name, None)
+        if (
+            array is None
+            or array.shape != shape
+            or array.dtype != like.dtype
+            or array.device != like.device
+        ):
+            array = like.new_empty(shape)
+        return array
+
+    def give_back(self, name, array):
+        """Return a scratch array from :meth:`take` once nothing reads it."""
+        self._scratch[name] = array
+
     def clear(self):
         """Let every kept array go."""
         self._arrays.clear()
+        self._scratch.clear()
 
 
 def kept_gradients_of(module):
