@@ -57,8 +57,9 @@ def grouped_dropout_heads(h, layer, heads, p, kept_gradients=None):
     p : float
         Dropout probability, in (0, 1).
     kept_gradients : KeptGradients, default=None
-        Where the two weight matrices' gradients are added in place (see
-        :mod:`._kept_gradients`); None returns them to autograd.
+        Where the two weight matrices' gradients are added in place and the
+        step's large temporaries are borrowed from (see
+        :mod:`._kept_gradients`); None returns the gradients to autograd.
 
     Returns
     -------
@@ -208,36 +209,30 @@ class _GroupedDropoutHeads(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_h = torch.bmm(grad_hidden, group_weight).reshape(-1, rows.shape[-1])
             grad_h = grad_h[:n_rows]
-        scratch.give_back(
-            weight=group_weight,
-            head=group_head,
-            head_grad=grad_head_groups,
-            head_grad_by_unit=by_unit,
-            weight_grad=grad_group_weight,
-        )
+        scratch.give_back()
         return grad_h, grad_weight, grad_bias, grad_head, grad.sum(0), None, None, None
 
 
 class _Scratch:
-    """The kernel's large temporaries, lent by a module's
+    """One step's large temporaries, lent by a module's
     :class:`KeptGradients` (:meth:`~KeptGradients.take`) so that steps reuse
-    their pages; without one (autocast, DistributedDataParallel, a call
-    outside training) each is new."""
+    their pages, and given back together once the backward has read them;
+    without one (autocast, DistributedDataParallel, a call outside training)
+    each is new."""
 
     def __init__(self, kept):
-        self._kept = kept
+        self._kept, self._taken = kept, {}
 
     def take(self, name, shape, like):
         if self._kept is None:
             return like.new_empty(shape)
-        return self._kept.take(f"grouped_dropout.{name}", shape, like)
+        array = self._taken[name] = self._kept.take(name, shape, like)
+        return array
 
-    def give_back(self, **arrays):
-        if self._kept is not None:
-            for name, array in arrays.items():
-                # The array itself, not a view of it, goes back.
-                base = array if array._base is None else array._base
-                self._kept.give_back(f"grouped_dropout.{name}", base)
+    def give_back(self):
+        for name, array in self._taken.items():
+            self._kept.give_back(name, array)
+        self._taken = {}
 
 
 def _grouped_rows(h, n_groups):

@@ -53,12 +53,7 @@ class KeptGradients:
         is None."""
         if weight.grad is None:
             array = self._arrays.get(id(weight))
-            if (
-                array is not None
-                and array.shape == weight.shape
-                and array.dtype == weight.dtype
-                and array.device == weight.device
-            ):
+            if _fits(array, weight.shape, weight):
                 array.zero_()
             else:
                 array = self._arrays[id(weight)] = torch.zeros_like(weight)
@@ -85,14 +80,7 @@ class KeptGradients:
         True
         """
         array = self._scratch.pop(name, None)
-        if (
-            array is None
-            or array.shape != shape
-            or array.dtype != like.dtype
-            or array.device != like.device
-        ):
-            array = like.new_empty(shape)
-        return array
+        return array if _fits(array, shape, like) else like.new_empty(shape)
 
     def give_back(self, name, array):
         """Return a scratch array from :meth:`take` once nothing reads it."""
@@ -102,6 +90,17 @@ class KeptGradients:
         """Let every kept array go."""
         self._arrays.clear()
         self._scratch.clear()
+
+
+def _fits(array, shape, like):
+    """Whether a kept ``array`` (or None) can serve as one of ``shape`` with
+    ``like``'s dtype and device."""
+    return (
+        array is not None
+        and array.shape == shape
+        and array.dtype == like.dtype
+        and array.device == like.device
+    )
 
 
 def kept_gradients_of(module):
