@@ -148,6 +148,10 @@ class FitConfig:
     coarse_decoding_weight : float
     target : SelectiveTarget or None
         ``target_accuracy`` and its companions (None without).
+    n_neighbors : int
+        Training rows that vote at prediction (0: none).
+    neighbors_weight : float
+        Their votes' share of the path probabilities.
     """
 
     network: NetworkConfig
@@ -162,6 +166,8 @@ class FitConfig:
     calibrate: bool
     coarse_decoding_weight: float
     target: SelectiveTarget | None
+    n_neighbors: int = 0
+    neighbors_weight: float = 0.0
 
     def training_fingerprint(self):
         """The parameters that change the trained weights, by name: the
@@ -410,7 +416,20 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         calibrate=bool(e.calibrate),
         coarse_decoding_weight=float(e.coarse_decoding_weight),
         target=target,
+        n_neighbors=_n_neighbors(e, processes),
+        neighbors_weight=float(e.neighbors_weight),
     )
+
+
+def _n_neighbors(estimator, processes):
+    """``n_neighbors``, refused where the training rows are not all here."""
+    if estimator.n_neighbors and processes > 1:
+        raise ValueError(
+            f"n_neighbors={estimator.n_neighbors} does not work with "
+            "distributed=True; each process holds only its share of the rows "
+            "that would vote."
+        )
+    return int(estimator.n_neighbors)
 
 
 def _numeric_embeddings(estimator, X, processes, resume):

@@ -29,6 +29,7 @@ from ._devices import process_count
 from ._hierarchy import LabelHierarchy, hierarchy_findings
 from ._metric_parts import _drop_rows_without_finest_label, _path_correct
 from ._prediction._calibration import held_out_threshold
+from ._prediction._neighbors import NeighborVotes
 from ._prediction._predict import Predictor, predict_leaves, predict_proba, proba_dtype
 from ._training._train import train
 from ._upstream import Interval, StrOptions, _fit_context
@@ -149,6 +150,21 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         :func:`~mgclassifier.metrics.hierarchical_f1_scorer`, which rewards a
         correct shorter path over a wrong longer one. Setting it together
         with ``target_accuracy`` is an error.
+    n_neighbors : int >= 0, default=0
+        Training rows that vote at prediction, by nearness in the network's
+        learned features (the last trunk layer's output; cosine similarity).
+        A fit with ``n_neighbors > 0`` keeps those features of the rows it
+        trained on (``neighbor_features_``: 128 float32 numbers per training
+        row, or the last layer's width if narrower, saved with the model), and each
+        path's probability becomes ``(1 - neighbors_weight)`` times the
+        network's plus ``neighbors_weight`` times the share of the nearest
+        rows' votes for it, each vote weighted by one over its cosine
+        distance. Coarser levels sum their children, ``predict`` takes the
+        best blended path. 0 uses the network alone. Read at predict time
+        (it can be changed after a fit that kept the features); ``5`` was the
+        best value measured (see the user guide's "Neighbour votes").
+    neighbors_weight : float in [0, 1], default=0.4
+        The votes' share of the path probabilities with ``n_neighbors > 0``.
     target_accuracy : float in (0, 1) or None, default=None
         Paths right at least this often, as deep as possible: ``fit``
         chooses the threshold at which :meth:`predict` stops each path (the
@@ -372,6 +388,18 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
     level_names_ : list of str or None
         Column names of ``y`` when it was a DataFrame (or the name of a
         Series), else None.
+    neighbor_features_ : ndarray of shape (n_rows, n_dimensions) or None
+        With ``n_neighbors > 0`` at fit: the learned features of the rows the
+        network trained on (held-out rows and rows without a finest label
+        left out), projected on their first 128 principal components where
+        the last layer is wider (``neighbor_projection_``), each row of unit
+        length, float32; None otherwise.
+    neighbor_projection_ : tuple of two ndarrays or None
+        ``(mean, components)`` of that projection: a row's features ``f``
+        are compared as ``(f - mean) @ components``; None without one.
+    neighbor_paths_ : ndarray of int of shape (n_rows,) or None
+        Their paths (rows of ``hierarchy_``'s paths, the finest level's
+        nodes); None without ``neighbor_features_``.
     hierarchy_ : LabelHierarchy
         The label tree read from ``y``: a tree of nodes (one per distinct
         path prefix) with parent maps and paths, and the label view
@@ -495,6 +523,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         "class_weight": [None, StrOptions({"balanced"}), dict, list],
         "coarse_decoding_weight": [Interval(Real, 0, None, closed="left")],
         "min_path_probability": [None, Interval(Real, 0, 1, closed="both")],
+        "n_neighbors": [Interval(Integral, 0, None, closed="left")],
+        "neighbors_weight": [Interval(Real, 0, 1, closed="both")],
         "target_accuracy": [None, Interval(Real, 0, 1, closed="neither")],
         "target_confidence": [Interval(Real, 0, 1, closed="neither")],
         "target_batch_size": [None, Interval(Integral, 1, None, closed="left")],
@@ -546,6 +576,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         class_weight=None,
         coarse_decoding_weight=0.25,
         min_path_probability=None,
+        n_neighbors=0,
+        neighbors_weight=0.4,
         target_accuracy=None,
         target_confidence=0.9,
         target_batch_size=None,
@@ -585,6 +617,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.coarse_decoding_weight = coarse_decoding_weight
         self.min_path_probability = min_path_probability
+        self.n_neighbors = n_neighbors
+        self.neighbors_weight = neighbors_weight
         self.target_accuracy = target_accuracy
         self.target_confidence = target_confidence
         self.target_batch_size = target_batch_size
@@ -806,6 +840,13 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.path_threshold_ = trained.path_threshold
         self.held_out_coverage_ = trained.held_out_coverage
         self._selective_target = trained.target
+        votes = trained.neighbors
+        self.neighbor_features_ = None if votes is None else votes.features.numpy()
+        self.neighbor_paths_ = None if votes is None else votes.paths.numpy()
+        projection = None if votes is None else votes.projection
+        self.neighbor_projection_ = (
+            None if projection is None else tuple(a.numpy() for a in projection)
+        )
         self.hidden_layer_sizes_ = config.network.hidden_layer_sizes
         self.dropout_ = config.network.dropout
         self.max_epochs_ = config.training.max_epochs
@@ -869,13 +910,39 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
                 self.temperature_,
                 self.net_.module_,
             )
+            predictor.neighbors = self._neighbor_votes(predictor.engine)
             self._predictor_cache = (self._predictor_key(), predictor)
         return predictor
 
+    def _neighbor_votes(self, engine):
+        """The training rows' votes for ``n_neighbors`` (None for 0)."""
+        if not self.n_neighbors:
+            return None
+        features = getattr(self, "neighbor_features_", None)
+        if features is None:
+            raise ValueError(
+                f"n_neighbors={self.n_neighbors} needs the learned features of "
+                f"the training rows, which only a fit with n_neighbors > 0 "
+                f"keeps; this model was fitted with n_neighbors=0. Fit it again "
+                f"with n_neighbors set, or set n_neighbors=0 to predict with "
+                f"the network alone."
+            )
+        return NeighborVotes(
+            features,
+            self.neighbor_paths_,
+            engine.node_counts[-1],
+            self.n_neighbors,
+            self.neighbors_weight,
+            getattr(self, "neighbor_projection_", None),
+        )
+
     def _predictor_key(self):
-        """What the predictor depends on beyond the fit: weight, temperature, device."""
+        """What the predictor depends on beyond the fit: weight, temperature,
+        neighbour votes, device."""
         return (
             float(self.coarse_decoding_weight),
+            int(self.n_neighbors),
+            float(self.neighbors_weight),
             self.temperature_,
             str(self.net_.device),
         )

@@ -138,6 +138,13 @@ def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
             f"estimator.set_params(min_path_probability=None) and apply the "
             f"threshold to the exported per-level probabilities."
         )
+    if getattr(estimator, "n_neighbors", 0):
+        raise ValueError(
+            f"n_neighbors={estimator.n_neighbors} is not exported to ONNX (the "
+            f"graph holds the network, not the training rows that vote); export "
+            f"the network's own probabilities with "
+            f"estimator.set_params(n_neighbors=0)."
+        )
     if getattr(estimator, "target_accuracy", None) is not None:
         raise ValueError(
             f"target_accuracy={estimator.target_accuracy!r} is not exported to "

@@ -120,8 +120,25 @@ def fitted_embedded(data):
     )
 
 
+@pytest.fixture(scope="module")
+def fitted_neighbors(data):
+    """Neighbour votes: the training rows' features and paths are fitted
+    arrays, the votes rebuilt from them on load."""
+    X, Y = data
+    return tiny_classifier(max_epochs=3, n_neighbors=5).fit(X, Y)
+
+
 @pytest.fixture(
-    params=["multi", "1d", "averaged", "repeated", "custom", "grouped", "embedded"]
+    params=[
+        "multi",
+        "1d",
+        "averaged",
+        "repeated",
+        "custom",
+        "grouped",
+        "embedded",
+        "neighbors",
+    ]
 )
 def fitted(request):
     return request.getfixturevalue(f"fitted_{request.param}")

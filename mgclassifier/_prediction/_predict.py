@@ -90,10 +90,14 @@ class Predictor:
     temperature : float
     network : torch.nn.Module
         The fitted module (in eval mode), on its device; it is not modified.
+    neighbors : NeighborVotes or None, default=None
+        The training rows whose votes are blended into the path
+        probabilities (``n_neighbors``); None leaves the network's.
     """
 
-    def __init__(self, hierarchy, coarse_weight, temperature, network):
+    def __init__(self, hierarchy, coarse_weight, temperature, network, neighbors=None):
         self.network = network
+        self.neighbors = neighbors
         self.n_members = getattr(network, "n_members", 1)
         self.device = next(network.parameters()).device
         self.engine = PredictionEngine(hierarchy, coarse_weight, temperature).to(
@@ -192,7 +196,11 @@ def predict_path_proba(predictor, X, dtype):
 def device_path_scores(predictor, X):
     """float32 path scores of every row of ``X``, one tensor on the
     predictor's device (the temperature is fitted on them there)."""
-    chunks = [scores.clone() for _, scores in _path_scores(predictor, X, np.float32)]
+    # The network's own scores: the temperature is the network's.
+    chunks = [
+        scores.clone()
+        for _, scores in _path_scores(predictor, X, np.float32, neighbors=False)
+    ]
     if not chunks:
         return torch.zeros(
             (0, predictor.engine.node_counts[-1]), device=predictor.device
@@ -259,14 +267,17 @@ def predict_proba(predictor, X, dtype, labels=True):
     return outputs + [finest] if in_place else outputs
 
 
-def _path_scores(predictor, X, dtype, destination=None):
+def _path_scores(predictor, X, dtype, destination=None, neighbors=True):
     """Yield ``(rows, scores)`` for each chunk of ``X``.
 
     ``scores`` are the chunk's path scores, which the caller may overwrite
     (they live in a buffer that the next chunk reuses). ``destination``: an
     array of shape ``(n_samples, n_leaves)`` in ``dtype`` into whose rows
     each chunk writes its scores instead (a view of it is yielded; CPU only).
+    With the predictor's neighbour votes (unless ``neighbors`` is False)
+    the scores are the blend's (:meth:`NeighborVotes.blend`).
     """
+    votes = predictor.neighbors if neighbors else None
     on_device = predictor.on_accelerator
     maths = torch.float32 if on_device else _TORCH[np.dtype(dtype)]
     sparse = sp.issparse(X)
@@ -281,7 +292,9 @@ def _path_scores(predictor, X, dtype, destination=None):
     budget = DEVICE_CHUNK_ELEMENTS if on_device else CPU_CHUNK_ELEMENTS
     chunk = max(MIN_CHUNK_ROWS, budget // width)
     if predictor.n_members > 1:
-        yield from _member_scores(network, folded, engine, X, chunk, rows_dtype, maths)
+        yield from _member_scores(
+            network, folded, engine, X, chunk, rows_dtype, maths, votes
+        )
         return
     # On the CPU numpy's BLAS multiplies, unless torch's threads computed a
     # first layer of their own (sparse rows, a custom trunk) and still spin:
@@ -315,29 +328,66 @@ def _path_scores(predictor, X, dtype, destination=None):
             else:
                 logits = network(rows, linear)[:, engine.scored_columns]
                 scores = engine.path_scores(logits.to(maths), out=out)
+                if votes is not None:
+                    features = network.features(rows, linear)
+            if votes is not None:
+                votes.blend(scores, features, engine.temperature)
             yield slice(start, start + n), scores
 
 
 _TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
-def _member_scores(network, folded, engine, X, chunk, rows_dtype, maths):
+def _member_scores(network, folded, engine, X, chunk, rows_dtype, maths, votes):
     """Yield ``(rows, scores)`` for each chunk of ``X`` through an ensemble:
     ``scores`` of shape ``(n_rows, n_members, n_leaves)``, each member's
-    path scores. Its products run in torch (batched over the members), on
-    torch's threads."""
+    path scores (blended with ``votes`` unless None). Its products run in
+    torch (batched over the members), on torch's threads."""
     device = next(network.parameters()).device
     with torch.inference_mode():
         for start in range(0, X.shape[0], chunk):
             rows = _as_tensor(X[start : start + chunk], rows_dtype, device)
+            features = None
             if folded is not None:
-                features = network.features(rows).transpose(0, 1)  # by member
-                scores = torch.baddbmm(folded[1][:, None, :], features, folded[0])
+                features = network.features(rows)
+                by_member = features.transpose(0, 1)
+                scores = torch.baddbmm(folded[1][:, None, :], by_member, folded[0])
                 scores = scores.transpose(0, 1)
             else:
                 logits = network(rows)[..., engine.scored_columns]
                 scores = engine.path_scores(logits.to(maths))
+            if votes is not None:
+                if features is None:
+                    features = network.features(rows)
+                votes.blend(scores, features.mean(dim=1), engine.temperature)
             yield slice(start, start + rows.shape[0]), scores
+
+
+def learned_features(predictor, X, keep=None):
+    """The network's learned features of the rows of ``X`` (what its heads
+    read: the last trunk layer's output, an ensemble's averaged over its
+    members), float32 numpy, a chunk of rows at a time.
+
+    ``keep``: a boolean mask of the rows to return (None: every row).
+    """
+    rows_dtype = np.float32
+    if not (predictor.on_accelerator or sp.issparse(X)) and X.dtype == np.float64:
+        rows_dtype = np.float64  # the network's float64 copy reads these
+    network = predictor.scoring(_TORCH[np.dtype(rows_dtype)])[0]
+    chunk = CPU_CHUNK_ELEMENTS // 1024  # a chunk's budget at up to 1,024 units
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, X.shape[0], chunk):
+            stop = min(start + chunk, X.shape[0])
+            if keep is not None and not keep[start:stop].any():
+                continue
+            rows = _as_tensor(X[start:stop], rows_dtype, predictor.device)
+            features = network.features(rows)
+            if predictor.n_members > 1:
+                features = features.mean(dim=1)
+            features = _host(features.float())
+            parts.append(features if keep is None else features[keep[start:stop]])
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
 class NumpyBlas:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
 
 from .._data._batches import held_out_rows
 from .._data._datasets import training_data
@@ -24,7 +25,8 @@ from .._devices import cuda_devices
 from .._network._builder import build_net
 from .._network._embeddings import piecewise_linear_bins
 from .._prediction._calibration import held_out_choices
-from .._prediction._predict import Predictor
+from .._prediction._neighbors import NEIGHBOR_DIMENSIONS, NeighborVotes, unit_rows
+from .._prediction._predict import Predictor, learned_features
 from .._prediction._selective import SelectiveTarget
 from . import _distributed
 from ._checkpoint import CheckpointStore, fit_fingerprint, fit_with_checkpoints
@@ -61,6 +63,9 @@ class TrainedNet:
         ``_selective.coverage_at``); None without ``target``.
     target : SelectiveTarget or None
         What the threshold was chosen for.
+    neighbors : NeighborVotes or None
+        The trained-on rows' learned features and paths (``n_neighbors``),
+        also the predictor's; None without.
     """
 
     net: object
@@ -71,6 +76,7 @@ class TrainedNet:
     path_threshold: float | None = None
     held_out_coverage: dict | None = None
     target: SelectiveTarget | None = None
+    neighbors: NeighborVotes | None = None
 
 
 def train(config, X, codes, hierarchy, sample_weight=None, fitted=None):
@@ -157,6 +163,11 @@ def train(config, X, codes, hierarchy, sample_weight=None, fitted=None):
     best_epoch = check_training_outcome(net)
     predictor = Predictor(hierarchy, config.coarse_decoding_weight, 1.0, net.module_)
     valid, set_aside = held_out_rows(net.train_split, dataset)
+    if config.n_neighbors:
+        # Before the threshold is chosen: it is chosen on the blend.
+        predictor.neighbors = trained_rows_votes(
+            predictor, X, codes, (valid, set_aside), config
+        )
     temperature, threshold, coverage = held_out_choices(
         predictor, X, codes, valid, set_aside, config, fitted_temperature, parallel
     )
@@ -179,6 +190,43 @@ def train(config, X, codes, hierarchy, sample_weight=None, fitted=None):
         threshold,
         coverage,
         config.target,
+        predictor.neighbors,
+    )
+
+
+PROJECTION_ROWS = 50_000
+"""Rows (drawn at random) whose features place the principal components of
+the neighbour votes' projection."""
+
+
+def trained_rows_votes(predictor, X, codes, held_out, config):
+    """The :class:`NeighborVotes` of the rows the network trained on: not
+    the held-out ones (a held-out row would find itself), nor a row whose
+    finest label is missing (it has no path to vote for)."""
+    keep = codes[:, -1] >= 0
+    for rows in held_out:
+        if rows is not None:
+            keep[rows] = False
+    features = learned_features(predictor, X, keep)
+    projection = None
+    if features.shape[1] > NEIGHBOR_DIMENSIONS and len(features) > NEIGHBOR_DIMENSIONS:
+        # The components from the covariance matrix (one product of the rows,
+        # then an eigendecomposition as wide as the layer), of a sample of
+        # rows when there are many.
+        sample = features
+        if len(features) > PROJECTION_ROWS:
+            rng = np.random.default_rng(config.seed)
+            sample = features[rng.choice(len(features), PROJECTION_ROWS, replace=False)]
+        pca = PCA(NEIGHBOR_DIMENSIONS, svd_solver="covariance_eigh").fit(sample)
+        features = pca.transform(features)
+        projection = (pca.mean_, pca.components_.T)
+    return NeighborVotes(
+        unit_rows(features),
+        codes[keep, -1],
+        predictor.engine.node_counts[-1],
+        config.n_neighbors,
+        config.neighbors_weight,
+        projection,
     )
 
 
