@@ -416,18 +416,26 @@ def resolve_config(estimator, X, hierarchy, codes, *, incremental, resume, level
         calibrate=bool(e.calibrate),
         coarse_decoding_weight=float(e.coarse_decoding_weight),
         target=target,
-        n_neighbors=_n_neighbors(e, processes),
+        n_neighbors=_n_neighbors(e, processes, incremental),
         neighbors_weight=float(e.neighbors_weight),
     )
 
 
-def _n_neighbors(estimator, processes):
+def _n_neighbors(estimator, processes, incremental):
     """``n_neighbors``, refused where the training rows are not all here."""
-    if estimator.n_neighbors and processes > 1:
+    refusal = (
+        "distributed=True; each process holds only its share of the rows that "
+        "would vote"
+        if processes > 1
+        else "partial_fit; each call sees only its own rows, and the votes would "
+        "be of the last call's alone. Fit on every row, or set n_neighbors=0 for "
+        "partial_fit"
+        if incremental
+        else None
+    )
+    if estimator.n_neighbors and refusal is not None:
         raise ValueError(
-            f"n_neighbors={estimator.n_neighbors} does not work with "
-            "distributed=True; each process holds only its share of the rows "
-            "that would vote."
+            f"n_neighbors={estimator.n_neighbors} does not work with {refusal}."
         )
     return int(estimator.n_neighbors)
 

@@ -161,10 +161,11 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         rows' votes for it, each vote weighted by one over its cosine
         distance. Coarser levels sum their children, ``predict`` takes the
         best blended path. 0 uses the network alone. Read at predict time
-        (it can be changed after a fit that kept the features). 5 raised
-        AU(PRC) on every real benchmark set; 10 with ``neighbors_weight=0.5``
-        went further on tables with tens of rows a class (the user guide's
-        "Neighbour votes").
+        (it can be changed after a fit that kept the features); refused by
+        ``partial_fit`` and ``distributed=True``, which see part of the
+        rows. 5 raised AU(PRC) on every real benchmark set; 10 with
+        ``neighbors_weight=0.5`` went further on tables with tens of rows a
+        class (the user guide's "Neighbour votes").
     neighbors_weight : float in [0, 1], default=0.4
         The votes' share of the path probabilities with ``n_neighbors > 0``.
     target_accuracy : float in (0, 1) or None, default=None

@@ -186,3 +186,12 @@ def test_onnx_export_says_the_votes_are_not_exported(voted):
 
     with pytest.raises(ValueError, match=r"set_params\(n_neighbors=0\)"):
         to_onnx(voted)
+
+
+def test_partial_fit_refuses_it_before_training(data):
+    # Each call sees only its rows: the votes would be the last call's alone.
+    X, Y = data
+    clf = small(n_neighbors=3)
+    with pytest.raises(ValueError, match="does not work with partial_fit"):
+        clf.partial_fit(X[:100], Y[:100], classes=Y)
+    assert not hasattr(clf, "net_")
