@@ -10,6 +10,7 @@ import torch
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier._prediction._neighbors import NeighborVotes, unit_rows
 from mgclassifier.datasets import make_hierarchical_classification
+from mgclassifier.trunks import ResidualMLP
 
 # The fits here are a few epochs on purpose (what is tested is what they
 # keep and how it votes), so the underfitting warning is expected.
@@ -195,3 +196,18 @@ def test_partial_fit_refuses_it_before_training(data):
     with pytest.raises(ValueError, match="does not work with partial_fit"):
         clf.partial_fit(X[:100], Y[:100], classes=Y)
     assert not hasattr(clf, "net_")
+
+
+def test_custom_trunks_and_heads_at_several_depths_vote_too(data):
+    # What the votes read is what the heads read: a user's trunk's output
+    # (ResidualMLP's, wider than 128 units: projected), or the last trunk
+    # layer's.
+    X, Y = data
+    trunk = small(module=ResidualMLP, hidden_layer_sizes="auto", n_neighbors=3)
+    trunk.fit(X, Y)
+    assert trunk.neighbor_features_.shape == (300, 128)
+    np.testing.assert_allclose(trunk.predict_proba(X)[1].sum(axis=1), 1.0, rtol=1e-5)
+    depths = small(hidden_layer_sizes=(16, 8), head_layers=[0, 1], n_neighbors=3)
+    depths.fit(X, Y)
+    assert depths.neighbor_features_.shape == (300, 8)
+    np.testing.assert_allclose(depths.predict_proba(X)[1].sum(axis=1), 1.0, rtol=1e-5)
