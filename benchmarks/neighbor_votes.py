@@ -14,9 +14,10 @@ AU(PRC) over every node, their paired difference, each fit's seconds (the
 network alone: the plain fit's) and ``predict_proba``'s. ``--members k`` adds
 the same pair for ``n_members=k`` on the dense sets (the most accurate
 setting). Text sets go through ``TfidfVectorizer()`` fitted on the training
-split, as in ``suite.py``. Tables go to stdout and
-``<out>/neighbor_votes.md``, numbers and provenance to
-``<out>/neighbor_votes.json``.
+split, as in ``suite.py``; ``--sets`` may name ``suite.py``'s synthetic
+hierarchies (a new draw each seed; results to ``neighbor_votes_synthetic``).
+Tables go to stdout and ``<out>/neighbor_votes.md``, numbers and provenance
+to ``<out>/neighbor_votes.json``.
 """
 
 import argparse
@@ -25,17 +26,22 @@ import time
 import numpy as np
 from _common import set_threads, warm_up_torch, write_results
 from _real_data import REAL_SETS, add_run_arguments, load_real
+from accuracy import SYNTHETIC, synthetic_data
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier.metrics import hierarchical_average_precision
 
 N_NEIGHBORS = 5
+SYNTHETIC_SETS = {name.split(":")[0]: params for name, params in SYNTHETIC.items()}
 WEIGHTS = (0.3, 0.4, 0.5)
 
 
-def split(name, data_dir):
-    """``(X_train, Y_train, X_test, Y_test, text)``; text as TF-IDF rows."""
+def split(name, data_dir, seed=0):
+    """``(X_train, Y_train, X_test, Y_test, text)``; text as TF-IDF rows; a
+    synthetic hierarchy drawn for ``seed`` (as in ``suite.py``)."""
+    if name in SYNTHETIC_SETS:
+        return (*synthetic_data(SYNTHETIC_SETS[name], seed, False), False)
     data = load_real(name, data_dir)
     X_train, X_test = data.X_train, data.X_test
     if data.text:
@@ -113,7 +119,13 @@ def summary(name, label, runs, weights):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_arguments(parser)
-    parser.add_argument("--sets", nargs="+", default=list(REAL_SETS))
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        default=list(REAL_SETS),
+        choices=[*REAL_SETS, *SYNTHETIC_SETS],
+        help="real sets by default; the synthetic ones of suite.py by name",
+    )
     parser.add_argument("--weights", type=float, nargs="+", default=list(WEIGHTS))
     parser.add_argument(
         "--members", type=int, default=0, help="also n_members=k (dense sets)"
@@ -138,6 +150,8 @@ def main(argv=None):
         for label, params in settings:
             runs = []
             for seed in seeds:
+                if name in SYNTHETIC_SETS:  # a new draw each seed
+                    data = split(name, args.data_dir, seed)
                 runs.append(run_pair({**params, **cap}, data, seed, args.weights))
                 print(f"{name} {label} seed {seed}: {runs[-1]}", flush=True)
             results[f"{name} {label}"] = runs
@@ -149,6 +163,8 @@ def main(argv=None):
     )
     print(text)
     name = "neighbor_votes_quick" if args.quick else "neighbor_votes"
+    if set(args.sets) <= set(SYNTHETIC_SETS):
+        name += "_synthetic"
     write_results(name, text, results, {**vars(args), "seeds": seeds}, args.out)
 
 
