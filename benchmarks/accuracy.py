@@ -94,6 +94,8 @@ SYNTHETIC = {
         dict(branching=(3, 4, 5), imbalance=1.0, label_noise=0.1, class_sep=1.0)
     ),
 }
+SYNTHETIC_SETS = {name.split(":")[0]: params for name, params in SYNTHETIC.items()}
+"""The synthetic hierarchies by their short names (what ``--sets`` takes)."""
 SYNTHETIC_FEATURES = dict(n_features=40, n_informative=20)
 
 

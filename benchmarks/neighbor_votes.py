@@ -26,14 +26,13 @@ import time
 import numpy as np
 from _common import set_threads, warm_up_torch, write_results
 from _real_data import REAL_SETS, add_run_arguments, load_real
-from accuracy import SYNTHETIC, synthetic_data
+from accuracy import SYNTHETIC_SETS, synthetic_data
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from mgclassifier import MultiGranularityClassifier
 from mgclassifier.metrics import hierarchical_average_precision
 
 N_NEIGHBORS = 5
-SYNTHETIC_SETS = {name.split(":")[0]: params for name, params in SYNTHETIC.items()}
 WEIGHTS = (0.3, 0.4, 0.5)
 
 

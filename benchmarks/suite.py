@@ -45,7 +45,7 @@ from unittest import mock
 import numpy as np
 from _common import format_table, set_threads, warm_up_torch, write_results
 from _real_data import REAL_SETS, TEXT_SETS, add_run_arguments, load_real
-from accuracy import SYNTHETIC, EncodedSkorchMLP, run_methods, synthetic_data
+from accuracy import SYNTHETIC_SETS, EncodedSkorchMLP, run_methods, synthetic_data
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
@@ -69,7 +69,6 @@ FLOAT32 = f"{OWN_PREFIX}(precision='float32')"
 PER_ROW_MASKS = f"{OWN_PREFIX}() defaults, one dropout mask a row"
 EMBEDDED = f"{OWN_PREFIX}(numeric_embeddings='piecewise_linear')"
 WIDE_TEXT = ("news20",)
-SYNTHETIC_SETS = {name.split(":")[0]: params for name, params in SYNTHETIC.items()}
 
 
 def ours(quick, estimator=MultiGranularityClassifier, **params):

@@ -844,12 +844,10 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         self.held_out_coverage_ = trained.held_out_coverage
         self._selective_target = trained.target
         votes = trained.neighbors
-        self.neighbor_features_ = None if votes is None else votes.features.numpy()
-        self.neighbor_paths_ = None if votes is None else votes.paths.numpy()
-        projection = None if votes is None else votes.projection
-        self.neighbor_projection_ = (
-            None if projection is None else tuple(a.numpy() for a in projection)
-        )
+        features, paths, projection = (None,) * 3 if votes is None else votes.arrays()
+        self.neighbor_features_ = features
+        self.neighbor_paths_ = paths
+        self.neighbor_projection_ = projection
         self.hidden_layer_sizes_ = config.network.hidden_layer_sizes
         self.dropout_ = config.network.dropout
         self.max_epochs_ = config.training.max_epochs

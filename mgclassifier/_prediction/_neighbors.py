@@ -84,6 +84,14 @@ class NeighborVotes:
         self.n_neighbors = min(int(n_neighbors), len(self.paths))
         self.weight = float(weight)
 
+    def arrays(self):
+        """``(features, paths, projection)`` as numpy arrays, the
+        constructor's arguments of the same names (what a model saves)."""
+        projection = self.projection
+        if projection is not None:
+            projection = tuple(a.numpy() for a in projection)
+        return self.features.numpy(), self.paths.numpy(), projection
+
     def path_votes(self, features):
         """Each row's distance-weighted votes over the paths, summing to 1,
         ``(n_rows, n_paths)``, float32."""

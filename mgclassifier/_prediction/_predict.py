@@ -80,7 +80,7 @@ class Predictor:
     heads are one linear layer (``fused_heads``), those heads with the
     coarse votes folded in (:meth:`PredictionEngine.fold`). Building one
     takes milliseconds; the estimator keeps it until the coarse weight, the
-    temperature or the device change.
+    temperature, the neighbour votes or the device change.
 
     Parameters
     ----------
@@ -90,14 +90,18 @@ class Predictor:
     temperature : float
     network : torch.nn.Module
         The fitted module (in eval mode), on its device; it is not modified.
-    neighbors : NeighborVotes or None, default=None
+
+    Attributes
+    ----------
+    neighbors : NeighborVotes or None
         The training rows whose votes are blended into the path
-        probabilities (``n_neighbors``); None leaves the network's.
+        probabilities (``n_neighbors``), set by whoever kept them; None (as
+        built) leaves the network's.
     """
 
-    def __init__(self, hierarchy, coarse_weight, temperature, network, neighbors=None):
+    def __init__(self, hierarchy, coarse_weight, temperature, network):
         self.network = network
-        self.neighbors = neighbors
+        self.neighbors = None
         self.n_members = getattr(network, "n_members", 1)
         self.device = next(network.parameters()).device
         self.engine = PredictionEngine(hierarchy, coarse_weight, temperature).to(
@@ -114,6 +118,13 @@ class Predictor:
             return None
         on_cpu = not self.on_accelerator
         return np.float64 if on_cpu and dtype == np.float64 else np.float32
+
+    def reading_dtype(self, X):
+        """The dtype chunks of the validated rows ``X`` are read in: float64
+        for dense float64 rows on the CPU (the network's float64 copy reads
+        them), float32 otherwise."""
+        float64 = not (self.on_accelerator or sp.issparse(X)) and X.dtype == np.float64
+        return np.float64 if float64 else np.float32
 
     @property
     def on_accelerator(self):
@@ -281,8 +292,7 @@ def _path_scores(predictor, X, dtype, destination=None, neighbors=True):
     on_device = predictor.on_accelerator
     maths = torch.float32 if on_device else _TORCH[np.dtype(dtype)]
     sparse = sp.issparse(X)
-    float64_rows = not (on_device or sparse) and X.dtype == np.float64
-    rows_dtype = np.float64 if float64_rows else np.float32
+    rows_dtype = predictor.reading_dtype(X)
     network, folded, numpy_linear = predictor.scoring(_TORCH[np.dtype(rows_dtype)])
     if folded is not None and folded[0].dtype != maths:
         folded = None  # float32 rows, float64 maths: scores from the logits
@@ -370,9 +380,7 @@ def learned_features(predictor, X, keep=None):
 
     ``keep``: a boolean mask of the rows to return (None: every row).
     """
-    rows_dtype = np.float32
-    if not (predictor.on_accelerator or sp.issparse(X)) and X.dtype == np.float64:
-        rows_dtype = np.float64  # the network's float64 copy reads these
+    rows_dtype = predictor.reading_dtype(X)
     network = predictor.scoring(_TORCH[np.dtype(rows_dtype)])[0]
     chunk = CPU_CHUNK_ELEMENTS // 1024  # a chunk's budget at up to 1,024 units
     parts = []
