@@ -19,6 +19,9 @@ timing, the ONNX outputs are checked against ``predict_proba`` and
 and ``<out>/onnx_latency.json`` (commit, library versions, CPU model,
 parameters).
 
+``--n-neighbors k`` fits ours with ``n_neighbors=k`` (the training rows'
+votes, part of the exported graph) and writes ``onnx_latency_neighbors<k>``.
+
 Run it on one core with one thread::
 
     taskset -c 1 python benchmarks/onnx_latency.py --threads 1
@@ -48,8 +51,10 @@ from mgclassifier.onnx import to_onnx
 SIZES = (1, 1000)
 
 
-def fit_models(data, random_state):
-    ours = MultiGranularityClassifier(random_state=random_state)
+def fit_models(data, random_state, n_neighbors=0):
+    ours = MultiGranularityClassifier(
+        random_state=random_state, n_neighbors=n_neighbors
+    )
     ours.fit(data.X_train, data.y_train)
     mlp = MLPClassifier((512, 256), early_stopping=True, random_state=random_state)
     mlp.fit(data.X_train, data.y_train[:, -1])
@@ -88,12 +93,18 @@ def main(argv=None):
     )
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument(
+        "--n-neighbors", type=int, default=0, help="ours with n_neighbors set"
+    )
     args = parser.parse_args(argv)
+    name = "onnx_latency" + (
+        f"_neighbors{args.n_neighbors}" if args.n_neighbors else ""
+    )
     limiter = set_threads(args.threads)  # noqa: F841  (keeps the limit alive)
     load = os.getloadavg()[0]
 
     data = load_imclef07a()
-    ours, mlp = fit_models(data, args.random_state)
+    ours, mlp = fit_models(data, args.random_state, args.n_neighbors)
     start = time.perf_counter()
     model = to_onnx(ours)
     export_s = time.perf_counter() - start
@@ -153,11 +164,12 @@ def main(argv=None):
             "# ONNX export: prediction latency on ImCLEF07A",
             "",
             f"`python benchmarks/onnx_latency.py"
-            f"{f' --threads {args.threads}' if args.threads else ''}`: {machine}; "
-            + ", ".join(f"{k} {v}" for k, v in versions.items())
-            + ".",
+            f"{f' --threads {args.threads}' if args.threads else ''}"
+            f"{f' --n-neighbors {args.n_neighbors}' if args.n_neighbors else ''}`: "
+            f"{machine}; " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
             "",
-            f"Models: `MultiGranularityClassifier(random_state={args.random_state})` "
+            f"Models: `MultiGranularityClassifier(random_state={args.random_state}"
+            f"{f', n_neighbors={args.n_neighbors}' if args.n_neighbors else ''})` "
             f"(trunk {ours.hidden_layer_sizes}, trained in {ours.precision_}, "
             f"predicting in float32), exported in {export_s:.1f} s to "
             f"{model.ByteSize() / 2**20:.1f} MiB; `MLPClassifier((512, 256), "
@@ -173,7 +185,7 @@ def main(argv=None):
     )
     print(text, flush=True)
     write_results(
-        "onnx_latency",
+        name,
         text,
         data={
             "load_average_at_start": load,
@@ -193,6 +205,7 @@ def main(argv=None):
             "threads": args.threads,
             "repeats": args.repeats,
             "random_state": args.random_state,
+            "n_neighbors": args.n_neighbors,
             "sizes": list(SIZES),
             "ours": {
                 "hidden_layer_sizes": list(ours.hidden_layer_sizes),

@@ -2,8 +2,10 @@
 
 :func:`to_onnx` writes one ONNX model that does all of ``predict`` and
 ``predict_proba``: the network (with its input standardisation), the coarse
-votes of joint path decoding, the calibration temperature, the softmax over
-root-to-leaf paths and the child sums that make the probabilities coherent.
+votes of joint path decoding, the nearest training rows' votes of a model
+fitted with ``n_neighbors > 0`` (their learned features a constant of the
+graph), the calibration temperature, the softmax over root-to-leaf paths and
+the child sums that make the probabilities coherent.
 Any ONNX runtime (onnxruntime, for one) then serves the model without Python,
 torch or this package. It needs the ``onnx`` extra
 (``pip install mgclassifier[onnx]``: onnx, onnxscript, onnxruntime).
@@ -138,13 +140,6 @@ def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
             f"estimator.set_params(min_path_probability=None) and apply the "
             f"threshold to the exported per-level probabilities."
         )
-    if getattr(estimator, "n_neighbors", 0):
-        raise ValueError(
-            f"n_neighbors={estimator.n_neighbors} is not exported to ONNX (the "
-            f"graph holds the network, not the training rows that vote); export "
-            f"the network's own probabilities with "
-            f"estimator.set_params(n_neighbors=0)."
-        )
     if getattr(estimator, "target_accuracy", None) is not None:
         raise ValueError(
             f"target_accuracy={estimator.target_accuracy!r} is not exported to "
@@ -155,11 +150,13 @@ def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
             f"estimator.path_threshold_ ({estimator.path_threshold_!r})."
         )
     tree = estimator.hierarchy_
+    predictor = estimator._predictor()
     graph = PredictionGraph(
         estimator.net_.module_,
         tree,
         estimator.coarse_decoding_weight,
         estimator.temperature_,
+        votes=predictor.neighbors,
     )
     sample = _sample_input(estimator, graph, X_sample)
     proba_names = _proba_names(estimator)

@@ -181,14 +181,6 @@ def test_a_wide_layer_is_kept_as_its_principal_components(data):
     assert small(n_neighbors=3).fit(X, Y).neighbor_projection_ is None
 
 
-def test_onnx_export_says_the_votes_are_not_exported(voted):
-    pytest.importorskip("onnx", reason="the ONNX export's optional dependency")
-    from mgclassifier.onnx import to_onnx
-
-    with pytest.raises(ValueError, match=r"set_params\(n_neighbors=0\)"):
-        to_onnx(voted)
-
-
 def test_partial_fit_refuses_it_before_training(data):
     # Each call sees only its rows: the votes would be the last call's alone.
     X, Y = data

@@ -234,3 +234,49 @@ def test_model_fitted_on_sparse_input_exports_for_dense_rows(tree_data):
     X_sparse = sp.csr_matrix(np.where(np.abs(X) > 1, X, 0.0))
     clf = tiny_classifier(max_epochs=2, precision="float32").fit(X_sparse, Y)
     assert_matches(clf, to_onnx(clf), X_sparse, X_sparse.toarray().astype(np.float32))
+
+
+# The votes' neighbours: the graph's product (onnxruntime's MatMul) and
+# predict_proba's (numpy's BLAS) round differently, by ~1e-7 on unit
+# vectors. A row whose k-th and next nearest kept rows are that close
+# could keep either (rows whose features repeat tie exactly); rows whose
+# gap is a hundred times wider are compared (98-99% of them here).
+NEIGHBOR_TIE_GAP = 1e-5
+
+
+def rows_clear_of_ties(clf, X):
+    """The rows of ``X`` whose k-th nearest kept row is clear of the next."""
+    import torch
+
+    votes = clf._predictor().neighbors
+    with torch.no_grad():
+        features = clf.net_.module_.features(torch.as_tensor(X, dtype=torch.float32))
+    if features.dim() == 3:
+        features = features.mean(dim=1)
+    similarity = np.sort(votes.similarities(features).numpy(), axis=1)[:, ::-1]
+    k = votes.n_neighbors
+    return similarity[:, k - 1] - similarity[:, k] > NEIGHBOR_TIE_GAP
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(n_neighbors=5),
+        dict(n_neighbors=3, neighbors_weight=1.0, coarse_decoding_weight=0.0),
+        dict(n_neighbors=5, n_members=2),
+        dict(hidden_layer_sizes=(32, 32), head_layers=[0, 1], n_neighbors=5),
+        # Wider than 128 features: the graph projects the rows as the fit did.
+        dict(module=ResidualMLP, module__width=160, n_neighbors=5),
+    ],
+    ids=["votes", "votes alone", "ensemble", "heads at two depths", "projected"],
+)
+def test_neighbor_votes_are_part_of_the_graph(tree_data, params):
+    X, Y = tree_data
+    clf = tiny_classifier(max_epochs=3, precision="float32", **params).fit(X, Y)
+    clear = rows_clear_of_ties(clf, X)
+    assert clear.mean() > 0.9
+    outputs = assert_matches(clf, to_onnx(clf), X[clear])
+    # The votes moved the probabilities the graph gives.
+    network = copy.deepcopy(clf).set_params(n_neighbors=0)
+    own = network.predict_proba(X[clear])[-1]
+    assert np.abs(outputs["proba_1"] - own).max() > 1e-2

@@ -261,7 +261,12 @@ class PredictionEngine(nn.Module):
         )
 
     def forward(self, logits):
-        scores = self.path_scores(logits)
+        return self.decode(self.path_scores(logits))
+
+    def decode(self, scores):
+        """``forward`` from the path scores on: the best path of each row and
+        each level's label probabilities (``scores`` is divided by the
+        temperature in place)."""
         leaf = self.best_leaf(scores)
         nodes = self.node_proba(self.path_proba(scores), cpu_kernels=False)
         probas = self.label_proba(nodes, cpu_kernels=False)

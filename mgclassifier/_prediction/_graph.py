@@ -32,6 +32,10 @@ class PredictionGraph(nn.Module):
         ``coarse_decoding_weight``.
     temperature : float
         ``temperature_``.
+    votes : NeighborVotes or None, default=None
+        The training rows' votes (``n_neighbors > 0``), blended into the path
+        scores as ``predict_proba`` does; their search is recorded as torch
+        operations (:meth:`NeighborVotes.traceable`).
 
     Examples
     --------
@@ -48,11 +52,28 @@ class PredictionGraph(nn.Module):
     True
     """
 
-    def __init__(self, network, hierarchy, coarse_weight, temperature):
+    def __init__(self, network, hierarchy, coarse_weight, temperature, votes=None):
         super().__init__()
         self.network = copy.deepcopy(network).to("cpu", torch.float32).eval()
         self.engine = PredictionEngine(hierarchy, coarse_weight, temperature)
+        self.votes = None if votes is None else votes.traceable()
         self.eval()
 
     def forward(self, X):
-        return self.engine(self.network(X))
+        if self.votes is None:
+            return self.engine(self.network(X))
+        features, logits = self._features_and_logits(X)
+        scores = self.engine.path_scores(logits[..., self.engine.scored_columns])
+        self.votes.blend(scores, features, self.engine.temperature)
+        return self.engine.decode(scores)
+
+    def _features_and_logits(self, X):
+        """The rows' learned features (an ensemble's averaged over its
+        members) and the network's logits, the trunk run once where the
+        heads are one layer."""
+        network, heads = self.network, getattr(self.network, "fused_heads", None)
+        features = network.features(X)
+        logits = network(X) if heads is None else heads(features)
+        if features.dim() == 3:
+            features = features.mean(dim=1)
+        return features, logits

@@ -22,6 +22,8 @@ The blend reaches the rest of the prediction maths as path scores: scores
 ``T``, and their argmax is the best blended path.
 """
 
+import copy
+
 import numpy as np
 import torch
 
@@ -58,6 +60,14 @@ class NeighborVotes:
         ``(f - mean) @ components`` (what ``features`` were made of); None
         compares them as they are.
 
+    Attributes
+    ----------
+    numpy_blas : bool
+        Whether the similarities of CPU rows are numpy's product (True, the
+        default: on BLAS threads of its own while prediction holds torch's
+        to one) or torch's (False: what a traced graph records, see
+        :meth:`traceable`).
+
     Examples
     --------
     >>> import numpy as np, torch
@@ -83,6 +93,15 @@ class NeighborVotes:
         self.n_paths = int(n_paths)
         self.n_neighbors = min(int(n_neighbors), len(self.paths))
         self.weight = float(weight)
+        self.numpy_blas = True
+
+    def traceable(self):
+        """A copy whose search is torch operations only (``torch.export``
+        records them: a matrix product, top-k, a scatter-add), sharing the
+        arrays."""
+        votes = copy.copy(self)
+        votes.numpy_blas = False
+        return votes
 
     def arrays(self):
         """``(features, paths, projection)`` as numpy arrays, the
@@ -92,11 +111,11 @@ class NeighborVotes:
             projection = tuple(a.numpy() for a in projection)
         return self.features.numpy(), self.paths.numpy(), projection
 
-    def path_votes(self, features):
-        """Each row's distance-weighted votes over the paths, summing to 1,
-        ``(n_rows, n_paths)``, float32."""
-        # Similarities in float32 whatever the rows' dtype: the neighbours
-        # found do not need more, and the bank is not copied per call.
+    def similarities(self, features):
+        """Cosine similarity of each row's learned features to every kept
+        row's, ``(n_rows, n_kept)``, float32."""
+        # Float32 whatever the rows' dtype: the neighbours found do not need
+        # more, and the bank is not copied per call.
         rows = features.float()
         if self.projection is not None:
             mean, components = (a.to(rows.device) for a in self.projection)
@@ -104,15 +123,18 @@ class NeighborVotes:
         rows = rows / rows.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         # On the CPU numpy's BLAS, on its own threads (prediction holds
         # torch's to one).
-        if rows.is_cpu:
-            similarity = torch.from_numpy(rows.numpy() @ self.features.numpy().T)
-        else:
-            similarity = rows @ self.features.to(rows.device).T
-        similarity, nearest = similarity.topk(self.n_neighbors, dim=1)
+        if rows.is_cpu and self.numpy_blas:
+            return torch.from_numpy(rows.numpy() @ self.features.numpy().T)
+        return rows @ self.features.to(rows.device).T
+
+    def path_votes(self, features):
+        """Each row's distance-weighted votes over the paths, summing to 1,
+        ``(n_rows, n_paths)``, float32."""
+        similarity, nearest = self.similarities(features).topk(self.n_neighbors, dim=1)
         distance = (1.0 - similarity).clamp_min(COSINE_DISTANCE_FLOOR)
         vote = distance.reciprocal()
-        votes = torch.zeros((len(rows), self.n_paths), device=rows.device)
-        votes.scatter_add_(1, self.paths.to(features.device)[nearest], vote)
+        votes = vote.new_zeros((vote.shape[0], self.n_paths))
+        votes.scatter_add_(1, self.paths.to(vote.device)[nearest], vote)
         return votes.div_(votes.sum(dim=1, keepdim=True))
 
     def blend(self, scores, features, temperature):
