@@ -154,3 +154,26 @@ def make_text_corpus(n_docs, seed=0, vocabulary=5000, branching=(4, 5)):
         [coarse.astype(str), [f"{c}/{k}" for c, k in zip(coarse, leaf)]]
     )
     return docs, Y
+
+
+NEIGHBOR_TIE_GAP = 1e-5
+"""Two products of the same unit vectors (onnxruntime's and numpy's, or
+numpy's over different blocks of rows) round differently, by ~1e-7: a row
+whose k-th and next nearest kept rows are that close could keep either
+(rows whose features repeat tie exactly). Tests of the neighbour votes
+compare the rows whose gap is a hundred times wider."""
+
+
+def rows_clear_of_ties(clf, X):
+    """The rows of ``X`` whose k-th nearest kept row is clear of the next
+    (by :data:`NEIGHBOR_TIE_GAP`), for a model fitted with votes."""
+    import torch
+
+    votes = clf._predictor().neighbors
+    with torch.no_grad():
+        features = clf.net_.module_.features(torch.as_tensor(X, dtype=torch.float32))
+    if features.dim() == 3:
+        features = features.mean(dim=1)
+    similarity = np.sort(votes.similarities(features).numpy(), axis=1)[:, ::-1]
+    k = votes.n_neighbors
+    return similarity[:, k - 1] - similarity[:, k] > NEIGHBOR_TIE_GAP

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from _helpers import rows_clear_of_ties
 
 from mgclassifier import MultiGranularityClassifier
+from mgclassifier._prediction import _neighbors
 from mgclassifier._prediction._neighbors import NeighborVotes, unit_rows
 from mgclassifier.datasets import make_hierarchical_classification
 from mgclassifier.trunks import ResidualMLP
@@ -146,6 +148,30 @@ def test_float64_rows_vote_as_float32_ones(data, voted):
     a = voted.predict_proba(X[:30])[1]
     b = voted.predict_proba(X[:30].astype(np.float64))[1]
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_the_search_runs_a_few_rows_at_a_time(data, voted, monkeypatch):
+    # Memory is bounded by the search's chunk, not by the rows predicted at
+    # once: 1,000 similarities a block (three rows of 300 kept ones) give
+    # what one product gives.
+    X, _ = data
+    whole = voted.predict_proba(X)
+    blocks = []
+    product = NeighborVotes._similarities
+
+    def recorded(self, rows):
+        similarity = product(self, rows)
+        blocks.append(tuple(similarity.shape))
+        return similarity
+
+    monkeypatch.setattr(_neighbors, "SEARCH_CHUNK_ELEMENTS", 1_000)
+    monkeypatch.setattr(NeighborVotes, "_similarities", recorded)
+    chunked = voted.predict_proba(X)
+    assert len(blocks) == 100 and all(shape == (3, 300) for shape in blocks)
+    clear = rows_clear_of_ties(voted, X)
+    assert clear.mean() > 0.9
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(a[clear], b[clear], rtol=0, atol=1e-6)
 
 
 def test_distributed_fits_refuse_it(data, monkeypatch):

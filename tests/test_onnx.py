@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from _helpers import TINY_BUDGETS, sub_codes, tiny_classifier
+from _helpers import TINY_BUDGETS, rows_clear_of_ties, sub_codes, tiny_classifier
 from _trunks import TokenBag, ValueBranch
 from sklearn.exceptions import NotFittedError
 
@@ -234,28 +234,6 @@ def test_model_fitted_on_sparse_input_exports_for_dense_rows(tree_data):
     X_sparse = sp.csr_matrix(np.where(np.abs(X) > 1, X, 0.0))
     clf = tiny_classifier(max_epochs=2, precision="float32").fit(X_sparse, Y)
     assert_matches(clf, to_onnx(clf), X_sparse, X_sparse.toarray().astype(np.float32))
-
-
-# The votes' neighbours: the graph's product (onnxruntime's MatMul) and
-# predict_proba's (numpy's BLAS) round differently, by ~1e-7 on unit
-# vectors. A row whose k-th and next nearest kept rows are that close
-# could keep either (rows whose features repeat tie exactly); rows whose
-# gap is a hundred times wider are compared (98-99% of them here).
-NEIGHBOR_TIE_GAP = 1e-5
-
-
-def rows_clear_of_ties(clf, X):
-    """The rows of ``X`` whose k-th nearest kept row is clear of the next."""
-    import torch
-
-    votes = clf._predictor().neighbors
-    with torch.no_grad():
-        features = clf.net_.module_.features(torch.as_tensor(X, dtype=torch.float32))
-    if features.dim() == 3:
-        features = features.mean(dim=1)
-    similarity = np.sort(votes.similarities(features).numpy(), axis=1)[:, ::-1]
-    k = votes.n_neighbors
-    return similarity[:, k - 1] - similarity[:, k] > NEIGHBOR_TIE_GAP
 
 
 @pytest.mark.parametrize(
