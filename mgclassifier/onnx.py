@@ -99,6 +99,12 @@ def to_onnx(estimator, path=None, *, X_sample=None, opset=None):
 
     Notes
     -----
+    A model fitted with ``n_neighbors > 0`` keeps its training rows' learned
+    features in the graph (``neighbor_features_``: 512 bytes a row at 128
+    dimensions), which compares each predicted row with all of them, as
+    ``predict_proba`` does; each row's neighbours match ``predict_proba``'s
+    except where two of them are within float32 rounding of each other.
+
     Sparse input is out of scope: the exported model takes dense rows, so
     a model fitted on sparse features (TF-IDF) needs them densified to
     predict through ONNX. Feature names are not part of the model: give the
