@@ -172,8 +172,6 @@ def rows_clear_of_ties(clf, X):
     votes = clf._predictor().neighbors
     with torch.no_grad():
         features = clf.net_.module_.features(torch.as_tensor(X, dtype=torch.float32))
-    if features.dim() == 3:
-        features = features.mean(dim=1)
     similarity = np.sort(votes.similarities(features).numpy(), axis=1)[:, ::-1]
     k = votes.n_neighbors
     return similarity[:, k - 1] - similarity[:, k] > NEIGHBOR_TIE_GAP

@@ -68,12 +68,9 @@ class PredictionGraph(nn.Module):
         return self.engine.decode(scores)
 
     def _features_and_logits(self, X):
-        """The rows' learned features (an ensemble's averaged over its
-        members) and the network's logits, the trunk run once where the
-        heads are one layer."""
+        """The rows' learned features (an ensemble's per member) and the
+        network's logits, the trunk run once where the heads are one layer."""
         network, heads = self.network, getattr(self.network, "fused_heads", None)
         features = network.features(X)
         logits = network(X) if heads is None else heads(features)
-        if features.dim() == 3:
-            features = features.mean(dim=1)
         return features, logits

@@ -140,10 +140,11 @@ class NeighborVotes:
         return votes.div_(votes.sum(dim=1, keepdim=True))
 
     def _unit_rows(self, features):
-        """The rows' features projected as the kept ones were, unit length,
-        float32 (whatever the rows' dtype: the neighbours found do not need
-        more, and the bank is not copied per call)."""
-        rows = features.float()
+        """The rows' features (an ensemble's averaged, :func:`members_mean`)
+        projected as the kept ones were, unit length, float32 (whatever the
+        rows' dtype: the neighbours found do not need more, and the bank is
+        not copied per call)."""
+        rows = members_mean(features).float()
         if self.projection is not None:
             mean, components = (a.to(rows.device) for a in self.projection)
             # (f - mean) @ components without a centred copy of the features.
@@ -168,9 +169,10 @@ class NeighborVotes:
         """Turn path ``scores`` (``(n_rows, n_paths)``, or an ensemble's
         ``(n_rows, n_members, n_paths)``) into the blend's, in place.
 
-        ``features``: the rows' learned features (an ensemble's averaged over
-        its members). Each member blends with the same votes, so the members'
-        averaged probabilities are the network's blended with the votes.
+        ``features``: the rows' learned features, an ensemble's per member
+        (``(n_rows, n_members, width)``, averaged here). Each member blends
+        with the same votes, so the members' averaged probabilities are the
+        network's blended with the votes.
         """
         votes = self.path_votes(features).to(scores.dtype)
         if scores.dim() == 3:
@@ -178,6 +180,13 @@ class NeighborVotes:
         proba = (scores / temperature).softmax(dim=-1).mul_(1.0 - self.weight)
         proba.add_(votes, alpha=self.weight)
         return scores.copy_(proba.log_().mul_(temperature))
+
+
+def members_mean(features):
+    """Learned features as the votes read them: an ensemble's ``(n_rows,
+    n_members, width)`` averaged over its members, one network's as they
+    are."""
+    return features.mean(dim=1) if features.dim() == 3 else features
 
 
 def unit_rows(features):

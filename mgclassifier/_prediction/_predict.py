@@ -33,6 +33,7 @@ from .._cpu_threads import torch_threads
 from .._data._datasets import sparse_rows_to_torch
 from .._network._module import MultiHeadMLP, affine_parts
 from ._engine import PredictionEngine
+from ._neighbors import members_mean
 from ._selective import returned_depth
 
 CPU_CHUNK_ELEMENTS = 2**22
@@ -369,7 +370,7 @@ def _member_scores(network, folded, engine, X, chunk, rows_dtype, maths, votes):
             if votes is not None:
                 if features is None:
                     features = network.features(rows)
-                votes.blend(scores, features.mean(dim=1), engine.temperature)
+                votes.blend(scores, features, engine.temperature)
             yield slice(start, start + rows.shape[0]), scores
 
 
@@ -390,10 +391,7 @@ def learned_features(predictor, X, keep=None):
             if keep is not None and not keep[start:stop].any():
                 continue
             rows = _as_tensor(X[start:stop], rows_dtype, predictor.device)
-            features = network.features(rows)
-            if predictor.n_members > 1:
-                features = features.mean(dim=1)
-            features = _host(features.float())
+            features = _host(members_mean(network.features(rows)).float())
             parts.append(features if keep is None else features[keep[start:stop]])
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
